@@ -1,0 +1,67 @@
+"""Desired state: every valid, unexpired request on a branch, as Grants.
+
+This is the one place where request files become cloud-level grants
+(account names become account ids, service-account references gain the
+identity they point at). Plan, apply, reconcile and audit all start here.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from tools.load import AccessRequest, RequestFile, ServiceAccount, format_expiry, path_parts
+from tools.model import IDENTITY_KINDS, Grant, Target
+from tools.orgmodel import OrgModel
+
+
+@dataclass(frozen=True)
+class DesiredState:
+    grants: tuple[Grant, ...]
+    skipped: tuple[str, ...]  # request files left out (invalid or expired)
+
+    def by_target(self) -> dict[tuple[str, str], list[Grant]]:
+        out: dict[tuple[str, str], list[Grant]] = {}
+        for g in self.grants:
+            out.setdefault((g.provider, g.target), []).append(g)
+        return out
+
+
+def service_account_grant(sa: ServiceAccount, target: Target) -> Grant:
+    attrs = {"owner": sa.owner, "purpose": sa.purpose}
+    if sa.provider == "aws":
+        attrs |= {"oidc_repository": sa.oidc_repository or "", "oidc_ref": sa.oidc_ref or ""}
+    return Grant(sa.provider, target.id, sa.ref, IDENTITY_KINDS[sa.provider], sa.name,
+                 sa.expires, sa.path, tuple(sorted(attrs.items())))
+
+
+def request_grants(req: AccessRequest, org: OrgModel) -> list[Grant]:
+    provider, target_name, _ = path_parts(req.path)
+    target = org.target(provider, target_name)
+    if target is None:
+        return []
+    return [Grant(provider, target.id, str(req.principal), g.kind, g.entitlement, req.expires, req.path)
+            for g in req.grants]
+
+
+def desired(files: list[RequestFile], org: OrgModel, now: datetime) -> DesiredState:
+    """Grants of files with no findings whose expiry is still ahead.
+
+    An invalid file contributes nothing (validation already blocks it from
+    merging); an expired one is what the expire job revokes.
+    """
+    grants: list[Grant] = []
+    skipped: list[str] = []
+    for rf in files:
+        req = rf.request
+        if req is None or rf.findings or req.expires <= now:
+            skipped.append(rf.path)
+            continue
+        if isinstance(req, ServiceAccount):
+            target = org.target(req.provider, req.target)
+            grants.append(service_account_grant(req, target))
+        else:
+            grants.extend(request_grants(req, org))
+    return DesiredState(tuple(sorted(grants, key=lambda g: g.key)), tuple(skipped))
+
+
+__all__ = ["DesiredState", "desired", "request_grants", "service_account_grant", "format_expiry"]
