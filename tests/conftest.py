@@ -1,0 +1,101 @@
+"""Shared fixtures: a throwaway access repository and a CLI runner.
+
+Every test works on a copy of the sample repository (policies/, requests/,
+.github/) in a temporary git repository, with the clock frozen, so tests
+never depend on today's date or on each other.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+PROJECT = Path(__file__).resolve().parent.parent
+NOW = "2026-11-22T12:00:00Z"
+COPIED = ("policies", "requests", ".github")
+
+
+@pytest.fixture(autouse=True)
+def frozen_clock(monkeypatch):
+    monkeypatch.setenv("ACCESSCTL_NOW", NOW)
+    for var in ("GITHUB_EVENT_PATH", "GITHUB_REPOSITORY", "GITHUB_TOKEN", "GITHUB_API_URL",
+                "GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "ACCESSCTL_OPA_URL",
+                "AWS_ENDPOINT_URL", "ACCESSCTL_GCP_ENDPOINT", "ACCESSCTL_GCP_IAM_ENDPOINT"):
+        monkeypatch.delenv(var, raising=False)
+
+
+def git(root: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True, text=True).stdout
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+class AccessRepo:
+    """A git repository holding a copy of the sample access repository."""
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def write(self, path: str, text: str | bytes) -> Path:
+        full = self.root / path
+        full.parent.mkdir(parents=True, exist_ok=True)
+        full.write_bytes(text if isinstance(text, bytes) else text.encode())
+        return full
+
+    def read(self, path: str) -> str:
+        return (self.root / path).read_text()
+
+    def commit(self, message: str = "change") -> str:
+        git(self.root, "add", "-A")
+        git(self.root, "commit", "-q", "--allow-empty", "-m", message)
+        return git(self.root, "rev-parse", "HEAD").strip()
+
+    def run(self, *args: str, capsys=None) -> Result:
+        """Run accessctl in-process (fast) with the repository as cwd."""
+        from tools.cli import main
+        old = os.getcwd()
+        os.chdir(self.root)
+        try:
+            code = main(list(args))
+        finally:
+            os.chdir(old)
+        if capsys is not None:
+            captured = capsys.readouterr()
+            return Result(code, captured.out, captured.err)
+        return Result(code, "", "")
+
+    def run_process(self, *args: str, env: dict | None = None) -> Result:
+        """Run accessctl as a real process: proves no traceback reaches the user."""
+        full_env = {**os.environ, "PYTHONPATH": str(PROJECT), **(env or {})}
+        proc = subprocess.run([sys.executable, "-m", "tools", *args], cwd=self.root,
+                              capture_output=True, text=True, env=full_env, timeout=120)
+        return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def make_repo(dest: Path) -> AccessRepo:
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in COPIED:
+        src = PROJECT / name
+        if src.exists():
+            shutil.copytree(src, dest / name)
+    git(dest, "init", "-q", "-b", "main")
+    git(dest, "config", "user.email", "test@acme.example")
+    git(dest, "config", "user.name", "test")
+    repo = AccessRepo(dest)
+    repo.commit("initial")
+    return repo
+
+
+@pytest.fixture
+def repo(tmp_path) -> AccessRepo:
+    return make_repo(tmp_path / "access")
