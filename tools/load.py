@@ -151,7 +151,7 @@ def read(tree: Tree, path: str) -> RequestFile:
                    "start from `accessctl request new`")
         return rf
     for err in sorted(_validator().iter_errors(rf.doc.data), key=lambda e: list(map(str, e.absolute_path))):
-        rf.finding(*_describe(err), at=tuple(err.absolute_path), rule="schema")
+        rf.finding(*_describe(err), at=_where(err), rule="schema")
     if not rf.findings:
         _build(rf)
     return rf
@@ -182,6 +182,16 @@ def _path_ok(tree: Tree, rf: RequestFile) -> bool:
     return True
 
 
+def _where(err: jsonschema.ValidationError) -> tuple:
+    """The path to point at: the first unknown key itself, not its parent."""
+    path = tuple(err.absolute_path)
+    if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+        extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+        if extra:
+            return path + (extra[0],)
+    return path
+
+
 def _describe(err: jsonschema.ValidationError) -> tuple[str, str]:
     """Turn a schema error into what is wrong and how to fix it."""
     where = "/".join(str(p) for p in err.absolute_path) or "the file"
@@ -194,12 +204,19 @@ def _describe(err: jsonschema.ValidationError) -> tuple[str, str]:
         return (err.message.replace("'", "`", 2) + f" in {where}", "add it")
     if v == "type" and err.validator_value == "string" and isinstance(err.instance, (int, float, bool)):
         return (f"{where} must be text, got {err.instance!r}", 'quote it, e.g. "011111111111" or "no"')
+    if v == "type" and err.validator_value == "boolean" and isinstance(err.instance, str):
+        return (f"{where} must be true or false, got {err.instance!r}",
+                "write true or false (yes/no/on/off are plain text here)")
     if v in ("enum", "const"):
         choices = err.validator_value if v == "enum" else [err.validator_value]
         return (f"{where} is {err.instance!r}", "use one of: " + ", ".join(map(str, choices)))
     if v == "minLength" and err.absolute_path and err.absolute_path[-1] in ("justification", "purpose"):
         return (f"{where} is too short ({len(err.instance)} characters)",
                 f"explain why the access is needed in at least {err.validator_value} characters")
+    if v == "pattern" and err.absolute_path and err.absolute_path[-1] == "principal" \
+            and str(err.instance).rpartition(":")[2].lower() in ("allusers", "allauthenticatedusers", "*"):
+        return (f"principal {err.instance!r} is public", "public principals are never granted access; "
+                "name a person, team or service account")
     if v == "pattern":
         desc = err.schema.get("description", f"it must match {err.validator_value}")
         return (f"{where} has an invalid value {err.instance!r}", desc)
@@ -214,6 +231,12 @@ def _build(rf: RequestFile) -> None:
         expires = parse_expiry(d["expires"])
     except ValueError:
         rf.finding(f"expires {d['expires']!r} is not a real date", "use YYYY-MM-DD or an RFC 3339 timestamp", at=("expires",))
+        return
+    if len(d["expires"]) > 10 and not d["expires"].endswith(("Z", "z")) and "+" not in d["expires"][10:] \
+            and "-" not in d["expires"][10:]:
+        # a timestamp without an offset would be read in the machine's local time
+        rf.finding(f"expires {d['expires']!r} has no time zone",
+                   "end it with Z (UTC), e.g. 2026-12-31T18:00:00Z", at=("expires",))
         return
     if d["kind"] == "ServiceAccount":
         oidc = d.get("oidc") or {}

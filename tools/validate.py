@@ -99,7 +99,7 @@ def _access_request(rf: RequestFile, req: AccessRequest, org: OrgModel, provider
         if kind.provider != provider or g.target != target_name:
             rf.finding(f"grant {g.index + 1} asks for {kind.provider} {kind.target_field} {g.target!r}, "
                        f"but this file is under requests/{provider}/{target_name}/",
-                       "put each grant in the folder of its account or project", at=at)
+                       "put each grant in the folder of its account or project", at=at + (kind.target_field,))
             continue
         if p.type not in kind.principal_types:
             rf.finding(f"{g.kind} cannot be granted to a {p.type}",
