@@ -1,0 +1,52 @@
+"""``accessctl apply``: make the clouds match main, with the fewest calls.
+
+Refuses a plan over the blast-radius limits unless ``--allow-mass-revoke``;
+gathers every per-change failure and exits 1 if any change failed.
+"""
+from __future__ import annotations
+
+import argparse
+
+from rich.markup import escape
+
+from tools.apply import build_plan, execute, guard, provider_list
+from tools.errors import EXIT_FINDING, EXIT_OK
+from tools.output import console, emit_json
+from tools.render_plan import change_json, plan_table, summary_line
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--provider", choices=["aws", "gcp"], help="only this cloud")
+    p.add_argument("--since", metavar="COMMIT",
+                   help="fast path for the merge job: only targets whose requests changed since COMMIT")
+    p.add_argument("--dry-run", action="store_true", help="plan and report, change nothing")
+    p.add_argument("--allow-mass-revoke", action="store_true",
+                   help="apply even if the plan removes more than the blast-radius limits")
+
+
+def run(args, ctx) -> int:
+    planned = build_plan(ctx.root, ctx.now, provider_list(args.provider), args.since)
+    plan = planned.plan
+    if not args.allow_mass_revoke:
+        guard(planned.org).check(plan)
+    results = execute(plan, planned.connectors, dry_run=args.dry_run)
+    failed = [r for r in results if not r.ok]
+    if ctx.format == "json":
+        emit_json({"dry_run": args.dry_run,
+                   "results": [dict(change_json(r.change, plan.targets), ok=r.ok, error=r.error, calls=r.calls)
+                               for r in results],
+                   "summary": dict(plan.summary(), applied=len(results) - len(failed), failed=len(failed),
+                                   calls=sum(r.calls for r in results))})
+    else:
+        out = console()
+        if plan.changes or plan.held:
+            out.print(plan_table(plan, "Dry run: nothing applied" if args.dry_run else "Applied"))
+        for r in failed:
+            g = r.change.grant
+            out.print(f"[red]✗[/] {g.provider} {g.target} {escape(g.principal)} {g.kind} "
+                      f"{escape(g.entitlement)}: {escape(r.error or 'failed')}")
+        verdict = f"{len(failed)} of {len(results)} change(s) failed; re-run to retry — apply is idempotent" \
+            if failed else summary_line(plan)
+        out.print(verdict)
+    return EXIT_FINDING if failed else EXIT_OK
+
