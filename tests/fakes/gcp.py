@@ -1,0 +1,412 @@
+"""A loopback fake of the two GCP APIs the connector uses.
+
+Cloud Resource Manager v3 speaks REST (``ProjectsClient(transport="rest")``),
+IAM admin v1 speaks gRPC only (``IAMClient`` has no REST transport), so the
+fake runs one small HTTP server and one gRPC server on 127.0.0.1, both on
+ephemeral ports. It follows the documented shapes and errors of the real
+APIs (etag conflicts answer 409 ABORTED, conditions need policy version 3,
+an unknown project answers 403), so tests drive the real client libraries
+unmodified. Test switches: seed projects and policies, inject the next N
+responses of a method as errors, run a hook before the next call (a
+concurrent writer), count calls per method, read stored state back, reset.
+"""
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import json
+import os
+import re
+import threading
+from collections import Counter
+from concurrent import futures
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+from urllib.parse import urlparse
+
+import grpc
+from google.cloud.iam_admin_v1.types import iam
+from google.protobuf import empty_pb2
+
+HTTP_STATUS = {400: "INVALID_ARGUMENT", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
+               409: "ABORTED", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE"}
+GRPC_CODE = {400: grpc.StatusCode.INVALID_ARGUMENT, 403: grpc.StatusCode.PERMISSION_DENIED,
+             404: grpc.StatusCode.NOT_FOUND, 409: grpc.StatusCode.ABORTED,
+             429: grpc.StatusCode.RESOURCE_EXHAUSTED, 500: grpc.StatusCode.INTERNAL,
+             503: grpc.StatusCode.UNAVAILABLE}
+MESSAGES = {409: "There were concurrent policy changes. Please retry the whole read-modify-write "
+                 "with exponential backoff.",
+            429: "Quota exceeded for quota metric 'Read requests' and limit 'Read requests per minute'.",
+            503: "The service is currently unavailable."}
+ACCOUNT_ID = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+MEMBER = re.compile(r"^(user|group|serviceAccount|domain|deleted:(user|group|serviceAccount)):\S+$|"
+                    r"^(allUsers|allAuthenticatedUsers)$|^principal(Set)?://\S+$")
+SA_PATH = re.compile(r"^projects/([^/]+)/serviceAccounts/([^/]+)$")
+SERVICE = "google.iam.admin.v1.IAM"
+
+
+class ApiError(Exception):
+    """An error answer, as HTTP status (REST) or the matching gRPC code."""
+
+    def __init__(self, status: int, message: str, code: grpc.StatusCode | None = None):
+        super().__init__(message)
+        self.status, self.message = status, message
+        self.code = code or GRPC_CODE.get(status, grpc.StatusCode.UNKNOWN)
+
+
+class FakeGcp:
+    """Resource Manager v3 (REST) and IAM admin v1 (gRPC) on loopback.
+
+    ``FakeGcp(["proj-a"])`` then ``start()`` (or ``with``); point the
+    connector at ``rest_url`` (ACCESSCTL_GCP_ENDPOINT) and ``grpc_target``
+    (ACCESSCTL_GCP_IAM_ENDPOINT).
+    """
+
+    def __init__(self, projects: list[str] | None = None):
+        self._lock = threading.RLock()
+        self._initial = list(projects or [])
+        self.calls: Counter[str] = Counter()
+        self._reset_state()
+        self._http: ThreadingHTTPServer | None = None
+        self._grpc: grpc.Server | None = None
+        self.rest_url = ""
+        self.grpc_target = ""
+
+    # ---- lifecycle -------------------------------------------------------
+    def start(self) -> "FakeGcp":
+        fake = self
+
+        class Handler(_RestHandler):
+            owner = fake
+
+        self._http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._http.daemon_threads = True
+        threading.Thread(target=self._http.serve_forever, daemon=True, name="fake-gcp-rest").start()
+        self.rest_url = f"http://127.0.0.1:{self._http.server_address[1]}"
+        self._grpc = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+        self._grpc.add_generic_rpc_handlers((self._grpc_handler(),))
+        port = self._grpc.add_insecure_port("127.0.0.1:0")
+        self._grpc.start()
+        self.grpc_target = f"127.0.0.1:{port}"
+        return self
+
+    def stop(self) -> None:
+        if self._http:
+            self._http.shutdown()
+            self._http.server_close()
+            self._http = None
+        if self._grpc:
+            self._grpc.stop(grace=None)
+            self._grpc = None
+
+    def __enter__(self) -> "FakeGcp":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def env(self) -> dict[str, str]:
+        """The environment variables that point accessctl at this fake."""
+        return {"ACCESSCTL_GCP_ENDPOINT": self.rest_url, "ACCESSCTL_GCP_IAM_ENDPOINT": self.grpc_target}
+
+    # ---- test switches ---------------------------------------------------
+    def reset(self) -> None:
+        with self._lock:
+            self._reset_state()
+
+    def _reset_state(self) -> None:
+        self.policies: dict[str, dict[str, Any]] = {}
+        self.accounts: dict[str, dict[str, iam.ServiceAccount]] = {}  # project -> email -> SA
+        self._faults: dict[str, list[int]] = {}
+        self._hooks: dict[str, list[Callable[[], None]]] = {}
+        self.calls.clear()
+        for p in self._initial:
+            self.add_project(p)
+
+    def add_project(self, project: str, bindings: list[dict] | None = None) -> None:
+        with self._lock:
+            self.accounts.setdefault(project, {})
+            self.policies[project] = {"version": 1, "bindings": [], "etag": _etag()}
+            if bindings is not None:
+                self.seed_policy(project, bindings)
+
+    def seed_policy(self, project: str, bindings: list[dict], audit_configs: list[dict] | None = None) -> None:
+        """Replace a project's bindings as if someone set them outside the pipeline."""
+        with self._lock:
+            policy: dict[str, Any] = {"version": 3 if _has_conditions(bindings) else 1,
+                                      "bindings": copy.deepcopy(bindings), "etag": _etag()}
+            if audit_configs:
+                policy["auditConfigs"] = copy.deepcopy(audit_configs)
+            self.policies[project] = policy
+
+    def policy(self, project: str) -> dict[str, Any]:
+        """The stored policy exactly as held (a deep copy)."""
+        with self._lock:
+            return copy.deepcopy(self.policies[project])
+
+    def inject(self, method: str, status: int, times: int = 1) -> None:
+        """Answer the next ``times`` calls of ``method`` with ``status`` (409/429/503 …).
+
+        ``method`` is ``getIamPolicy``/``setIamPolicy`` or an IAM admin RPC
+        name such as ``CreateServiceAccount``."""
+        with self._lock:
+            self._faults.setdefault(method, []).extend([status] * times)
+
+    def before_next(self, method: str, hook: Callable[[], None]) -> None:
+        """Run ``hook`` just before the next ``method`` call is served (e.g. a
+        concurrent writer changing the policy, so the etag really goes stale)."""
+        with self._lock:
+            self._hooks.setdefault(method, []).append(hook)
+
+    def service_account(self, project: str, name: str) -> iam.ServiceAccount | None:
+        with self._lock:
+            sa = self.accounts.get(project, {}).get(f"{name}@{project}.iam.gserviceaccount.com")
+            return _copy(sa) if sa is not None else None
+
+    def seed_service_account(self, project: str, name: str, description: str = "",
+                             disabled: bool = False) -> None:
+        with self._lock:
+            self._create_sa(project, name, name, description).disabled = disabled
+
+    # ---- shared call bookkeeping ------------------------------------------
+    def _enter(self, method: str) -> None:
+        with self._lock:
+            self.calls[method] += 1
+            hooks = self._hooks.get(method)
+            hook = hooks.pop(0) if hooks else None
+            faults = self._faults.get(method)
+            fault = faults.pop(0) if faults else None
+        if hook:
+            hook()
+        if fault:
+            raise ApiError(fault, MESSAGES.get(fault, HTTP_STATUS.get(fault, "error")))
+
+    # ---- Resource Manager: getIamPolicy / setIamPolicy --------------------
+    def get_iam_policy(self, project: str, body: dict) -> dict:
+        self._enter("getIamPolicy")
+        requested = int((body.get("options") or {}).get("requestedPolicyVersion") or 0)
+        if requested not in (0, 1, 3):
+            raise ApiError(400, f"Invalid requested policy version: {requested}.")
+        with self._lock:
+            policy = copy.deepcopy(self._project_policy(project))
+        if requested < 3 and _has_conditions(policy["bindings"]):
+            # What the real API does for old clients: conditions are hidden and
+            # the role name marks the binding as conditional.
+            for b in policy["bindings"]:
+                cond = b.pop("condition", None)
+                if cond:
+                    digest = hashlib.sha256(json.dumps(cond, sort_keys=True).encode()).hexdigest()[:16]
+                    b["role"] = f"{b['role']}_withcond_{digest}"
+            policy["version"] = 1
+        return policy
+
+    def set_iam_policy(self, project: str, body: dict) -> dict:
+        self._enter("setIamPolicy")
+        new = body.get("policy") or {}
+        mask = [p.strip() for p in (body.get("updateMask") or "bindings,etag").split(",") if p.strip()]
+        bindings = new.get("bindings") or []
+        version = int(new.get("version") or 0)
+        for b in bindings:
+            if not b.get("role") or not b.get("members"):
+                raise ApiError(400, "Policy bindings need a role and at least one member.")
+            for m in b["members"]:
+                if not MEMBER.match(m):
+                    raise ApiError(400, f"Invalid principal: {m}.")
+        if _has_conditions(bindings) and version != 3:
+            raise ApiError(400, "Conditions can only be used with policy version 3 (got version "
+                                f"{version}); set policy.version to 3.")
+        with self._lock:
+            current = self._project_policy(project)
+            if new.get("etag") and new["etag"] != current["etag"]:
+                raise ApiError(409, MESSAGES[409])
+            if _has_conditions(current["bindings"]) and version != 3 and "bindings" in mask:
+                raise ApiError(400, "The policy has conditional role bindings; requests that change "
+                                    "it must use policy version 3.")
+            stored = copy.deepcopy(current)
+            if "bindings" in mask:
+                stored["bindings"] = copy.deepcopy(bindings)
+            if "auditConfigs" in mask:
+                stored["auditConfigs"] = copy.deepcopy(new.get("auditConfigs") or [])
+            stored["version"] = 3 if _has_conditions(stored["bindings"]) else 1
+            stored["etag"] = _etag()
+            self.policies[project] = stored
+            return copy.deepcopy(stored)
+
+    def _project_policy(self, project: str) -> dict:
+        if project not in self.policies:
+            raise ApiError(403, f"The caller does not have permission (project {project!r} "
+                                "does not exist or you cannot see it).")
+        return self.policies[project]
+
+    # ---- IAM admin: service accounts ---------------------------------------
+    def _grpc_handler(self) -> grpc.GenericRpcHandler:
+        def rpc(method: str, req_type: Any, fn: Callable, resp_ser: Callable) -> grpc.RpcMethodHandler:
+            def handle(request: Any, context: grpc.ServicerContext) -> Any:
+                try:
+                    self._enter(method)
+                    return fn(request)
+                except ApiError as err:
+                    context.abort(err.code, err.message)
+            return grpc.unary_unary_rpc_method_handler(handle, request_deserializer=req_type.deserialize,
+                                                       response_serializer=resp_ser)
+        sa_out = iam.ServiceAccount.serialize
+        empty_out = empty_pb2.Empty.SerializeToString
+        return grpc.method_handlers_generic_handler(SERVICE, {
+            "CreateServiceAccount": rpc("CreateServiceAccount", iam.CreateServiceAccountRequest,
+                                        self._rpc_create, sa_out),
+            "GetServiceAccount": rpc("GetServiceAccount", iam.GetServiceAccountRequest,
+                                     lambda r: _copy(self._find_sa(r.name)), sa_out),
+            "ListServiceAccounts": rpc("ListServiceAccounts", iam.ListServiceAccountsRequest,
+                                       self._rpc_list, iam.ListServiceAccountsResponse.serialize),
+            "PatchServiceAccount": rpc("PatchServiceAccount", iam.PatchServiceAccountRequest,
+                                       self._rpc_patch, sa_out),
+            "DisableServiceAccount": rpc("DisableServiceAccount", iam.DisableServiceAccountRequest,
+                                         lambda r: self._set_disabled(r.name, True), empty_out),
+            "EnableServiceAccount": rpc("EnableServiceAccount", iam.EnableServiceAccountRequest,
+                                        lambda r: self._set_disabled(r.name, False), empty_out),
+            "DeleteServiceAccount": rpc("DeleteServiceAccount", iam.DeleteServiceAccountRequest,
+                                        self._rpc_delete, empty_out),
+        })
+
+    def _rpc_create(self, req: iam.CreateServiceAccountRequest) -> iam.ServiceAccount:
+        project = req.name.removeprefix("projects/")
+        if not req.name.startswith("projects/") or not project:
+            raise ApiError(400, f"Invalid project resource name {req.name!r}.")
+        if not ACCOUNT_ID.match(req.account_id):
+            raise ApiError(400, f"Invalid account id {req.account_id!r}: 6-30 characters, lowercase "
+                                "letters, digits and hyphens, starting with a letter.")
+        if len(req.service_account.description.encode()) > 256:
+            raise ApiError(400, "Service account description must be at most 256 bytes.")
+        with self._lock:
+            sa = self._create_sa(project, req.account_id, req.service_account.display_name,
+                                 req.service_account.description)
+            return _copy(sa)
+
+    def _create_sa(self, project: str, account_id: str, display_name: str, description: str) -> iam.ServiceAccount:
+        if project not in self.accounts:
+            raise ApiError(404, f"Project {project!r} not found.")
+        email = f"{account_id}@{project}.iam.gserviceaccount.com"
+        if email in self.accounts[project]:
+            raise ApiError(409, f"Service account {account_id} already exists within project "
+                                f"projects/{project}.", grpc.StatusCode.ALREADY_EXISTS)
+        unique = str(int(hashlib.sha256(email.encode()).hexdigest()[:15], 16))[:21]
+        sa = iam.ServiceAccount(name=f"projects/{project}/serviceAccounts/{email}", project_id=project,
+                                unique_id=unique, email=email, display_name=display_name,
+                                description=description, oauth2_client_id=unique, etag=b"MDEwMjE5MjA=")
+        self.accounts[project][email] = sa
+        return sa
+
+    def _find_sa(self, name: str) -> iam.ServiceAccount:
+        m = SA_PATH.match(name)
+        if not m:
+            raise ApiError(400, f"Invalid service account name {name!r}.")
+        project, ident = m.groups()
+        with self._lock:
+            pools = self.accounts.values() if project == "-" else [self.accounts.get(project, {})]
+            for pool in pools:
+                for sa in pool.values():
+                    if ident in (sa.email, sa.unique_id):
+                        return sa
+        raise ApiError(404, f"Unknown service account {name}.")
+
+    def _rpc_list(self, req: iam.ListServiceAccountsRequest) -> iam.ListServiceAccountsResponse:
+        project = req.name.removeprefix("projects/")
+        with self._lock:
+            if project not in self.accounts:
+                raise ApiError(404, f"Project {project!r} not found.")
+            accounts = sorted(self.accounts[project].values(), key=lambda s: s.email)
+        size = min(req.page_size or 20, 100)
+        try:
+            start = int(base64.urlsafe_b64decode(req.page_token).decode()) if req.page_token else 0
+        except ValueError:
+            raise ApiError(400, "Invalid page token.") from None
+        page = accounts[start:start + size]
+        token = base64.urlsafe_b64encode(str(start + size).encode()).decode() if start + size < len(accounts) else ""
+        return iam.ListServiceAccountsResponse(accounts=[_copy(a) for a in page],
+                                               next_page_token=token)
+
+    def _rpc_patch(self, req: iam.PatchServiceAccountRequest) -> iam.ServiceAccount:
+        paths = list(req.update_mask.paths)
+        if not paths:
+            raise ApiError(400, "update_mask is required.")
+        with self._lock:
+            sa = self._find_sa(req.service_account.name)
+            for path in paths:
+                if path == "description":
+                    if len(req.service_account.description.encode()) > 256:
+                        raise ApiError(400, "Service account description must be at most 256 bytes.")
+                    sa.description = req.service_account.description
+                elif path in ("display_name", "displayName"):
+                    sa.display_name = req.service_account.display_name
+                else:
+                    raise ApiError(400, f"Field {path!r} cannot be updated.")
+            return _copy(sa)
+
+    def _set_disabled(self, name: str, disabled: bool) -> empty_pb2.Empty:
+        with self._lock:
+            self._find_sa(name).disabled = disabled
+        return empty_pb2.Empty()
+
+    def _rpc_delete(self, req: iam.DeleteServiceAccountRequest) -> empty_pb2.Empty:
+        with self._lock:
+            sa = self._find_sa(req.name)
+            del self.accounts[sa.project_id][sa.email]
+        return empty_pb2.Empty()
+
+
+class _RestHandler(BaseHTTPRequestHandler):
+    """``POST /v3/projects/{id}:getIamPolicy|setIamPolicy`` with JSON bodies."""
+
+    protocol_version = "HTTP/1.1"
+    owner: FakeGcp
+    ROUTE = re.compile(r"^/v3/projects/([^/:]+):(getIamPolicy|setIamPolicy)$")
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server naming)
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        m = self.ROUTE.match(urlparse(self.path).path)
+        if not m:
+            return self._send(404, _error(404, f"No route for {self.path}."))
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            return self._send(400, _error(400, "Invalid JSON payload received."))
+        project, verb = m.groups()
+        try:
+            fn = self.owner.get_iam_policy if verb == "getIamPolicy" else self.owner.set_iam_policy
+            self._send(200, fn(project, body))
+        except ApiError as err:
+            self._send(err.status, _error(err.status, err.message))
+
+    def do_GET(self) -> None:  # noqa: N802
+        self._send(404, _error(404, f"No route for {self.path}."))
+
+    def _send(self, status: int, payload: dict) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=UTF-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: object) -> None:  # keep test output quiet
+        pass
+
+
+def _error(status: int, message: str) -> dict:
+    """Google's JSON error shape (google.rpc.Status over HTTP)."""
+    return {"error": {"code": status, "message": message, "status": HTTP_STATUS.get(status, "UNKNOWN")}}
+
+
+def _etag() -> str:
+    return base64.b64encode(os.urandom(8)).decode()
+
+
+def _has_conditions(bindings: list[dict]) -> bool:
+    return any(b.get("condition") for b in bindings)
+
+
+def _copy(sa: iam.ServiceAccount) -> iam.ServiceAccount:
+    """A detached copy (proto-plus wraps, it does not copy, a message passed in)."""
+    return iam.ServiceAccount.deserialize(iam.ServiceAccount.serialize(sa))
