@@ -232,12 +232,6 @@ def _build(rf: RequestFile) -> None:
     except ValueError:
         rf.finding(f"expires {d['expires']!r} is not a real date", "use YYYY-MM-DD or an RFC 3339 timestamp", at=("expires",))
         return
-    if len(d["expires"]) > 10 and not d["expires"].endswith(("Z", "z")) and "+" not in d["expires"][10:] \
-            and "-" not in d["expires"][10:]:
-        # a timestamp without an offset would be read in the machine's local time
-        rf.finding(f"expires {d['expires']!r} has no time zone",
-                   "end it with Z (UTC), e.g. 2026-12-31T18:00:00Z", at=("expires",))
-        return
     if d["kind"] == "ServiceAccount":
         oidc = d.get("oidc") or {}
         rf.request = ServiceAccount(
