@@ -1,0 +1,693 @@
+"""A loopback fake of the GitHub REST endpoints accessctl uses.
+
+Why a fake: no usable GitHub fake exists on PyPI or npm (FINDINGS.md), and
+the pipeline's guarantees (one PR comment, approvals on the head commit,
+branch protection) must be tested through the real PyGithub client. Shapes
+follow docs.github.com/rest; every absolute URL uses the server's own
+host:port because PyGithub refuses any other.
+
+Usage::
+
+    gh = FakeGitHub(org="acme", repo="access").start()
+    gh.add_team("security", ["ivan-acme"])
+    n = gh.add_pr(author="bob-acme", files=[("requests/aws/acme-dev/x.yaml", "added")])
+    gh.add_review(n, "ivan-acme", "APPROVED")
+    ...  # Github(base_url=gh.url, auth=Auth.Token("x"), retry=None)
+    gh.stop()
+
+Test switches: ``rate_limit(...)`` injects secondary-rate-limit responses,
+``calls`` records every request, ``count(method, fragment)`` counts them.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import itertools
+import json
+import re
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+from urllib.parse import parse_qs, unquote, urlsplit
+
+SECONDARY_MESSAGE = ("You have exceeded a secondary rate limit. Please wait a few minutes before you "
+                     "try again. If you reach out to GitHub Support for help, please include the request ID 0000:1111.")
+DOCS = "https://docs.github.com/rest"
+STAMP = "2026-11-22T12:00:00Z"
+
+
+class HttpError(Exception):
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status, self.message, self.headers = status, message, headers or {}
+
+
+def blob_sha(content: bytes) -> str:
+    """Git's blob id, as the contents API reports it."""
+    return hashlib.sha1(b"blob %d\0" % len(content) + content).hexdigest()
+
+
+@dataclass
+class PR:
+    number: int
+    author: str
+    title: str
+    body: str
+    head_ref: str
+    head_sha: str
+    base_ref: str
+    base_sha: str
+    files: list[dict[str, Any]]
+    state: str = "open"
+    reviews: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Call:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    body: Any
+
+
+class FakeGitHub:
+    def __init__(self, org: str = "acme", repo: str = "access", default_branch: str = "main",
+                 bot_login: str = "github-actions[bot]"):
+        self.org, self.repo_name, self.default_branch, self.bot_login = org, repo, default_branch, bot_login
+        self.lock = threading.RLock()
+        self.calls: list[Call] = []
+        self._ids = itertools.count(1000)
+        self._shas = itertools.count(1)
+        self.users: dict[str, str] = {bot_login: "Bot"}  # login -> type
+        self.teams: dict[str, dict[str, str]] = {}  # slug -> {login: state}
+        self.pulls: dict[int, PR] = {}
+        self.issues: dict[int, dict[str, Any]] = {}
+        self.comments: dict[int, dict[str, Any]] = {}  # id -> {issue, user, body, created}
+        self.statuses: dict[str, list[dict[str, Any]]] = {}
+        base = self.new_sha()
+        self.branches: dict[str, dict[str, Any]] = {default_branch: {"sha": base, "files": {}}}
+        self.protection: dict[str, dict[str, Any]] = {}
+        self._numbers = itertools.count(1)
+        self._limits: list[dict[str, Any]] = []
+        self._server: ThreadingHTTPServer | None = None
+
+    # ---- lifecycle -------------------------------------------------------
+    def start(self) -> "FakeGitHub":
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _serve(self) -> None:
+                fake._handle(self)
+
+            do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> "FakeGitHub":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        assert self._server, "call start() first"
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.org}/{self.repo_name}"
+
+    # ---- seeding ---------------------------------------------------------
+    def new_sha(self) -> str:
+        return hashlib.sha1(f"commit-{next(self._shas)}".encode()).hexdigest()
+
+    def add_user(self, login: str, type: str = "User") -> None:
+        self.users.setdefault(login, type)
+
+    def add_team(self, slug: str, members: list[str], pending: list[str] = ()) -> None:
+        for login in [*members, *pending]:
+            self.add_user(login)
+        self.teams[slug] = {**{m: "active" for m in members}, **{p: "pending" for p in pending}}
+
+    def add_pr(self, author: str, files: list[tuple[str, str]] = (), title: str = "Access request",
+               body: str = "", head_ref: str | None = None, head_sha: str | None = None) -> int:
+        """A PR from ``author``; ``files`` as (path, status) with status added/modified/removed/renamed."""
+        self.add_user(author)
+        with self.lock:
+            number = next(self._numbers)
+            self.pulls[number] = PR(number, author, title, body, head_ref or f"request-{number}",
+                                    head_sha or self.new_sha(), self.default_branch,
+                                    self.branches[self.default_branch]["sha"], self._files(files))
+            return number
+
+    def push(self, number: int, files: list[tuple[str, str]] | None = None) -> str:
+        """A new commit on the PR's head branch; returns its sha."""
+        with self.lock:
+            pr = self.pulls[number]
+            pr.head_sha = self.new_sha()
+            if files is not None:
+                pr.files = self._files(files)
+            return pr.head_sha
+
+    def add_review(self, number: int, user: str, state: str = "APPROVED", commit_id: str | None = None) -> int:
+        self.add_user(user)
+        with self.lock:
+            pr = self.pulls[number]
+            rid = next(self._ids)
+            pr.reviews.append({"id": rid, "user": user, "state": state, "commit_id": commit_id or pr.head_sha})
+            return rid
+
+    def add_comment(self, number: int, user: str, body: str) -> int:
+        self.add_user(user)
+        with self.lock:
+            cid = next(self._ids)
+            self.comments[cid] = {"issue": number, "user": user, "body": body}
+            return cid
+
+    def set_file(self, branch: str, path: str, text: str) -> None:
+        with self.lock:
+            self.branches[branch]["files"][path] = text.encode()
+
+    def rate_limit(self, times: int = 1, status: int = 403, retry_after: int | None = 3,
+                   match: str = "") -> None:
+        """The next ``times`` requests whose path contains ``match`` get a
+        secondary rate limit response, as GitHub documents it."""
+        self._limits.append({"left": times, "status": status, "retry_after": retry_after, "match": match})
+
+    def count(self, method: str | None = None, fragment: str = "") -> int:
+        return sum(1 for c in self.calls if (method is None or c.method == method) and fragment in c.path)
+
+    def writes(self) -> list[Call]:
+        return [c for c in self.calls if c.method != "GET"]
+
+    def pr_comments(self, number: int) -> list[dict[str, Any]]:
+        return [c for c in self.comments.values() if c["issue"] == number]
+
+    def _files(self, files: list[tuple[str, str]]) -> list[dict[str, Any]]:
+        return [{"sha": blob_sha(p.encode()), "filename": p, "status": s, "additions": 1,
+                 "deletions": 0, "changes": 1} for p, s in files]
+
+    # ---- shapes ----------------------------------------------------------
+    def _repo_url(self) -> str:
+        return f"{self.url}/repos/{self.full_name}"
+
+    def _user(self, login: str) -> dict[str, Any]:
+        return {"login": login, "id": abs(hash(login)) % 10**8, "node_id": f"U_{login}",
+                "type": self.users.get(login, "User"), "url": f"{self.url}/users/{login}",
+                "html_url": f"https://github.com/{login}", "site_admin": False}
+
+    def _repo(self) -> dict[str, Any]:
+        return {"id": 1, "name": self.repo_name, "full_name": self.full_name, "private": True,
+                "owner": self._user(self.org) | {"type": "Organization"}, "url": self._repo_url(),
+                "html_url": f"https://github.com/{self.full_name}", "default_branch": self.default_branch}
+
+    def _pull(self, pr: PR) -> dict[str, Any]:
+        url = f"{self._repo_url()}/pulls/{pr.number}"
+        ref = lambda name, sha: {"ref": name, "sha": sha, "label": f"{self.org}:{name}", "repo": self._repo(),
+                                 "user": self._user(self.org)}
+        return {"id": pr.number + 50000, "number": pr.number, "state": pr.state, "title": pr.title,
+                "body": pr.body, "user": self._user(pr.author), "url": url,
+                "html_url": f"https://github.com/{self.full_name}/pull/{pr.number}",
+                "issue_url": f"{self._repo_url()}/issues/{pr.number}",
+                "comments_url": f"{self._repo_url()}/issues/{pr.number}/comments",
+                "head": ref(pr.head_ref, pr.head_sha), "base": ref(pr.base_ref, pr.base_sha),
+                "merged": False, "draft": False, "created_at": STAMP, "updated_at": STAMP}
+
+    def _review(self, number: int, r: dict[str, Any]) -> dict[str, Any]:
+        return {"id": r["id"], "user": self._user(r["user"]), "state": r["state"], "body": "",
+                "commit_id": r["commit_id"], "submitted_at": STAMP,
+                "pull_request_url": f"{self._repo_url()}/pulls/{number}"}
+
+    def _comment(self, cid: int) -> dict[str, Any]:
+        c = self.comments[cid]
+        return {"id": cid, "body": c["body"], "user": self._user(c["user"]),
+                "url": f"{self._repo_url()}/issues/comments/{cid}",
+                "issue_url": f"{self._repo_url()}/issues/{c['issue']}", "created_at": STAMP, "updated_at": STAMP}
+
+    def _issue(self, number: int) -> dict[str, Any]:
+        i = self.issues[number]
+        return {"id": number + 90000, "number": number, "title": i["title"], "body": i["body"],
+                "state": i["state"], "state_reason": i.get("state_reason"), "user": self._user(i["user"]),
+                "labels": [{"name": n, "url": f"{self._repo_url()}/labels/{n}"} for n in i["labels"]],
+                "url": f"{self._repo_url()}/issues/{number}", "created_at": STAMP, "updated_at": STAMP,
+                "html_url": f"https://github.com/{self.full_name}/issues/{number}",
+                "comments_url": f"{self._repo_url()}/issues/{number}/comments"}
+
+    def _team(self, slug: str) -> dict[str, Any]:
+        return {"id": abs(hash(slug)) % 10**6, "slug": slug, "name": slug,
+                "url": f"{self.url}/orgs/{self.org}/teams/{slug}",
+                "members_url": f"{self.url}/orgs/{self.org}/teams/{slug}/members{{/member}}"}
+
+    # ---- dispatch --------------------------------------------------------
+    def _handle(self, h: BaseHTTPRequestHandler) -> None:
+        parts = urlsplit(h.path)
+        path, query = unquote(parts.path), parse_qs(parts.query)
+        length = int(h.headers.get("Content-Length") or 0)
+        raw = h.rfile.read(length) if length else b""
+        body = json.loads(raw) if raw else None
+        with self.lock:
+            self.calls.append(Call(h.command, path, query, body))
+            limited = self._limited(path)
+        if limited:
+            status, payload, headers = limited
+        else:
+            try:
+                with self.lock:
+                    status, payload, headers = self._route(h.command, path, query, body)
+            except HttpError as exc:
+                status, payload, headers = exc.status, {"message": exc.message, "documentation_url": DOCS}, exc.headers
+        data = b"" if status == 204 else json.dumps(payload).encode()
+        h.send_response(status)
+        h.send_header("Content-Type", "application/json; charset=utf-8")
+        h.send_header("Content-Length", str(len(data)))
+        for k, v in headers.items():
+            h.send_header(k, v)
+        h.end_headers()
+        h.wfile.write(data)
+
+    def _limited(self, path: str) -> tuple[int, Any, dict[str, str]] | None:
+        for rule in self._limits:
+            if rule["left"] > 0 and rule["match"] in path:
+                rule["left"] -= 1
+                headers = {"x-ratelimit-limit": "5000", "x-ratelimit-remaining": "4999"}
+                if rule["retry_after"] is not None:
+                    headers["Retry-After"] = str(rule["retry_after"])
+                return rule["status"], {"message": SECONDARY_MESSAGE, "documentation_url":
+                                        f"{DOCS}/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"}, headers
+        return None
+
+    def _route(self, method: str, path: str, query: dict, body: Any) -> tuple[int, Any, dict[str, str]]:
+        repo_prefix = f"/repos/{self.full_name}"
+        for (verb, pattern), fn in _ROUTES.items():
+            if verb != method:
+                continue
+            pat = pattern.replace("{repo}", re.escape(repo_prefix)).replace("{org}", re.escape(self.org))
+            m = re.fullmatch(pat, path)
+            if m:
+                out = fn(self, query, body or {}, *m.groups())
+                if isinstance(out, tuple):
+                    return out
+                return (200, out, {})
+        raise HttpError(404, "Not Found")
+
+    def _page(self, items: list[Any], query: dict, path: str) -> tuple[int, Any, dict[str, str]]:
+        """GitHub pagination: ``per_page`` (max 100, default 30), ``page``, Link header."""
+        per = min(int(query.get("per_page", ["30"])[0]), 100)
+        page = int(query.get("page", ["1"])[0])
+        last = max(1, -(-len(items) // per))
+        rest = "&".join(f"{k}={v[0]}" for k, v in query.items() if k not in ("page", "per_page"))
+        link = lambda p: f"<{self.url}{path}?{rest + '&' if rest else ''}per_page={per}&page={p}>"
+        rels = []
+        if page < last:
+            rels += [f'{link(page + 1)}; rel="next"', f'{link(last)}; rel="last"']
+        if page > 1:
+            rels += [f'{link(1)}; rel="first"', f'{link(page - 1)}; rel="prev"']
+        return 200, items[(page - 1) * per: page * per], ({"Link": ", ".join(rels)} if rels else {})
+
+
+_ROUTES: dict[tuple[str, str], Callable[..., Any]] = {}
+
+
+def route(method: str, pattern: str) -> Callable:
+    def register(fn: Callable) -> Callable:
+        _ROUTES[(method, pattern)] = fn
+        return fn
+    return register
+
+# ---- repository, pulls, reviews -------------------------------------------
+@route("GET", "{repo}")
+def _get_repo(g: FakeGitHub, q, b):
+    return g._repo()
+
+
+@route("GET", "{repo}/pulls")
+def _list_pulls(g: FakeGitHub, q, b):
+    state = q.get("state", ["open"])[0]
+    head = q.get("head", [None])[0]
+    items = [g._pull(p) for p in g.pulls.values()
+             if (state == "all" or p.state == state) and (head is None or f"{g.org}:{p.head_ref}" == head)]
+    return g._page(items, q, f"/repos/{g.full_name}/pulls")
+
+
+@route("POST", "{repo}/pulls")
+def _create_pull(g: FakeGitHub, q, b):
+    head, base = b.get("head", ""), b.get("base", "")
+    head_ref = head.split(":", 1)[-1]
+    if head_ref not in g.branches or base not in g.branches:
+        raise HttpError(422, "Validation Failed")
+    if any(p.head_ref == head_ref and p.state == "open" for p in g.pulls.values()):
+        raise HttpError(422, f"A pull request already exists for {g.org}:{head_ref}.")
+    n = g.add_pr(g.bot_login, [], b.get("title", ""), b.get("body") or "", head_ref, g.branches[head_ref]["sha"])
+    pr = g.pulls[n]
+    pr.base_ref, pr.base_sha = base, g.branches[base]["sha"]
+    base_files, head_files = g.branches[base]["files"], g.branches[head_ref]["files"]
+    changed = [(p, "added" if p not in base_files else "modified") for p in head_files
+               if base_files.get(p) != head_files[p]]
+    changed += [(p, "removed") for p in base_files if p not in head_files]
+    pr.files = g._files(sorted(changed))
+    return 201, g._pull(pr), {}
+
+
+def _pr(g: FakeGitHub, n: str) -> PR:
+    pr = g.pulls.get(int(n))
+    if pr is None:
+        raise HttpError(404, "Not Found")
+    return pr
+
+
+@route("GET", r"{repo}/pulls/(\d+)")
+def _get_pull(g: FakeGitHub, q, b, n):
+    return g._pull(_pr(g, n))
+
+
+@route("GET", r"{repo}/pulls/(\d+)/files")
+def _pull_files(g: FakeGitHub, q, b, n):
+    return g._page(list(_pr(g, n).files), q, f"/repos/{g.full_name}/pulls/{n}/files")
+
+
+@route("GET", r"{repo}/pulls/(\d+)/reviews")
+def _pull_reviews(g: FakeGitHub, q, b, n):
+    pr = _pr(g, n)
+    return g._page([g._review(pr.number, r) for r in pr.reviews], q, f"/repos/{g.full_name}/pulls/{n}/reviews")
+
+
+# ---- issue comments -------------------------------------------------------
+def _issue_exists(g: FakeGitHub, n: str) -> int:
+    if int(n) not in g.pulls and int(n) not in g.issues:
+        raise HttpError(404, "Not Found")
+    return int(n)
+
+
+@route("GET", r"{repo}/issues/(\d+)/comments")
+def _list_comments(g: FakeGitHub, q, b, n):
+    num = _issue_exists(g, n)
+    items = [g._comment(cid) for cid in sorted(g.comments) if g.comments[cid]["issue"] == num]
+    return g._page(items, q, f"/repos/{g.full_name}/issues/{n}/comments")
+
+
+@route("POST", r"{repo}/issues/(\d+)/comments")
+def _create_comment(g: FakeGitHub, q, b, n):
+    if "body" not in b:
+        raise HttpError(422, "Validation Failed")
+    return 201, g._comment(g.add_comment(_issue_exists(g, n), g.bot_login, b["body"])), {}
+
+
+def _own_comment(g: FakeGitHub, cid: str) -> int:
+    if int(cid) not in g.comments:
+        raise HttpError(404, "Not Found")
+    if g.comments[int(cid)]["user"] != g.bot_login:
+        raise HttpError(403, "Resource not accessible by integration")
+    return int(cid)
+
+
+@route("GET", r"{repo}/issues/comments/(\d+)")
+def _get_comment(g: FakeGitHub, q, b, cid):
+    if int(cid) not in g.comments:
+        raise HttpError(404, "Not Found")
+    return g._comment(int(cid))
+
+
+@route("PATCH", r"{repo}/issues/comments/(\d+)")
+def _edit_comment(g: FakeGitHub, q, b, cid):
+    c = _own_comment(g, cid)
+    g.comments[c]["body"] = b["body"]
+    return g._comment(c)
+
+
+@route("DELETE", r"{repo}/issues/comments/(\d+)")
+def _delete_comment(g: FakeGitHub, q, b, cid):
+    del g.comments[_own_comment(g, cid)]
+    return 204, None, {}
+
+
+# ---- commits and statuses -------------------------------------------------
+@route("GET", r"{repo}/commits/([0-9a-f]{40})")
+def _get_commit(g: FakeGitHub, q, b, sha):
+    return {"sha": sha, "url": f"{g._repo_url()}/commits/{sha}", "commit": {"message": "", "tree": {"sha": sha}},
+            "parents": [], "files": []}
+
+
+@route("POST", r"{repo}/statuses/([0-9a-f]{40})")
+def _create_status(g: FakeGitHub, q, b, sha):
+    if b.get("state") not in ("error", "failure", "pending", "success"):
+        raise HttpError(422, "Validation Failed")
+    status = {"id": next(g._ids), "state": b["state"], "context": b.get("context", "default"),
+              "description": b.get("description"), "target_url": b.get("target_url"),
+              "url": f"{g._repo_url()}/statuses/{sha}", "created_at": STAMP, "updated_at": STAMP,
+              "creator": g._user(g.bot_login)}
+    g.statuses.setdefault(sha, []).insert(0, status)  # newest first, as GitHub lists them
+    return 201, status, {}
+
+
+@route("GET", r"{repo}/commits/([0-9a-f]{40})/statuses")
+def _list_statuses(g: FakeGitHub, q, b, sha):
+    return g._page(list(g.statuses.get(sha, [])), q, f"/repos/{g.full_name}/commits/{sha}/statuses")
+
+
+# ---- issues ---------------------------------------------------------------
+@route("GET", "{repo}/issues")
+def _list_issues(g: FakeGitHub, q, b):
+    state = q.get("state", ["open"])[0]
+    labels = set(filter(None, q.get("labels", [""])[0].split(",")))
+    items = [g._issue(n) for n in sorted(g.issues) if (state == "all" or g.issues[n]["state"] == state)
+             and labels <= set(g.issues[n]["labels"])]
+    return g._page(items, q, f"/repos/{g.full_name}/issues")
+
+
+@route("POST", "{repo}/issues")
+def _create_issue(g: FakeGitHub, q, b):
+    if not b.get("title"):
+        raise HttpError(422, "Validation Failed")
+    n = next(g._numbers)
+    g.issues[n] = {"title": b["title"], "body": b.get("body") or "", "state": "open",
+                   "labels": list(b.get("labels", [])), "user": g.bot_login}
+    return 201, g._issue(n), {}
+
+
+@route("GET", r"{repo}/issues/(\d+)")
+def _get_issue(g: FakeGitHub, q, b, n):
+    if int(n) not in g.issues:
+        raise HttpError(404, "Not Found")
+    return g._issue(int(n))
+
+
+@route("PATCH", r"{repo}/issues/(\d+)")
+def _edit_issue(g: FakeGitHub, q, b, n):
+    if int(n) not in g.issues:
+        raise HttpError(404, "Not Found")
+    issue = g.issues[int(n)]
+    for key in ("title", "body", "state", "state_reason", "labels"):
+        if key in b:
+            issue[key] = b[key]
+    return g._issue(int(n))
+
+
+# ---- teams ----------------------------------------------------------------
+def _team_slug(g: FakeGitHub, slug: str) -> str:
+    if slug not in g.teams:
+        raise HttpError(404, "Not Found")
+    return slug
+
+
+@route("GET", r"/orgs/{org}/teams")
+def _list_teams(g: FakeGitHub, q, b):
+    return g._page([g._team(s) for s in sorted(g.teams)], q, f"/orgs/{g.org}/teams")
+
+
+@route("GET", r"/orgs/{org}/teams/([\w.-]+)")
+def _get_team(g: FakeGitHub, q, b, slug):
+    return g._team(_team_slug(g, slug))
+
+
+@route("GET", r"/orgs/{org}/teams/([\w.-]+)/members")
+def _team_members(g: FakeGitHub, q, b, slug):
+    members = [g._user(u) for u, s in g.teams[_team_slug(g, slug)].items() if s == "active"]
+    return g._page(members, q, f"/orgs/{g.org}/teams/{slug}/members")
+
+
+@route("GET", r"/orgs/{org}/teams/([\w.-]+)/memberships/([\w\[\].-]+)")
+def _team_membership(g: FakeGitHub, q, b, slug, login):
+    state = g.teams[_team_slug(g, slug)].get(login)
+    if state is None:
+        raise HttpError(404, "Not Found")
+    return {"url": f"{g.url}/orgs/{g.org}/teams/{slug}/memberships/{login}", "role": "member", "state": state}
+
+
+# ---- branches, refs, contents ---------------------------------------------
+def _branch(g: FakeGitHub, name: str) -> dict[str, Any]:
+    if name not in g.branches:
+        raise HttpError(404, "Branch not found")
+    return g.branches[name]
+
+
+@route("GET", r"{repo}/branches/([^/]+)")
+def _get_branch(g: FakeGitHub, q, b, name):
+    sha = _branch(g, name)["sha"]
+    url = f"{g._repo_url()}/branches/{name}"
+    return {"name": name, "commit": {"sha": sha, "url": f"{g._repo_url()}/commits/{sha}"},
+            "protected": name in g.protection, "protection_url": f"{url}/protection"}
+
+
+@route("GET", r"{repo}/git/refs?/heads/(.+)")
+def _get_ref(g: FakeGitHub, q, b, name):
+    sha = _branch(g, name)["sha"]
+    return {"ref": f"refs/heads/{name}", "url": f"{g._repo_url()}/git/refs/heads/{name}",
+            "object": {"sha": sha, "type": "commit", "url": f"{g._repo_url()}/git/commits/{sha}"}}
+
+
+@route("POST", "{repo}/git/refs")
+def _create_ref(g: FakeGitHub, q, b):
+    ref = b.get("ref", "")
+    if not ref.startswith("refs/heads/") or ref.count("/") < 2:
+        raise HttpError(422, "Reference name must start with 'refs/' and have at least two slashes.")
+    name = ref[len("refs/heads/"):]
+    if name in g.branches:
+        raise HttpError(422, "Reference already exists")
+    source = next((br for br in g.branches.values() if br["sha"] == b.get("sha")), None)
+    if source is None:
+        raise HttpError(422, "Object does not exist")
+    g.branches[name] = {"sha": b["sha"], "files": dict(source["files"])}
+    return 201, _get_ref(g, q, b, name), {}
+
+
+def _content(g: FakeGitHub, path: str, data: bytes) -> dict[str, Any]:
+    return {"type": "file", "encoding": "base64", "size": len(data), "name": path.rsplit("/", 1)[-1],
+            "path": path, "sha": blob_sha(data), "content": base64.b64encode(data).decode(),
+            "url": f"{g._repo_url()}/contents/{path}"}
+
+
+@route("GET", r"{repo}/contents/(.+)")
+def _get_contents(g: FakeGitHub, q, b, path):
+    files = _branch(g, q.get("ref", [g.default_branch])[0])["files"]
+    if path not in files:
+        raise HttpError(404, "Not Found")
+    return _content(g, path, files[path])
+
+
+def _commit_file(g: FakeGitHub, b: dict, path: str, data: bytes | None) -> tuple[int, Any, dict]:
+    br = _branch(g, b.get("branch", g.default_branch))
+    current = br["files"].get(path)
+    if current is not None and b.get("sha") != blob_sha(current):
+        raise HttpError(409, f"{path} does not match {b.get('sha')}")
+    if current is None and (data is None or b.get("sha")):
+        raise HttpError(404 if data is None else 422, "Not Found" if data is None else "sha wasn't supplied.")
+    if data is None:
+        del br["files"][path]
+    else:
+        br["files"][path] = data
+    br["sha"] = g.new_sha()
+    commit = {"sha": br["sha"], "url": f"{g._repo_url()}/git/commits/{br['sha']}", "message": b.get("message", "")}
+    return (200 if current is not None else 201), {
+        "content": None if data is None else _content(g, path, data), "commit": commit}, {}
+
+
+@route("PUT", r"{repo}/contents/(.+)")
+def _put_contents(g: FakeGitHub, q, b, path):
+    return _commit_file(g, b, path, base64.b64decode(b.get("content", "")))
+
+
+@route("DELETE", r"{repo}/contents/(.+)")
+def _delete_contents(g: FakeGitHub, q, b, path):
+    return _commit_file(g, b, path, None)
+
+
+# ---- branch protection ----------------------------------------------------
+def _protection(g: FakeGitHub, name: str) -> dict[str, Any]:
+    _branch(g, name)
+    if name not in g.protection:
+        raise HttpError(404, "Branch not protected")
+    return g.protection[name]
+
+
+@route("GET", r"{repo}/branches/([^/]+)/protection")
+def _get_protection(g: FakeGitHub, q, b, name):
+    return _protection(g, name)
+
+
+@route("PUT", r"{repo}/branches/([^/]+)/protection")
+def _put_protection(g: FakeGitHub, q, b, name):
+    _branch(g, name)
+    for key in ("required_status_checks", "enforce_admins", "required_pull_request_reviews", "restrictions"):
+        if key not in b:  # the four keys GitHub requires, each possibly null
+            raise HttpError(422, f"Invalid request. \"{key}\" wasn't supplied.")
+    url = f"{g._repo_url()}/branches/{name}/protection"
+    out: dict[str, Any] = {"url": url}
+    checks = b["required_status_checks"]
+    if checks is not None:
+        items = checks.get("checks") or [{"context": c} for c in checks.get("contexts", [])]
+        out["required_status_checks"] = {
+            "url": f"{url}/required_status_checks", "strict": bool(checks.get("strict")),
+            "contexts": [c["context"] for c in items],
+            "checks": [{"context": c["context"], "app_id": c.get("app_id")} for c in items],
+            "contexts_url": f"{url}/required_status_checks/contexts"}
+    reviews = b["required_pull_request_reviews"]
+    if reviews is not None:
+        out["required_pull_request_reviews"] = {
+            "url": f"{url}/required_pull_request_reviews",
+            "dismiss_stale_reviews": bool(reviews.get("dismiss_stale_reviews")),
+            "require_code_owner_reviews": bool(reviews.get("require_code_owner_reviews")),
+            "required_approving_review_count": int(reviews.get("required_approving_review_count", 1)),
+            "require_last_push_approval": bool(reviews.get("require_last_push_approval"))}
+        bypass = reviews.get("bypass_pull_request_allowances")
+        if bypass:
+            out["required_pull_request_reviews"]["bypass_pull_request_allowances"] = {
+                "users": [g._user(u) for u in bypass.get("users", [])],
+                "teams": [g._team(t) for t in bypass.get("teams", [])], "apps": []}
+    out["enforce_admins"] = {"url": f"{url}/enforce_admins", "enabled": bool(b["enforce_admins"])}
+    for key in ("required_linear_history", "allow_force_pushes", "allow_deletions", "block_creations",
+                "required_conversation_resolution", "lock_branch", "allow_fork_syncing"):
+        out[key] = {"enabled": bool(b.get(key))}
+    out["required_signatures"] = {"url": f"{url}/required_signatures", "enabled": False}
+    if b["restrictions"] is not None:
+        r = b["restrictions"]
+        out["restrictions"] = {"url": f"{url}/restrictions", "users_url": f"{url}/restrictions/users",
+                               "teams_url": f"{url}/restrictions/teams", "apps_url": f"{url}/restrictions/apps",
+                               "users": [g._user(u) for u in r.get("users", [])],
+                               "teams": [g._team(t) for t in r.get("teams", [])], "apps": []}
+    g.protection[name] = out
+    return out
+
+
+@route("DELETE", r"{repo}/branches/([^/]+)/protection")
+def _delete_protection(g: FakeGitHub, q, b, name):
+    _protection(g, name)
+    del g.protection[name]
+    return 204, None, {}
+
+
+@route("GET", r"{repo}/branches/([^/]+)/protection/(required_status_checks|required_pull_request_reviews)")
+def _get_protection_part(g: FakeGitHub, q, b, name, part):
+    value = _protection(g, name).get(part)
+    if value is None:
+        raise HttpError(404, f"{part.replace('_', ' ').capitalize()} not enabled")
+    return value
+
+
+@route("GET", r"{repo}/branches/([^/]+)/protection/enforce_admins")
+def _get_enforce_admins(g: FakeGitHub, q, b, name):
+    return _protection(g, name)["enforce_admins"]
+
+
+@route("POST", r"{repo}/branches/([^/]+)/protection/enforce_admins")
+def _set_enforce_admins(g: FakeGitHub, q, b, name):
+    _protection(g, name)["enforce_admins"]["enabled"] = True
+    return _protection(g, name)["enforce_admins"]
+
+
+@route("DELETE", r"{repo}/branches/([^/]+)/protection/enforce_admins")
+def _remove_enforce_admins(g: FakeGitHub, q, b, name):
+    _protection(g, name)["enforce_admins"]["enabled"] = False
+    return 204, None, {}
