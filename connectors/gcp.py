@@ -1,0 +1,325 @@
+"""GCP connector: project IAM role bindings and the pipeline's service accounts.
+
+Project bindings live in one IAM policy per project, guarded by an etag. So
+every apply is exactly one read-modify-write per project, however many
+bindings change: get (version 3), edit in memory (connectors.gcp_policy),
+set with the etag. A 409 means someone else wrote in between: the whole
+read-modify-write restarts with backoff, never a blind re-send. Outside the
+managed roles the policy is written back exactly as read.
+
+Service accounts go through IAM admin v1 (gRPC only); ownership is recorded
+in the description (connectors.gcp_accounts).
+"""
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from typing import Any, Callable, Mapping, Sequence
+
+import grpc
+from google.api_core import exceptions as gexc
+from google.api_core.client_options import ClientOptions
+from google.auth import exceptions as auth_exc
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import iam_admin_v1, resourcemanager_v3
+from google.cloud.iam_admin_v1.services.iam.transports import IAMGrpcTransport
+from google.iam.v1 import policy_pb2
+from google.protobuf import field_mask_pb2
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+
+from connectors import gcp_accounts as accounts
+from connectors.gcp_policy import Binding, Condition, Ensure, Members, Revoke, edit, expiry_condition, \
+    live_members, merge
+from tools.errors import UsageError
+from tools.model import Action, Change, ChangeResult, Grant, Target
+
+ROLE_KIND = "gcp-project-role"
+TRANSIENT = (gexc.TooManyRequests, gexc.ResourceExhausted, gexc.ServiceUnavailable)
+CONFLICT = (gexc.Conflict, gexc.Aborted)
+
+
+class _NotOurs(Exception):
+    """A service account exists but the pipeline did not create it."""
+
+
+class GcpConnector:
+    provider = "gcp"
+    PERMISSIONS: Mapping[str, tuple[str, ...]] = {
+        "read": ("resourcemanager.projects.getIamPolicy", "iam.serviceAccounts.list"),
+        "apply_bindings": ("resourcemanager.projects.getIamPolicy", "resourcemanager.projects.setIamPolicy"),
+        "create_service_account": ("iam.serviceAccounts.create", "iam.serviceAccounts.get",
+                                   "iam.serviceAccounts.update", "iam.serviceAccounts.enable"),
+        "update_service_account": ("iam.serviceAccounts.get", "iam.serviceAccounts.update",
+                                   "iam.serviceAccounts.enable"),
+        "disable_service_account": ("iam.serviceAccounts.get", "iam.serviceAccounts.disable"),
+        "delete_service_account": ("iam.serviceAccounts.get", "iam.serviceAccounts.delete"),
+    }
+
+    def __init__(self, org, endpoint: str | None = None, iam_endpoint: str | None = None,
+                 attempts: int = 6, backoff_initial: float = 0.5, backoff_max: float = 16.0,
+                 page_size: int = 100, timeout: float = 60.0, **_: Any):
+        self.org = org
+        self.members = Members(org)
+        self._endpoint = endpoint
+        self._iam_endpoint = iam_endpoint
+        self._attempts = attempts
+        self._wait = wait_exponential_jitter(initial=backoff_initial, max=backoff_max)
+        self._page_size = page_size
+        self._timeout = timeout
+        self._rm: resourcemanager_v3.ProjectsClient | None = None
+        self._iam: iam_admin_v1.IAMClient | None = None
+        self.calls = 0  # API calls made (attempts, retries included)
+
+    # ---- clients (built on first use) ------------------------------------
+    def _projects(self) -> resourcemanager_v3.ProjectsClient:
+        if self._rm is None:
+            endpoint = self._endpoint or os.environ.get("ACCESSCTL_GCP_ENDPOINT")
+            try:
+                if endpoint:
+                    self._rm = resourcemanager_v3.ProjectsClient(
+                        credentials=AnonymousCredentials(), transport="rest",
+                        client_options=ClientOptions(api_endpoint=endpoint))
+                else:
+                    self._rm = resourcemanager_v3.ProjectsClient(transport="rest")
+            except auth_exc.DefaultCredentialsError as exc:
+                raise UsageError(_no_credentials(exc)) from None
+        return self._rm
+
+    def _admin(self) -> iam_admin_v1.IAMClient:
+        if self._iam is None:
+            endpoint = self._iam_endpoint or os.environ.get("ACCESSCTL_GCP_IAM_ENDPOINT")
+            try:
+                if endpoint:
+                    channel = grpc.insecure_channel(endpoint)
+                    self._iam = iam_admin_v1.IAMClient(transport=IAMGrpcTransport(channel=channel))
+                else:
+                    self._iam = iam_admin_v1.IAMClient()
+            except auth_exc.DefaultCredentialsError as exc:
+                raise UsageError(_no_credentials(exc)) from None
+        return self._iam
+
+    def close(self) -> None:
+        """Close the clients' connections (the sandbox stops its fake after)."""
+        if self._iam is not None:
+            self._iam.transport.close()
+            self._iam = None
+        if self._rm is not None:
+            self._rm.transport.close()
+            self._rm = None
+
+    def _call(self, fn: Callable[..., Any], request: Any, retry_on: tuple = TRANSIENT) -> Any:
+        """One API call; throttling and unavailability are retried with backoff."""
+        for attempt in Retrying(retry=retry_if_exception_type(retry_on), wait=self._wait,
+                                stop=stop_after_attempt(self._attempts), reraise=True):
+            with attempt:
+                self.calls += 1
+                return fn(request=request, retry=None, timeout=self._timeout)
+
+    # ---- read --------------------------------------------------------------
+    def read(self, target: Target) -> list[Grant]:
+        """Managed-role bindings (one getIamPolicy) and the pipeline's service accounts."""
+        try:
+            grants = self._read_roles(target) if target.managed.get(ROLE_KIND) else []
+            return grants + self._read_accounts(target)
+        except gexc.GoogleAPICallError as exc:
+            raise UsageError(f"GCP project {target.id}: cannot read IAM ({_short(exc)}); check that the "
+                             f"applier has {', '.join(self.PERMISSIONS['read'])} there") from None
+
+    def _get_policy(self, project: str) -> policy_pb2.Policy:
+        return self._call(self._projects().get_iam_policy,
+                          {"resource": f"projects/{project}", "options": {"requested_policy_version": 3}})
+
+    def _read_roles(self, target: Target) -> list[Grant]:
+        policy = self._get_policy(target.id)
+        found = merge(live_members(_bindings(policy), target.managed[ROLE_KIND], self.members))
+        return sorted((Grant("gcp", target.id, f.principal, ROLE_KIND, f.role, f.expires, f.request)
+                       for f in found), key=lambda g: g.key)
+
+    def _read_accounts(self, target: Target) -> list[Grant]:
+        out = []
+        for sa in self._list_accounts(target.id):
+            if accounts.is_managed(sa.description):
+                out.append(accounts.account_grant(target.id, sa.email, sa.description, sa.disabled))
+        return sorted(out, key=lambda g: g.key)
+
+    def _list_accounts(self, project: str) -> list[Any]:
+        """Every account, page by page; each page is one counted, retried call
+        (the pager's own auto-fetch is not used, it would bypass both)."""
+        found, token = [], ""
+        while True:
+            page = self._call(self._admin().list_service_accounts, iam_admin_v1.ListServiceAccountsRequest(
+                name=f"projects/{project}", page_size=self._page_size, page_token=token))
+            found.extend(page.accounts)  # the pager exposes the page it was built from
+            token = page.next_page_token
+            if not token:
+                return found
+
+    # ---- apply -------------------------------------------------------------
+    def apply(self, target: Target, changes: Sequence[Change]) -> list[ChangeResult]:
+        results: dict[int, ChangeResult] = {}
+        roles = [(i, c) for i, c in enumerate(changes) if c.grant.kind == ROLE_KIND]
+        if roles:
+            results.update(self._apply_roles(target, roles))
+        for i, change in enumerate(changes):
+            if i in results:
+                continue
+            if change.grant.kind == accounts.KIND:
+                results[i] = self._apply_account(target, change)
+            else:
+                results[i] = ChangeResult(change, False, f"the GCP connector does not handle {change.grant.kind}")
+        return [results[i] for i in range(len(changes))]
+
+    def _apply_roles(self, target: Target, indexed: list[tuple[int, Change]]) -> dict[int, ChangeResult]:
+        """All binding changes of one project in one read-modify-write."""
+        out: dict[int, ChangeResult] = {}
+        ensure: list[Ensure] = []
+        revoke: list[Revoke] = []
+        batch: list[tuple[int, Change]] = []
+        for i, change in indexed:
+            try:
+                op = self._binding_op(target, change)
+            except ValueError as exc:
+                out[i] = ChangeResult(change, False, str(exc))
+                continue
+            (ensure if isinstance(op, Ensure) else revoke).append(op)
+            batch.append((i, change))
+        if not batch:
+            return out
+        before = self.calls
+        try:
+            for attempt in Retrying(retry=retry_if_exception_type(CONFLICT + TRANSIENT), wait=self._wait,
+                                    stop=stop_after_attempt(self._attempts), reraise=True):
+                with attempt:
+                    self._read_modify_write(target.id, ensure, revoke)
+            error = None
+        except gexc.GoogleAPICallError as exc:
+            error = f"GCP project {target.id}: IAM policy update failed: {_short(exc)}"
+        except UsageError as exc:
+            error = str(exc)
+        calls = self.calls - before
+        for n, (i, change) in enumerate(batch):
+            # The batch's calls are counted once, on its first change, so the
+            # results add up to the calls actually made.
+            out[i] = ChangeResult(change, error is None, error, calls if n == 0 else 0)
+        return out
+
+    def _binding_op(self, target: Target, change: Change) -> Ensure | Revoke:
+        g = change.grant
+        if g.target != target.id:
+            raise ValueError(f"grant for project {g.target} handed to project {target.id}")
+        if not target.manages(ROLE_KIND, g.entitlement):
+            raise ValueError(f"{g.entitlement} is not a managed role in {target.id}; "
+                             "the pipeline never changes it (policies/data/targets.yaml)")
+        member = self.members.to_member(g.principal)
+        if change.action is Action.REMOVE:
+            return Revoke(member, g.entitlement)
+        if g.expires is None or not g.request:
+            raise ValueError(f"{g.principal} {g.entitlement}: a binding needs an expiry and a request path")
+        return Ensure(member, g.entitlement, expiry_condition(g.request, g.expires))
+
+    def _read_modify_write(self, project: str, ensure: list[Ensure], revoke: list[Revoke]) -> None:
+        policy = self._get_policy(project)
+        old = _bindings(policy)
+        new = edit(old, ensure, revoke)
+        if new == old:
+            return  # already converged: no write at all
+        policy.version = 3
+        del policy.bindings[:]
+        for b in new:
+            policy.bindings.append(_to_proto(b))
+        # etag is the one read above: a concurrent writer makes this a 409.
+        self._call(self._projects().set_iam_policy, {"resource": f"projects/{project}", "policy": policy},
+                   retry_on=())
+
+    # ---- service accounts ---------------------------------------------------
+    def _apply_account(self, target: Target, change: Change) -> ChangeResult:
+        before = self.calls
+        g = change.grant
+        try:
+            if g.target != target.id:
+                raise ValueError(f"identity for project {g.target} handed to project {target.id}")
+            if change.action is Action.REMOVE:
+                self._owned(g.target, g.entitlement)
+                self._call(self._admin().disable_service_account,
+                           {"name": accounts.resource_name(g.target, g.entitlement)})
+            else:
+                self._ensure_account(g, accounts.describe(g))
+            return ChangeResult(change, True, None, self.calls - before)
+        except (ValueError, _NotOurs) as exc:
+            return ChangeResult(change, False, str(exc), self.calls - before)
+        except gexc.GoogleAPICallError as exc:
+            return ChangeResult(change, False, f"service account {g.entitlement} in {g.target}: {_short(exc)}",
+                                self.calls - before)
+        except UsageError as exc:
+            return ChangeResult(change, False, str(exc), self.calls - before)
+
+    def _ensure_account(self, g: Grant, description: str) -> None:
+        """Create the account, or bring an existing one of ours up to date."""
+        try:
+            self._call(self._admin().create_service_account, {
+                "name": f"projects/{g.target}", "account_id": g.entitlement,
+                "service_account": {"display_name": g.entitlement, "description": description}})
+            return
+        except gexc.AlreadyExists:
+            pass
+        sa = self._owned(g.target, g.entitlement)
+        if sa.description != description:
+            self._call(self._admin().patch_service_account, iam_admin_v1.PatchServiceAccountRequest(
+                service_account=iam_admin_v1.ServiceAccount(name=sa.name, description=description),
+                update_mask=field_mask_pb2.FieldMask(paths=["description"])))
+        if sa.disabled:
+            self._call(self._admin().enable_service_account, {"name": sa.name})
+
+    def _owned(self, project: str, name: str) -> Any:
+        sa = self._call(self._admin().get_service_account, {"name": accounts.resource_name(project, name)})
+        if not accounts.is_managed(sa.description):
+            raise _NotOurs(f"service account {sa.email} was not created by accessctl (no "
+                           f"'{accounts.MARKER}' in its description); the pipeline leaves it alone")
+        return sa
+
+    def delete_service_account(self, project: str, name: str) -> str | None:
+        """Delete a disabled account of ours once its grace period is over (the
+        expire job decides when). Returns None when deleted, else why not;
+        never raises. Refuses accounts still enabled or not created by us."""
+        try:
+            sa = self._owned(project, name)
+            if not sa.disabled:
+                return f"service account {sa.email} is still enabled; it is disabled first, deleted later"
+            self._call(self._admin().delete_service_account, {"name": sa.name})
+            return None
+        except _NotOurs as exc:
+            return str(exc)
+        except gexc.GoogleAPICallError as exc:
+            return f"service account {name} in {project}: {_short(exc)}"
+        except UsageError as exc:
+            return str(exc)
+
+
+def _bindings(policy: policy_pb2.Policy) -> list[Binding]:
+    out = []
+    for b in policy.bindings:
+        cond = None
+        if b.HasField("condition"):
+            c = b.condition
+            cond = Condition(c.expression, c.title, c.description, c.location)
+        out.append(Binding(b.role, tuple(b.members), cond))
+    return out
+
+
+def _to_proto(b: Binding) -> policy_pb2.Binding:
+    out = policy_pb2.Binding(role=b.role, members=list(b.members))
+    if b.condition is not None:
+        c = b.condition
+        out.condition.expression, out.condition.title = c.expression, c.title
+        out.condition.description, out.condition.location = c.description, c.location
+    return out
+
+
+def _short(exc: gexc.GoogleAPICallError) -> str:
+    return f"{exc.code.value if hasattr(exc.code, 'value') else exc.code} {exc.message}".strip()
+
+
+def _no_credentials(exc: Exception) -> str:
+    return ("no GCP credentials found: in CI authenticate with google-github-actions/auth (OIDC "
+            "workload identity federation); locally run `gcloud auth application-default login`, or set "
+            f"ACCESSCTL_GCP_ENDPOINT / ACCESSCTL_GCP_IAM_ENDPOINT for the sandbox ({exc.__class__.__name__})")
