@@ -5,49 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from fakes.memory import MemoryCloud
 from tools.apply import build_plan, execute
-from tools.model import Action, ChangeResult, Grant, Target
-from tools.orgmodel import OrgModel
 
 NOW = datetime.fromisoformat("2026-11-22T12:00:00+00:00")
-
-
-class MemoryCloud:
-    """Live grants per target; records every read and every applied batch."""
-
-    def __init__(self):
-        self.grants: set[Grant] = set()
-        self.reads: list[str] = []
-        self.batches: list[tuple[str, int]] = []
-        self.fail: set[str] = set()  # principals whose changes fail
-
-    def connector(self, provider: str, org: OrgModel):
-        cloud = self
-
-        class Conn:
-            PERMISSIONS = {"read": ("x:Read",), "apply": ("x:Write",)}
-
-            def read(self, target: Target):
-                cloud.reads.append(target.id)
-                return [g for g in cloud.grants if g.provider == provider and g.target == target.id]
-
-            def apply(self, target, changes):
-                cloud.batches.append((target.id, len(changes)))
-                out = []
-                for c in changes:
-                    if c.grant.principal in cloud.fail:
-                        out.append(ChangeResult(c, False, "AccessDenied"))
-                        continue
-                    if c.action is Action.REMOVE:
-                        cloud.grants.discard(c.grant)
-                    else:
-                        if c.current:
-                            cloud.grants.discard(c.current)
-                        cloud.grants.add(c.grant)
-                    out.append(ChangeResult(c, True, None, 1))
-                return out
-
-        return Conn()
 
 
 def test_apply_converges_and_second_run_is_empty(repo):

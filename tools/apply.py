@@ -72,13 +72,14 @@ def desired_state(tree: Tree, org: OrgModel, now: datetime) -> state.DesiredStat
 
 
 def read_live(targets: dict[tuple[str, str], Target], connectors: Connectors,
-              progress: Callable[[Target], None] | None = None) -> list[Grant]:
+              progress: Callable[[Target, int], None] | None = None) -> list[Grant]:
+    """One read per target; ``progress(target, total)`` after each."""
     live: list[Grant] = []
     for key in sorted(targets):
         target = targets[key]
         live.extend(connectors(target.provider).read(target))
         if progress:
-            progress(target)
+            progress(target, len(targets))
     return live
 
 
@@ -90,11 +91,15 @@ class PlannedRun:
 
 
 def build_plan(root, now: datetime, providers: Iterable[str] = PROVIDERS, since: str | None = None,
-               factory: Callable[[str, OrgModel], Connector] | None = None, progress=None) -> PlannedRun:
+               factory: Callable[[str, OrgModel], Connector] | None = None, progress=None,
+               where: Callable[[Target], bool] | None = None) -> PlannedRun:
+    """Desired vs live for the selected targets (``where`` narrows them, e.g. a shard)."""
     tree = Tree(root)
     org = orgmodel.load(tree)
     only = changed_targets(root, since, org) if since else None
     targets = select_targets(org, providers, only)
+    if where is not None:
+        targets = {k: t for k, t in targets.items() if where(t)}
     connectors = Connectors(org, factory)
     wanted = desired_state(tree, org, now)
     live = read_live(targets, connectors, progress)
