@@ -40,9 +40,9 @@ class GrantSpec:
 class AccessRequest:
     path: str
     principal: Principal
-    requester: str
-    justification: str
-    expires: datetime
+    requester: str | None  # None only while an imported file awaits its owner
+    justification: str | None
+    expires: datetime | None
     grants: tuple[GrantSpec, ...]
     ticket: str | None = None
     break_glass: bool = False
@@ -60,9 +60,9 @@ class ServiceAccount:
     name: str
     target: str  # account name or project id
     owner: str
-    purpose: str
-    requester: str
-    expires: datetime
+    purpose: str | None  # None only while an imported file awaits its owner
+    requester: str | None
+    expires: datetime | None
     ticket: str | None = None
     oidc_repository: str | None = None
     oidc_ref: str | None = None
@@ -228,7 +228,7 @@ def _describe(err: jsonschema.ValidationError) -> tuple[str, str]:
 def _build(rf: RequestFile) -> None:
     d = rf.doc.data
     try:
-        expires = parse_expiry(d["expires"])
+        expires = parse_expiry(d["expires"]) if "expires" in d else None
     except ValueError:
         rf.finding(f"expires {d['expires']!r} is not a real date", "use YYYY-MM-DD or an RFC 3339 timestamp", at=("expires",))
         return
@@ -236,7 +236,7 @@ def _build(rf: RequestFile) -> None:
         oidc = d.get("oidc") or {}
         rf.request = ServiceAccount(
             rf.path, d["provider"], d["name"], d.get("account") or d.get("project"), d["owner"],
-            d["purpose"], d["requester"], expires, d.get("ticket"), oidc.get("repository"),
+            d.get("purpose"), d.get("requester"), expires, d.get("ticket"), oidc.get("repository"),
             oidc.get("ref"), bool(d.get("user_managed_keys", False)), bool(d.get("imported", False)))
         return
     try:
@@ -248,7 +248,7 @@ def _build(rf: RequestFile) -> None:
         GrantSpec(g["kind"], g[KINDS[g["kind"]].target_field], g[KINDS[g["kind"]].entitlement_field], i)
         for i, g in enumerate(d["grants"]))
     rf.request = AccessRequest(
-        rf.path, principal, d["requester"], d["justification"], expires, grants,
+        rf.path, principal, d.get("requester"), d.get("justification"), expires, grants,
         d.get("ticket"), bool(d.get("break_glass", False)), bool(d.get("imported", False)))
 
 

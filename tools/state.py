@@ -12,6 +12,7 @@ from datetime import datetime
 from tools.load import AccessRequest, RequestFile, ServiceAccount, format_expiry, path_parts
 from tools.model import IDENTITY_KINDS, Grant, Target
 from tools.orgmodel import OrgModel
+from tools.validate import INCOMPLETE_IMPORT
 
 
 @dataclass(frozen=True)
@@ -47,13 +48,16 @@ def desired(files: list[RequestFile], org: OrgModel, now: datetime) -> DesiredSt
     """Grants of files with no findings whose expiry is still ahead.
 
     An invalid file contributes nothing (validation already blocks it from
-    merging); an expired one is what the expire job revokes.
+    merging); an expired one is what the expire job revokes. An imported
+    file still waiting for its owner keeps its access as found (no expiry):
+    adopting the pipeline must not revoke anything on day one.
     """
     grants: list[Grant] = []
     skipped: list[str] = []
     for rf in files:
         req = rf.request
-        if req is None or rf.findings or req.expires <= now:
+        if req is None or any(f.rule != INCOMPLETE_IMPORT for f in rf.findings) or (
+                req.expires is not None and req.expires <= now):
             skipped.append(rf.path)
             continue
         if isinstance(req, ServiceAccount):

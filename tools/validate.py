@@ -34,16 +34,34 @@ def validate(files: list[RequestFile], org: OrgModel, now: datetime) -> None:
             rf.finding(f"folder {target_name!r} is not a known {provider} target",
                        f"use one of: {known}")
             continue
-        if not req.requester.isascii() or req.requester.lower() not in org.people_by_login:
+        if req.imported:
+            _incomplete_import(rf, req)
+        if req.requester is not None and (
+                not req.requester.isascii() or req.requester.lower() not in org.people_by_login):
             rf.finding(f"requester {req.requester!r} is not a person of the organisation",
                        "use your GitHub login as listed in policies/data/people.yaml", at=("requester",))
-        if req.expires <= now:
+        if req.expires is not None and req.expires <= now:
             rf.finding(f"expires {req.expires:%Y-%m-%d %H:%M}Z is in the past",
                        "choose a future date; access cannot be backdated", at=("expires",))
         if isinstance(req, ServiceAccount):
             _service_account(rf, req, org, provider, target_name, now, names)
         else:
             _access_request(rf, req, org, provider, target_name, now, accounts, seen)
+
+
+INCOMPLETE_IMPORT = "incomplete-import"
+
+
+def _incomplete_import(rf: RequestFile, req: AccessRequest | ServiceAccount) -> None:
+    """Imported access is kept as it is, but cannot pass validation until an
+    owner answers for it: say exactly which fields are still missing."""
+    why = "purpose" if isinstance(req, ServiceAccount) else "justification"
+    missing = [name for name, value in (("requester", req.requester), (why, getattr(req, why)),
+                                        ("expires", req.expires)) if value is None]
+    if missing:
+        rf.finding(f"imported access has no owner yet: {', '.join(missing)} missing",
+                   f"an owner adds {' and '.join(f'`{m}`' for m in missing)} (expires: a date within the "
+                   "role's maximum) and opens a PR", rule=INCOMPLETE_IMPORT)
 
 
 def _service_account(rf: RequestFile, sa: ServiceAccount, org: OrgModel, provider: str,
@@ -59,7 +77,7 @@ def _service_account(rf: RequestFile, sa: ServiceAccount, org: OrgModel, provide
         rf.finding(f"owner team {sa.owner!r} does not exist",
                    "use one of: " + ", ".join(sorted(org.teams)), at=("owner",))
     limit = int(org.setting("service_accounts", "max_hours", default=8760))
-    if sa.expires - now > timedelta(hours=limit):
+    if sa.expires is not None and sa.expires - now > timedelta(hours=limit):
         rf.finding(f"service accounts may live at most {limit // 24} days",
                    f"set expires no later than {(now + timedelta(hours=limit)):%Y-%m-%d}", at=("expires",))
     if sa.ref in names:
@@ -120,7 +138,7 @@ def _access_request(rf: RequestFile, req: AccessRequest, org: OrgModel, provider
         seen.setdefault(key, (rf.path, rf.line(*at)))
     if req.break_glass:
         hours = min(hours or 10**6, int(org.setting("break_glass", "max_hours", default=4)))
-    if hours is not None and req.expires - now > timedelta(hours=hours):
+    if hours is not None and req.expires is not None and req.expires - now > timedelta(hours=hours):
         rf.finding(f"expires is more than {_human(hours)} away, the maximum for what is asked",
                    f"set expires no later than {(now + timedelta(hours=hours)):%Y-%m-%dT%H:%MZ}", at=("expires",))
 
