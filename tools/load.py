@@ -59,7 +59,7 @@ class ServiceAccount:
     provider: str
     name: str
     target: str  # account name or project id
-    owner: str
+    owner: str | None  # None only while an imported file awaits its owner
     purpose: str | None  # None only while an imported file awaits its owner
     requester: str | None
     expires: datetime | None
@@ -235,7 +235,7 @@ def _build(rf: RequestFile) -> None:
     if d["kind"] == "ServiceAccount":
         oidc = d.get("oidc") or {}
         rf.request = ServiceAccount(
-            rf.path, d["provider"], d["name"], d.get("account") or d.get("project"), d["owner"],
+            rf.path, d["provider"], d["name"], d.get("account") or d.get("project"), d.get("owner"),
             d.get("purpose"), d.get("requester"), expires, d.get("ticket"), oidc.get("repository"),
             oidc.get("ref"), bool(d.get("user_managed_keys", False)), bool(d.get("imported", False)))
         return

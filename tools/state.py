@@ -28,11 +28,13 @@ class DesiredState:
 
 
 def service_account_grant(sa: ServiceAccount, target: Target) -> Grant:
+    """The identity itself as a grant. Only attributes the file states are
+    compared, so an imported identity awaiting its owner matches as found."""
     attrs = {"owner": sa.owner, "purpose": sa.purpose}
     if sa.provider == "aws":
-        attrs |= {"oidc_repository": sa.oidc_repository or "", "oidc_ref": sa.oidc_ref or ""}
+        attrs |= {"oidc_repository": sa.oidc_repository, "oidc_ref": sa.oidc_ref}
     return Grant(sa.provider, target.id, sa.ref, IDENTITY_KINDS[sa.provider], sa.name,
-                 sa.expires, sa.path, tuple(sorted(attrs.items())))
+                 sa.expires, sa.path, tuple(sorted((k, v) for k, v in attrs.items() if v)))
 
 
 def request_grants(req: AccessRequest, org: OrgModel) -> list[Grant]:

@@ -55,11 +55,12 @@ INCOMPLETE_IMPORT = "incomplete-import"
 def _incomplete_import(rf: RequestFile, req: AccessRequest | ServiceAccount) -> None:
     """Imported access is kept as it is, but cannot pass validation until an
     owner answers for it: say exactly which fields are still missing."""
-    why = "purpose" if isinstance(req, ServiceAccount) else "justification"
-    missing = [name for name, value in (("requester", req.requester), (why, getattr(req, why)),
+    fields = (("owner", "purpose") if isinstance(req, ServiceAccount) else ("justification",))
+    missing = [name for name, value in (("requester", req.requester),
+                                        *((f, getattr(req, f)) for f in fields),
                                         ("expires", req.expires)) if value is None]
     if missing:
-        rf.finding(f"imported access has no owner yet: {', '.join(missing)} missing",
+        rf.finding(f"imported access not yet answered for: {', '.join(missing)} missing",
                    f"an owner adds {' and '.join(f'`{m}`' for m in missing)} (expires: a date within the "
                    "role's maximum) and opens a PR", rule=INCOMPLETE_IMPORT)
 
@@ -73,7 +74,7 @@ def _service_account(rf: RequestFile, sa: ServiceAccount, org: OrgModel, provide
     if sa.target != target_name:
         rf.finding(f"{field} {sa.target!r} differs from the folder {target_name!r}",
                    f"set {field}: {target_name} or move the file", at=(field,))
-    if sa.owner not in org.teams:
+    if sa.owner is not None and sa.owner not in org.teams:
         rf.finding(f"owner team {sa.owner!r} does not exist",
                    "use one of: " + ", ".join(sorted(org.teams)), at=("owner",))
     limit = int(org.setting("service_accounts", "max_hours", default=8760))
