@@ -25,7 +25,7 @@ from google.cloud import iam_admin_v1, resourcemanager_v3
 from google.cloud.iam_admin_v1.services.iam.transports import IAMGrpcTransport
 from google.iam.v1 import policy_pb2
 from google.protobuf import field_mask_pb2
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from connectors import gcp_accounts as accounts
 from connectors.gcp_policy import Binding, Condition, Ensure, Members, Revoke, edit, expiry_condition, \
@@ -63,7 +63,7 @@ class GcpConnector:
         self._endpoint = endpoint
         self._iam_endpoint = iam_endpoint
         self._attempts = attempts
-        self._wait = wait_exponential_jitter(initial=backoff_initial, max=backoff_max)
+        self._wait = wait_random_exponential(multiplier=backoff_initial, max=backoff_max)
         self._page_size = page_size
         self._timeout = timeout
         self._rm: resourcemanager_v3.ProjectsClient | None = None
