@@ -1,0 +1,157 @@
+# Rule 7: who must approve, and which reviews count. Only evaluated with PR
+# context. A review counts when it approves the head commit, its author is
+# not the PR author, the requester or the beneficiary, and is not superseded
+# by a later change request or dismissal from the same reviewer.
+package access.rules.approvals
+
+import data.access.lib
+
+_rules := {
+	"approval-owner-missing": {
+		"title": "Owner approval missing",
+		"description": "Each team owning a target or role in the request must approve the head commit, with as many distinct approvals as the tier needs.",
+		"remediation": "Ask the named team to review and approve the latest commit; approvals by the author, the requester or the beneficiary do not count.",
+		"severity": "high",
+	},
+	"approval-security-missing": {
+		"title": "Security approval missing",
+		"description": "Privileged access needs one of its approvals from the security team.",
+		"remediation": "Ask a member of the security team to approve the latest commit.",
+		"severity": "high",
+	},
+	"approval-not-independent": {
+		"title": "Service-account owners approving alone",
+		"description": "Access for a service account cannot be approved only by the team that owns it.",
+		"remediation": "Get one more approval from a member of the approving team who is not in the service account's owning team, or from security.",
+		"severity": "high",
+	},
+}
+
+_security := data.org.organization.security_team
+
+_break_glass if input.request.break_glass == true
+
+_tier := lib.request_tier(data.org, input.request) if lib.is_access_request(input.request)
+
+_tier := "standard" if lib.is_service_account(input.request)
+
+_count := data.org.break_glass.approvals if _break_glass
+
+_count := data.org.tiers[_tier].approvals if not _break_glass
+
+default _needs_security := false
+
+_needs_security if {
+	not _break_glass
+	object.get(data.org.tiers[_tier], "security_approval", false) == true
+}
+
+_owning contains team if {
+	lib.is_access_request(input.request)
+	some g in input.request.grants
+	team := lib.approving_team(data.org, g)
+}
+
+_owning contains t.owner if {
+	lib.is_service_account(input.request)
+	t := lib.target(data.org, input.request.provider, input.request.target.name)
+}
+
+# required: who must approve, also without PR context (for the PR comment).
+required := {
+	"approvals": _count,
+	"teams": sort(_owning),
+	"security": _needs_security,
+}
+
+_excluded contains lower(input.pr.author)
+
+_excluded contains lower(input.request.requester)
+
+_excluded contains lower(p.github) if {
+	input.request.principal.type == "user"
+	p := lib.person(data.org, input.request.principal.id)
+}
+
+_superseded(i, user) if {
+	some j, r in input.pr.reviews
+	j > i
+	lower(r.user) == user
+	r.state in {"CHANGES_REQUESTED", "DISMISSED"}
+}
+
+# approvers: the logins whose approval counts, in lower case.
+approvers contains user if {
+	some i, r in input.pr.reviews
+	r.state == "APPROVED"
+	r.commit_id == input.pr.head_sha
+	user := lower(r.user)
+	not user in _excluded
+	not _superseded(i, user)
+}
+
+_teams_of(user) := {t | some r in input.pr.reviews; lower(r.user) == user; some t in r.teams}
+
+_members(team) := {u | some u in approvers; lib.in_team(data.org, team, _teams_of(u))}
+
+_pool(team) := _members(team) | _members(_security) if _needs_security
+
+_pool(team) := _members(team) if not _needs_security
+
+_enough(team) if {
+	count(_members(team)) >= 1
+	count(_pool(team)) >= _count
+}
+
+# METADATA
+# title: Owner approval missing
+# description: Each team owning a target or role in the request must approve the head commit, with as many distinct approvals as the tier needs.
+# custom:
+#   id: approval-owner-missing
+#   severity: high
+#   remediation: Ask the named team to review and approve the latest commit; approvals by the author, the requester or the beneficiary do not count.
+deny contains v if {
+	input.pr
+	some team in _owning
+	not _enough(team)
+	msg := sprintf("needs %d distinct approval(s) of head commit %s including team %s; counted: %s", [_count, substring(input.pr.head_sha, 0, 7), team, _names(_pool(team))])
+	v := lib.violation(_rules["approval-owner-missing"], "approval-owner-missing", msg, input.file)
+}
+
+_names(s) := concat(", ", sort(s)) if count(s) > 0
+
+_names(s) := "none" if count(s) == 0
+
+# METADATA
+# title: Security approval missing
+# description: Privileged access needs one of its approvals from the security team.
+# custom:
+#   id: approval-security-missing
+#   severity: high
+#   remediation: Ask a member of the security team to approve the latest commit.
+deny contains v if {
+	input.pr
+	_needs_security
+	count(_members(_security)) == 0
+	msg := sprintf("privileged access needs an approval of head commit %s from team %s", [substring(input.pr.head_sha, 0, 7), _security])
+	v := lib.violation(_rules["approval-security-missing"], "approval-security-missing", msg, input.file)
+}
+
+# METADATA
+# title: Service-account owners approving alone
+# description: Access for a service account cannot be approved only by the team that owns it.
+# custom:
+#   id: approval-not-independent
+#   severity: high
+#   remediation: Get one more approval from a member of the approving team who is not in the service account's owning team, or from security.
+deny contains v if {
+	input.pr
+	input.request.principal.type == "serviceAccount"
+	owner := lib.service_account_owner(input.state, input.request.principal.ref)
+	count(approvers) > 0
+	every u in approvers {
+		lib.in_team(data.org, owner, _teams_of(u))
+	}
+	msg := sprintf("every counted approval (%s) comes from %s, the team owning %s", [_names(approvers), owner, input.request.principal.ref])
+	v := lib.violation(_rules["approval-not-independent"], "approval-not-independent", msg, input.file)
+}

@@ -1,0 +1,98 @@
+# Rule 5: non-human identities have an owner, end within a year, trust one
+# repository and ref (AWS CI roles through GitHub OIDC) and hold no keys.
+package access.rules.identities
+
+import data.access.lib
+
+_rules := {
+	"identity-owner-unknown": {
+		"title": "Identity without a known owner",
+		"description": "Every service account or CI role belongs to a team that answers for it.",
+		"remediation": "Set `owner` to a team key from policies/data/teams.yaml.",
+		"severity": "high",
+	},
+	"identity-expiry-too-long": {
+		"title": "Identity lives too long",
+		"description": "Non-human identities are reviewed at least yearly, so they expire within the service-account maximum.",
+		"remediation": "Move `expires` within policies/data/tiers.yaml service_accounts.max_hours (one year) and renew it by PR.",
+		"severity": "medium",
+	},
+	"identity-oidc-trust": {
+		"title": "CI role trust too broad",
+		"description": "An AWS CI role trusts exactly one GitHub repository and one ref pattern, never a wildcard repository.",
+		"remediation": "Set oidc.repository to one owner/name without wildcards and oidc.ref to the branch or tag it deploys from, e.g. refs/heads/main.",
+		"severity": "critical",
+	},
+	"identity-user-managed-keys": {
+		"title": "Long-lived keys requested",
+		"description": "User-managed keys are long-lived secrets; workloads authenticate with OIDC or attached identities instead.",
+		"remediation": "Remove `user_managed_keys` (or set it to false) and use workload identity federation or GitHub OIDC.",
+		"severity": "critical",
+	},
+}
+
+_sa := input.request if lib.is_service_account(input.request)
+
+# METADATA
+# title: Identity without a known owner
+# description: Every service account or CI role belongs to a team that answers for it.
+# custom:
+#   id: identity-owner-unknown
+#   severity: high
+#   remediation: Set `owner` to a team key from policies/data/teams.yaml.
+deny contains v if {
+	not data.org.teams[_sa.owner]
+	msg := sprintf("owner team %q of %s does not exist", [_sa.owner, _sa.ref])
+	v := lib.violation(_rules["identity-owner-unknown"], "identity-owner-unknown", msg, input.file)
+}
+
+# METADATA
+# title: Identity lives too long
+# description: Non-human identities are reviewed at least yearly, so they expire within the service-account maximum.
+# custom:
+#   id: identity-expiry-too-long
+#   severity: medium
+#   remediation: Move `expires` within policies/data/tiers.yaml service_accounts.max_hours (one year) and renew it by PR.
+deny contains v if {
+	limit := data.org.service_accounts.max_hours
+	hours := lib.hours_until(_sa.expires, input.now)
+	hours > limit
+	msg := sprintf("%s may live at most %d hours, this one lasts %d hours", [_sa.ref, limit, ceil(hours)])
+	v := lib.violation(_rules["identity-expiry-too-long"], "identity-expiry-too-long", msg, input.file)
+}
+
+_trust_problem := "it names no OIDC repository and ref" if {
+	_sa.provider == "aws"
+	not _sa.oidc
+} else := sprintf("repository %q is not exactly one owner/name", [_sa.oidc.repository]) if {
+	_sa.provider == "aws"
+	not regex.match(`^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$`, object.get(_sa.oidc, "repository", ""))
+} else := sprintf("ref %q is not a branch, tag or environment pattern", [_sa.oidc.ref]) if {
+	_sa.provider == "aws"
+	not regex.match(`^(refs/(heads|tags)/|environment:)[^*]+\*?$`, object.get(_sa.oidc, "ref", ""))
+}
+
+# METADATA
+# title: CI role trust too broad
+# description: An AWS CI role trusts exactly one GitHub repository and one ref pattern, never a wildcard repository.
+# custom:
+#   id: identity-oidc-trust
+#   severity: critical
+#   remediation: Set oidc.repository to one owner/name without wildcards and oidc.ref to the branch or tag it deploys from, e.g. refs/heads/main.
+deny contains v if {
+	msg := sprintf("%s: %s", [_sa.ref, _trust_problem])
+	v := lib.violation(_rules["identity-oidc-trust"], "identity-oidc-trust", msg, input.file)
+}
+
+# METADATA
+# title: Long-lived keys requested
+# description: User-managed keys are long-lived secrets; workloads authenticate with OIDC or attached identities instead.
+# custom:
+#   id: identity-user-managed-keys
+#   severity: critical
+#   remediation: Remove `user_managed_keys` (or set it to false) and use workload identity federation or GitHub OIDC.
+deny contains v if {
+	_sa.user_managed_keys == true
+	msg := sprintf("%s asks for user-managed keys", [_sa.ref])
+	v := lib.violation(_rules["identity-user-managed-keys"], "identity-user-managed-keys", msg, input.file)
+}

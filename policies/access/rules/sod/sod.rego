@@ -1,0 +1,50 @@
+# Rule 6: separation of duties over the whole desired state: the request's
+# grants plus everything the same principal already holds (base branch and
+# the PR's other files, as input.state), against data.org's conflicting pairs.
+package access.rules.sod
+
+import data.access.lib
+
+_rules := {"sod-conflict": {
+	"title": "Separation of duties",
+	"description": "One principal would hold both sides of a conflicting pair in the same account or project.",
+	"remediation": "Drop one of the two conflicting entitlements, or give the other side to a different person.",
+	"severity": "high",
+}}
+
+# _mine: what this request grants, keyed like state grants (target id).
+_mine contains {"kind": g.kind, "entitlement": g.entitlement, "target": lib.target_id(data.org, lib.provider_of(g.kind), g.target), "request": input.file} if {
+	lib.is_access_request(input.request)
+	some g in input.request.grants
+}
+
+_held contains h if some h in _mine
+
+_held contains {"kind": g.kind, "entitlement": g.entitlement, "target": g.target, "request": g.request} if {
+	some g in input.state.grants
+	g.principal == input.request.principal.ref
+}
+
+_matches(grant, side) if {
+	grant.kind == side.kind
+	grant.entitlement == side.entitlement
+}
+
+# METADATA
+# title: Separation of duties
+# description: One principal would hold both sides of a conflicting pair in the same account or project.
+# custom:
+#   id: sod-conflict
+#   severity: high
+#   remediation: Drop one of the two conflicting entitlements, or give the other side to a different person.
+deny contains v if {
+	some pair in data.org.separation_of_duties
+	some [this, other] in [[pair.a, pair.b], [pair.b, pair.a]]
+	some mine in _mine
+	_matches(mine, this)
+	some held in _held
+	_matches(held, other)
+	held.target == mine.target
+	msg := sprintf("%s would hold both %s and %s in %s (%s; the other grant is in %s): %s", [input.request.principal.ref, this.entitlement, other.entitlement, mine.target, pair.name, held.request, pair.description])
+	v := lib.violation(_rules["sod-conflict"], "sod-conflict", msg, input.file)
+}

@@ -1,0 +1,168 @@
+"""The input document the Rego policies judge (see docs/policy-input.md).
+
+One input per request file: the normalised request, the grants the same
+principal already holds in the desired state (kept per principal so 10,000
+evaluations stay small and fast), the PR context when there is one, and
+``now``. The org model is data (``data.org``), not input.
+"""
+from __future__ import annotations
+
+import subprocess
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Iterable
+
+from tools.errors import UsageError
+from tools.load import AccessRequest, RequestFile, ServiceAccount, format_expiry, path_parts
+from tools.model import IDENTITY_KINDS, Grant, as_json
+from tools.orgmodel import OrgModel
+from tools.pr_context import PRContext
+from tools.repo import Tree
+from tools.state import request_grants, service_account_grant
+
+INPUT_VERSION = 1
+
+
+def read_texts(tree: Tree, paths: Iterable[str]) -> dict[str, str]:
+    """Many files of a tree at once: one ``git cat-file --batch`` for a
+    commit (a ``git show`` per file would cost seconds on 10,000 files)."""
+    paths = list(paths)
+    if tree.ref is None:
+        return {p: (tree.root / p).read_text(encoding="utf-8") for p in paths}
+    if not paths:
+        return {}
+    request = "".join(f"{tree.ref}:{p}\n" for p in paths).encode()
+    proc = subprocess.run(["git", "-C", str(tree.root), "cat-file", "--batch"],
+                          input=request, capture_output=True)
+    if proc.returncode != 0:
+        raise UsageError(f"git cat-file failed: {proc.stderr.decode(errors='replace').strip()}")
+    out, pos, texts = proc.stdout, 0, {}
+    for p in paths:
+        end = out.index(b"\n", pos)
+        header = out[pos:end].split()
+        pos = end + 1
+        if len(header) < 3 or header[1] == b"missing":
+            raise UsageError(f"{p} does not exist in {tree.describe()}")
+        size = int(header[2])
+        texts[p] = out[pos:pos + size].decode("utf-8", errors="replace")
+        pos += size + 1
+    return texts
+
+
+@dataclass(frozen=True)
+class PreloadedTree(Tree):
+    """A commit's files already read in one batch; ``tools.load.read`` reads
+    from here instead of spawning git for every file."""
+
+    texts: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+
+    def read_text(self, path: str) -> str:
+        if path in self.texts:
+            return self.texts[path]
+        return super().read_text(path)
+
+
+def target_input(org: OrgModel, provider: str, name: str) -> dict[str, Any] | None:
+    t = org.target(provider, name)
+    if t is None:
+        return {"provider": provider, "name": name, "id": None, "environment": None, "owner": None}
+    return {"provider": t.provider, "name": t.name, "id": t.id, "environment": t.environment, "owner": t.owner}
+
+
+def request_input(req: AccessRequest | ServiceAccount, org: OrgModel) -> dict[str, Any]:
+    """The request as Rego sees it: plain JSON, expiry as RFC 3339 Z.
+
+    Tiers, hour limits and approving teams are not copied in: the policy
+    derives them from ``data.org`` so a hand-made input cannot claim them.
+    """
+    provider, target_name, _ = path_parts(req.path)
+    common = {"requester": req.requester, "ticket": req.ticket, "expires": format_expiry(req.expires),
+              "imported": req.imported}
+    if isinstance(req, ServiceAccount):
+        oidc = ({"repository": req.oidc_repository, "ref": req.oidc_ref}
+                if req.oidc_repository is not None or req.oidc_ref is not None else None)
+        return {"kind": "ServiceAccount", "provider": req.provider, "name": req.name, "ref": req.ref,
+                "target": target_input(org, req.provider, req.target), "owner": req.owner,
+                "purpose": req.purpose, "oidc": oidc, "user_managed_keys": req.user_managed_keys, **common}
+    p = req.principal
+    return {"kind": "AccessRequest",
+            "principal": {"type": p.type, "id": p.id, "ref": str(p)},
+            "justification": req.justification, "break_glass": req.break_glass,
+            "target": target_input(org, provider, target_name),
+            "grants": [{"kind": g.kind, "target": g.target, "entitlement": g.entitlement} for g in req.grants],
+            **common}
+
+
+def principal_of(req: AccessRequest | ServiceAccount) -> str:
+    return req.ref if isinstance(req, ServiceAccount) else str(req.principal)
+
+
+def grants_of(req: AccessRequest | ServiceAccount, org: OrgModel) -> list[Grant]:
+    """Desired grants of one request (none when its target is unknown)."""
+    if isinstance(req, ServiceAccount):
+        target = org.target(req.provider, req.target)
+        return [service_account_grant(req, target)] if target else []
+    return request_grants(req, org)
+
+
+class StateIndex:
+    """Desired-state grants by principal, remembering which file holds each,
+    so one file's input can leave out that file's own (previous) version."""
+
+    def __init__(self) -> None:
+        self._by_principal: dict[str, list[Grant]] = defaultdict(list)
+
+    def add_files(self, files: Iterable[RequestFile], org: OrgModel, now: datetime,
+                  skip: set[str] = frozenset()) -> None:
+        for rf in files:
+            req = rf.request
+            if req is None or rf.findings or rf.path in skip or req.expires <= now:
+                continue
+            for g in grants_of(req, org):
+                self._by_principal[g.principal].append(g)
+
+    def for_request(self, req: AccessRequest | ServiceAccount) -> list[Grant]:
+        own = principal_of(req)
+        return [g for g in self._by_principal.get(own, ()) if g.request != req.path]
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self._by_principal.values())
+
+
+def build_input(rf: RequestFile, org: OrgModel, state: StateIndex, pr: PRContext | None,
+                now: datetime) -> dict[str, Any]:
+    """The input document for one loaded request file."""
+    assert rf.request is not None
+    doc: dict[str, Any] = {
+        "version": INPUT_VERSION,
+        "file": rf.path,
+        "now": format_expiry(now),
+        "request": request_input(rf.request, org),
+        "state": {"grants": [as_json(g) for g in state.for_request(rf.request)]},
+    }
+    if pr is not None:
+        doc["pr"] = pr.as_input()
+    return doc
+
+
+def state_needles(requests: Iterable[AccessRequest | ServiceAccount]) -> set[str]:
+    """Lower-case strings one of which any file granting to these principals
+    (or defining their service account) must contain: a cheap pre-filter
+    before parsing thousands of base-branch files."""
+    needles: set[str] = set()
+    for req in requests:
+        ident = principal_of(req).partition(":")[2].lower()
+        needles.add(ident.rpartition("/")[2] if "/" in ident else ident)
+    return needles
+
+
+def may_mention(text: str, needles: set[str]) -> bool:
+    low = text.lower()
+    # A backslash may hide an escaped character inside a quoted YAML scalar:
+    # such a file is always parsed rather than trusted to the text search.
+    return "\\" in low or any(n in low for n in needles)
+
+
+__all__ = ["INPUT_VERSION", "IDENTITY_KINDS", "PreloadedTree", "StateIndex", "build_input",
+           "read_texts", "request_input", "state_needles", "may_mention", "grants_of"]
