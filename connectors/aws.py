@@ -1,0 +1,202 @@
+"""The AWS connector: IAM groups, CI roles and policies, Identity Center.
+
+Sessions: the base session comes from the environment (``AWS_ENDPOINT_URL``
+is honoured by boto3 itself, so tests and the demo point it at moto); in each
+account the applier role ``org.raw["aws"]["applier_role"]`` is assumed
+through STS and the clients are cached per account. Identity Center lives in
+the organisation's management account, reached from the base session.
+
+Every change becomes a ChangeResult; one failure never stops the others.
+"""
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any, Callable, Mapping, Sequence
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from connectors.aws_iam import IamWriter, read_group_members, read_roles
+from connectors.aws_sso import KIND as SSO_KIND, IdentityCenter
+from connectors.ratelimit import Limiter
+from tools.model import Action, Change, ChangeResult, Grant, Target
+from tools.orgmodel import OrgModel
+
+# The service refuses more assignment operations in progress than this.
+MAX_OUTSTANDING_ASSIGNMENTS = 15
+
+PERMISSIONS: dict[str, tuple[str, ...]] = {
+    "session:assume-applier-role": ("sts:AssumeRole",),
+    "read:aws-iam-group": ("iam:GetGroup",),
+    "read:aws-ci-role": ("iam:ListRoles", "iam:ListRoleTags"),
+    "read:aws-role-policy": ("iam:ListAttachedRolePolicies",),
+    "read:aws-sso-assignment": ("sso:ListInstances", "sso:ListPermissionSets", "sso:DescribePermissionSet",
+                                "sso:ListAccountAssignments", "identitystore:DescribeUser",
+                                "identitystore:DescribeGroup"),
+    "add:aws-iam-group": ("iam:AddUserToGroup",),
+    "remove:aws-iam-group": ("iam:RemoveUserFromGroup",),
+    "add:aws-sso-assignment": ("sso:CreateAccountAssignment", "sso:DescribeAccountAssignmentCreationStatus",
+                               "identitystore:GetUserId", "identitystore:GetGroupId"),
+    "remove:aws-sso-assignment": ("sso:DeleteAccountAssignment", "sso:DescribeAccountAssignmentDeletionStatus",
+                                  "identitystore:GetUserId", "identitystore:GetGroupId"),
+    "add:aws-ci-role": ("iam:CreateRole", "iam:TagRole", "iam:UpdateAssumeRolePolicy", "iam:UpdateRole"),
+    "update:aws-ci-role": ("iam:UpdateAssumeRolePolicy", "iam:UpdateRole", "iam:TagRole", "iam:UntagRole"),
+    "remove:aws-ci-role": ("iam:ListAttachedRolePolicies", "iam:DetachRolePolicy", "iam:ListRolePolicies",
+                           "iam:DeleteRolePolicy", "iam:DeleteRole"),
+    "add:aws-role-policy": ("iam:AttachRolePolicy",),
+    "remove:aws-role-policy": ("iam:DetachRolePolicy",),
+    "revoke_role_sessions": ("iam:PutRolePolicy",),
+}
+
+# Order inside one target: identities exist before policies are attached to
+# them, and are deleted only after everything else about them is gone.
+_ORDER = {("aws-ci-role", Action.ADD): 0, ("aws-ci-role", Action.UPDATE): 0, ("aws-ci-role", Action.REMOVE): 2}
+
+
+class AwsConnector:
+    provider = "aws"
+    PERMISSIONS: Mapping[str, tuple[str, ...]] = PERMISSIONS
+
+    def __init__(self, org: OrgModel, *, session: boto3.Session | None = None,
+                 retry_mode: str = "adaptive", max_attempts: int = 8,
+                 sso_rate: float = 10.0, sso_burst: float = 1.0,
+                 max_outstanding: int = MAX_OUTSTANDING_ASSIGNMENTS, poll_interval: float = 1.0,
+                 role_page_size: int | None = None, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep,
+                 on_client: Callable[[str, str, Any], None] | None = None, **_: Any):
+        """``on_client(service, account, client)`` is called once per client
+        created, so tests and the benchmark can count calls or inject faults
+        through botocore's own event hooks."""
+        aws = org.raw.get("aws", {})
+        self.org = org
+        self.applier_role: str = aws.get("applier_role", "accessctl-applier")
+        self.role_path: str = aws.get("ci_role_path", "/accessctl/")
+        self.sso_region: str = aws.get("sso_instance_region", "us-east-1")
+        self.session = session or boto3.Session()
+        self.config = Config(retries={"mode": retry_mode, "max_attempts": max_attempts})
+        self.limiter = Limiter(rate=sso_rate, burst=sso_burst,
+                               max_outstanding=min(max_outstanding, MAX_OUTSTANDING_ASSIGNMENTS),
+                               clock=clock, sleep=sleep)
+        self.poll_interval, self.role_page_size, self.sleep = poll_interval, role_page_size, sleep
+        self.on_client = on_client
+        self._iam: dict[str, Any] = {}
+        self._sts: Any = None
+        self._sso: IdentityCenter | None = None
+
+    # ---- clients ------------------------------------------------------------
+
+    def _client(self, session: boto3.Session, service: str, account: str, region: str, **creds: str) -> Any:
+        """One boto3 session serves every account (assumed-role credentials
+        are passed per client): service models are loaded once."""
+        client = session.client(service, region_name=region, config=self.config, **creds)
+        if self.on_client:
+            self.on_client(service, account, client)
+        return client
+
+    def iam(self, account_id: str) -> Any:
+        """IAM client acting as the applier role in ``account_id`` (cached)."""
+        if account_id not in self._iam:
+            if self._sts is None:
+                self._sts = self._client(self.session, "sts", "base", self.sso_region)
+            creds = self._sts.assume_role(RoleArn=f"arn:aws:iam::{account_id}:role/{self.applier_role}",
+                                    RoleSessionName="accessctl-applier")["Credentials"]
+            self._iam[account_id] = self._client(self.session, "iam", account_id, self.sso_region,
+                                                 aws_access_key_id=creds["AccessKeyId"],
+                                                 aws_secret_access_key=creds["SecretAccessKey"],
+                                                 aws_session_token=creds["SessionToken"])
+        return self._iam[account_id]
+
+    def identity_center(self) -> IdentityCenter:
+        if self._sso is None:
+            self._sso = IdentityCenter(
+                self._client(self.session, "sso-admin", "base", self.sso_region),
+                self._client(self.session, "identitystore", "base", self.sso_region),
+                self.limiter, self.poll_interval, self.org.setting("aws", "sso_instance_arn"))
+        return self._sso
+
+    # ---- Connector interface -------------------------------------------------
+
+    def read(self, target: Target) -> list[Grant]:
+        """Live grants in the managed scope of one account, in one pass."""
+        iam = self.iam(target.id)
+        grants = read_group_members(iam, target)
+        grants += read_roles(iam, target, self.role_path, self.role_page_size)
+        if target.managed.get(SSO_KIND):
+            grants += self.identity_center().read(target)
+        return sorted(grants, key=lambda g: g.key)
+
+    def apply(self, target: Target, changes: Sequence[Change]) -> list[ChangeResult]:
+        results: dict[int, ChangeResult] = {}
+        sso_changes: list[tuple[int, Change]] = []
+        iam_changes: list[tuple[int, Change]] = []
+        for i, change in enumerate(changes):
+            problem = self._out_of_scope(target, change)
+            if problem:
+                results[i] = ChangeResult(change, False, problem)
+            elif change.grant.kind == SSO_KIND:
+                sso_changes.append((i, change))
+            else:
+                iam_changes.append((i, change))
+        iam_changes.sort(key=lambda ic: _ORDER.get((ic[1].grant.kind, ic[1].action), 1))
+        writer: IamWriter | None = None
+        for i, change in iam_changes:
+            try:
+                writer = writer or IamWriter(self.iam(target.id), target.id, self.role_path, self.sleep)
+                before = writer.calls
+                self._apply_iam(writer, change)
+                results[i] = ChangeResult(change, True, None, writer.calls - before)
+            except (ClientError, BotoCoreError) as exc:
+                results[i] = ChangeResult(change, False, f"{_verb(change)} failed: {_short(exc)}")
+        if sso_changes:
+            try:
+                done = self.identity_center().apply(target, [c for _, c in sso_changes])
+            except (ClientError, BotoCoreError, LookupError) as exc:
+                done = [ChangeResult(c, False, _short(exc)) for _, c in sso_changes]
+            for (i, _), result in zip(sso_changes, done):
+                results[i] = result
+        return [results[i] for i in range(len(changes))]
+
+    def revoke_role_sessions(self, account_id: str, role_name: str, at: datetime) -> None:
+        """Deny all to the role's sessions issued before ``at`` (used by the
+        expire job: a removed trust stops new sessions, this stops live ones)."""
+        IamWriter(self.iam(account_id), account_id, self.role_path, self.sleep).revoke_sessions(role_name, at)
+
+    # ---- helpers -------------------------------------------------------------
+
+    def _out_of_scope(self, target: Target, change: Change) -> str | None:
+        g = change.grant
+        if g.provider != "aws" or g.target != target.id:
+            return f"{g.provider}:{g.target} is not account {target.id}"
+        if g.kind == "aws-ci-role":
+            return None  # the pipeline's own identities, under its role path
+        if g.kind not in ("aws-iam-group", "aws-sso-assignment", "aws-role-policy"):
+            return f"kind {g.kind} is not an AWS kind"
+        if not target.manages(g.kind, g.entitlement):
+            return f"{g.kind} {g.entitlement} is outside the managed scope of {target.name}"
+        if g.kind == "aws-role-policy" and not g.principal.startswith(f"serviceAccount:{target.name}/"):
+            return f"{g.principal} is not a CI role of {target.name}"
+        return None
+
+    def _apply_iam(self, writer: IamWriter, change: Change) -> None:
+        kind, action = change.grant.kind, change.action
+        if kind == "aws-iam-group":
+            writer.group_member(change, add=action is not Action.REMOVE)
+        elif kind == "aws-role-policy":
+            writer.role_policy(change, add=action is not Action.REMOVE)
+        elif action is Action.ADD:
+            writer.create_role(change.grant)
+        elif action is Action.UPDATE:
+            writer.update_role(change.grant, change.current)
+        else:
+            writer.delete_role(change.current or change.grant)
+
+
+def _verb(change: Change) -> str:
+    g = change.grant
+    return f"{change.action.value} {g.kind} {g.entitlement} for {g.principal}"
+
+
+def _short(exc: Exception) -> str:
+    return (str(exc) or type(exc).__name__).splitlines()[0]

@@ -1,0 +1,234 @@
+"""IAM in one account: group membership, CI roles and their policies.
+
+Translates between canonical grants and IAM calls. Only the managed scope is
+read: the groups the org model lists, and the roles under the pipeline's own
+path (``/accessctl/``), which it created. A CI role's expiry lives in its
+trust policy (``DateLessThan aws:CurrentTime``), so AWS itself refuses the
+role after expiry even if the pipeline is down; the tags only mirror it.
+"""
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from botocore.exceptions import ClientError
+
+from tools.model import Change, Grant, Target
+
+GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
+MANAGED_BY = "accessctl"
+REVOKE_POLICY_NAME = "AWSRevokeOlderSessions"  # the name the IAM console uses
+
+
+def error_code(exc: Exception) -> str:
+    return exc.response.get("Error", {}).get("Code", "") if isinstance(exc, ClientError) else ""
+
+
+def iso(value: datetime) -> str:
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
+
+
+def role_name_of(principal: str) -> str:
+    """serviceAccount:<account name>/<role name> → role name."""
+    return principal.partition(":")[2].rpartition("/")[2]
+
+
+# ---- trust policy -----------------------------------------------------------
+
+def trust_policy(account_id: str, repository: str, ref: str, expires: datetime | None) -> dict[str, Any]:
+    """GitHub Actions OIDC trust for one repository and ref, until ``expires``."""
+    condition: dict[str, Any] = {"StringEquals": {
+        f"{GITHUB_OIDC_HOST}:aud": "sts.amazonaws.com",
+        f"{GITHUB_OIDC_HOST}:sub": f"repo:{repository}:ref:{ref}",
+    }}
+    if expires is not None:
+        condition["DateLessThan"] = {"aws:CurrentTime": iso(expires)}
+    return {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow",
+        "Principal": {"Federated": f"arn:aws:iam::{account_id}:oidc-provider/{GITHUB_OIDC_HOST}"},
+        "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": condition,
+    }]}
+
+
+def parse_trust(document: Any) -> tuple[str, str, datetime | None]:
+    """(repository, ref, expiry) from a trust policy written by ``trust_policy``.
+
+    Anything unexpected gives empty strings, which the diff then reports as a
+    changed attribute to be rewritten, instead of failing the whole read.
+    """
+    if isinstance(document, str):
+        document = json.loads(document)
+    repository, ref, expires = "", "", None
+    statements = document.get("Statement", []) if isinstance(document, dict) else []
+    for st in statements if isinstance(statements, list) else [statements]:
+        cond = st.get("Condition", {}) if isinstance(st, dict) else {}
+        sub = cond.get("StringEquals", {}).get(f"{GITHUB_OIDC_HOST}:sub", "")
+        if isinstance(sub, str) and sub.startswith("repo:") and ":ref:" in sub:
+            repository, _, ref = sub[len("repo:"):].partition(":ref:")
+        when = cond.get("DateLessThan", {}).get("aws:CurrentTime")
+        if isinstance(when, str):
+            try:
+                expires = parse_iso(when)
+            except ValueError:
+                expires = None
+    return repository, ref, expires
+
+
+def role_tags(grant: Grant) -> list[dict[str, str]]:
+    tags = {"owner": grant.attr("owner") or "", "managed-by": MANAGED_BY}
+    if grant.request:
+        tags["request"] = grant.request
+    if grant.expires is not None:
+        tags["expires"] = iso(grant.expires)
+    return [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
+
+
+# ---- reads ------------------------------------------------------------------
+
+def read_group_members(iam, target: Target) -> list[Grant]:
+    grants: list[Grant] = []
+    for group in target.managed.get("aws-iam-group", ()):
+        try:
+            for page in iam.get_paginator("get_group").paginate(GroupName=group):
+                for user in page["Users"]:
+                    grants.append(Grant("aws", target.id, f"user:{user['UserName'].lower()}",
+                                        "aws-iam-group", group))
+        except ClientError as exc:
+            if error_code(exc) != "NoSuchEntity":
+                raise
+    return grants
+
+
+def read_roles(iam, target: Target, path: str, page_size: int | None = None) -> list[Grant]:
+    """CI roles under ``path`` and the managed policies attached to them."""
+    grants: list[Grant] = []
+    managed_policies = set(target.managed.get("aws-role-policy", ()))
+    config = {"PageSize": page_size} if page_size else {}
+    for page in iam.get_paginator("list_roles").paginate(PathPrefix=path, PaginationConfig=config):
+        for role in page["Roles"]:
+            if role.get("Path") != path:
+                continue  # a deeper path is not ours either
+            name = role["RoleName"]
+            tags = {t["Key"]: t["Value"] for p in iam.get_paginator("list_role_tags").paginate(RoleName=name)
+                    for t in p["Tags"]}
+            repository, ref, expires = parse_trust(role.get("AssumeRolePolicyDocument", {}))
+            principal = f"serviceAccount:{target.name}/{name}"
+            attrs = {"owner": tags.get("owner", ""), "purpose": role.get("Description", ""),
+                     "oidc_repository": repository, "oidc_ref": ref}
+            grants.append(Grant("aws", target.id, principal, "aws-ci-role", name, expires,
+                                tags.get("request"), tuple(sorted(attrs.items()))))
+            for p in iam.get_paginator("list_attached_role_policies").paginate(RoleName=name):
+                for pol in p["AttachedPolicies"]:
+                    if pol["PolicyArn"] in managed_policies:
+                        grants.append(Grant("aws", target.id, principal, "aws-role-policy", pol["PolicyArn"]))
+    return grants
+
+
+# ---- writes -----------------------------------------------------------------
+
+class IamWriter:
+    """The write side for one account. Each method performs one change and
+    returns the number of API calls it made; errors propagate to the caller,
+    which turns them into a failed ChangeResult."""
+
+    def __init__(self, iam, account_id: str, path: str, sleep: Callable[[float], None] = time.sleep,
+                 consistency_attempts: int = 5, consistency_delay: float = 0.5):
+        self.iam, self.account_id, self.path = iam, account_id, path
+        self.sleep, self.attempts, self.delay = sleep, consistency_attempts, consistency_delay
+        self.calls = 0
+
+    def _call(self, method: str, **kwargs) -> Any:
+        self.calls += 1
+        return getattr(self.iam, method)(**kwargs)
+
+    def _settled(self, method: str, **kwargs) -> Any:
+        """Retry NoSuchEntity briefly: IAM is eventually consistent, so a role
+        created a moment ago may not be visible to the next call yet."""
+        for attempt in range(self.attempts):
+            try:
+                return self._call(method, **kwargs)
+            except ClientError as exc:
+                if error_code(exc) != "NoSuchEntity" or attempt == self.attempts - 1:
+                    raise
+                self.sleep(self.delay * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    def group_member(self, change: Change, add: bool) -> None:
+        user = change.grant.principal.partition(":")[2]
+        if add:
+            self._settled("add_user_to_group", GroupName=change.grant.entitlement, UserName=user)
+        else:
+            try:
+                self._call("remove_user_from_group", GroupName=change.grant.entitlement, UserName=user)
+            except ClientError as exc:
+                if error_code(exc) != "NoSuchEntity":  # already gone: converged
+                    raise
+
+    def role_policy(self, change: Change, add: bool) -> None:
+        role = role_name_of(change.grant.principal)
+        if add:
+            self._settled("attach_role_policy", RoleName=role, PolicyArn=change.grant.entitlement)
+        else:
+            try:
+                self._call("detach_role_policy", RoleName=role, PolicyArn=change.grant.entitlement)
+            except ClientError as exc:
+                if error_code(exc) != "NoSuchEntity":
+                    raise
+
+    def _trust(self, grant: Grant) -> str:
+        return json.dumps(trust_policy(self.account_id, grant.attr("oidc_repository") or "",
+                                       grant.attr("oidc_ref") or "", grant.expires))
+
+    def create_role(self, grant: Grant) -> None:
+        try:
+            self._call("create_role", Path=self.path, RoleName=grant.entitlement,
+                       AssumeRolePolicyDocument=self._trust(grant),
+                       Description=grant.attr("purpose") or "", Tags=role_tags(grant))
+        except ClientError as exc:
+            if error_code(exc) != "EntityAlreadyExists":
+                raise
+            self.update_role(grant, None)  # a crash after create: bring it to the desired shape
+
+    def update_role(self, grant: Grant, current: Grant | None) -> None:
+        name = grant.entitlement
+        self._settled("update_assume_role_policy", RoleName=name, PolicyDocument=self._trust(grant))
+        if current is None or current.attr("purpose") != grant.attr("purpose"):
+            self._settled("update_role", RoleName=name, Description=grant.attr("purpose") or "")
+        self._settled("tag_role", RoleName=name, Tags=role_tags(grant))
+        if grant.expires is None or not grant.request:
+            stale = [k for k, missing in (("expires", grant.expires is None), ("request", not grant.request))
+                     if missing]
+            self._settled("untag_role", RoleName=name, TagKeys=stale)
+
+    def delete_role(self, grant: Grant) -> None:
+        name = grant.entitlement
+        try:
+            for page in self.iam.get_paginator("list_attached_role_policies").paginate(RoleName=name):
+                self.calls += 1
+                for pol in page["AttachedPolicies"]:
+                    self._call("detach_role_policy", RoleName=name, PolicyArn=pol["PolicyArn"])
+            for page in self.iam.get_paginator("list_role_policies").paginate(RoleName=name):
+                self.calls += 1
+                for policy_name in page["PolicyNames"]:
+                    self._call("delete_role_policy", RoleName=name, PolicyName=policy_name)
+            self._call("delete_role", RoleName=name)
+        except ClientError as exc:
+            if error_code(exc) != "NoSuchEntity":  # already deleted: converged
+                raise
+
+    def revoke_sessions(self, role_name: str, at: datetime) -> None:
+        """Deny everything to sessions issued before ``at`` (AWS's documented
+        "revoke active sessions" pattern); new sessions are unaffected."""
+        document = {"Version": "2012-10-17", "Statement": [{
+            "Effect": "Deny", "Action": ["*"], "Resource": ["*"],
+            "Condition": {"DateLessThan": {"aws:TokenIssueTime": iso(at)}},
+        }]}
+        self._call("put_role_policy", RoleName=role_name, PolicyName=REVOKE_POLICY_NAME,
+                   PolicyDocument=json.dumps(document))
