@@ -359,6 +359,7 @@ class _RestHandler(BaseHTTPRequestHandler):
     """``POST /v3/projects/{id}:getIamPolicy|setIamPolicy`` with JSON bodies."""
 
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # header and body go out as separate writes: avoid 40 ms stalls
     owner: FakeGcp
     ROUTE = re.compile(r"^/v3/projects/([^/:]+):(getIamPolicy|setIamPolicy)$")
 
