@@ -453,6 +453,7 @@ def _create_status(g: FakeGitHub, q, b, sha):
 
 
 @route("GET", r"{repo}/commits/([0-9a-f]{40})/statuses")
+@route("GET", r"{repo}/statuses/([0-9a-f]{40})")  # the older path PyGithub calls
 def _list_statuses(g: FakeGitHub, q, b, sha):
     return g._page(list(g.statuses.get(sha, [])), q, f"/repos/{g.full_name}/commits/{sha}/statuses")
 
@@ -479,6 +480,10 @@ def _create_issue(g: FakeGitHub, q, b):
 
 @route("GET", r"{repo}/issues/(\d+)")
 def _get_issue(g: FakeGitHub, q, b, n):
+    if int(n) in g.pulls:  # every PR is also an issue, with a pull_request key
+        pr = g.pulls[int(n)]
+        return {**g._pull(pr), "url": f"{g._repo_url()}/issues/{pr.number}", "labels": [],
+                "pull_request": {"url": f"{g._repo_url()}/pulls/{pr.number}"}}
     if int(n) not in g.issues:
         raise HttpError(404, "Not Found")
     return g._issue(int(n))

@@ -1,0 +1,337 @@
+"""GitHub through PyGithub: PR context, the one PR comment, statuses, issues, bot PRs.
+
+Why one class with few methods: the core (check-pr, reconcile, expire,
+setup-repo) needs a handful of GitHub operations, each with the same two
+hard parts done once here — pagination (every list is followed to its last
+page) and secondary rate limits (retried after the ``Retry-After`` GitHub
+gives, with an injectable sleep so tests do not wait).
+
+Things found again by a hidden marker (the PR comment, a drift issue) are
+only ever looked for among the bot's own posts: anyone can write the marker
+into a comment, and the pipeline must never adopt someone else's text.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Mapping, TypeVar
+
+from github import Auth, Github, GithubException
+
+from tools.errors import UsageError
+
+T = TypeVar("T")
+STATUS_CONTEXT = "accessctl/check-pr"
+DEFAULT_API = "https://api.github.com"
+ISSUE_LABEL = "accessctl"
+
+
+def marker(kind: str) -> str:
+    """The hidden first line that identifies one comment or issue kind."""
+    return f"<!-- accessctl:{kind} -->"
+
+
+class GitHubError(UsageError):
+    """GitHub refused or kept failing: an environment problem (exit 2)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChangedFile:
+    path: str
+    status: str  # added | modified | removed | renamed | copied | changed | unchanged
+
+
+@dataclass(frozen=True, slots=True)
+class Review:
+    user: str
+    state: str  # APPROVED | CHANGES_REQUESTED | COMMENTED | DISMISSED | PENDING
+    commit_id: str
+    teams: tuple[str, ...]  # "org/slug" of each asked-about team the reviewer actively belongs to
+
+
+@dataclass(frozen=True, slots=True)
+class PRContext:
+    """What the policy needs to know about a PR (tools/pr_context.py did not
+    exist when this was written; the policy stage may convert from this)."""
+
+    number: int
+    author: str
+    head_sha: str
+    base_sha: str
+    files: tuple[ChangedFile, ...]
+    reviews: tuple[Review, ...]  # in the order GitHub lists them (oldest first)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"number": self.number, "author": self.author, "head_sha": self.head_sha,
+                "base_sha": self.base_sha,
+                "files": [{"path": f.path, "status": f.status} for f in self.files],
+                "reviews": [{"user": r.user, "state": r.state, "commit_id": r.commit_id,
+                             "teams": list(r.teams)} for r in self.reviews]}
+
+
+def retry_delay(status: int, headers: Mapping[str, str], message: str, attempt: int,
+                now: float) -> float | None:
+    """Seconds to wait before retrying, or None when the error is not a rate limit.
+
+    GitHub's documented order: ``retry-after`` if present; else, when
+    ``x-ratelimit-remaining`` is 0, until ``x-ratelimit-reset``; else at
+    least a minute, growing exponentially between attempts.
+    """
+    h = {k.lower(): v for k, v in headers.items()}
+    limited = status == 429 or (status == 403 and (
+        "retry-after" in h or h.get("x-ratelimit-remaining") == "0" or "rate limit" in message.lower()))
+    if not limited:
+        return None
+    if "retry-after" in h:
+        try:
+            return max(0.0, float(h["retry-after"]))
+        except ValueError:
+            pass
+    if h.get("x-ratelimit-remaining") == "0" and "x-ratelimit-reset" in h:
+        return max(0.0, float(h["x-ratelimit-reset"]) - now) + 1.0
+    return 60.0 * (2 ** attempt)
+
+
+class GitHubConnector:
+    """One repository, reached through ``GITHUB_API_URL`` with ``GITHUB_TOKEN``."""
+
+    def __init__(self, repository: str, token: str | None = None, base_url: str | None = None, *,
+                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.time,
+                 max_attempts: int = 5, max_wait: float = 900.0, bot_login: str | None = None):
+        if "/" not in repository:
+            raise UsageError(f"GitHub repository {repository!r} must look like owner/name")
+        token = token or os.environ.get("GITHUB_TOKEN")
+        if not token:
+            raise UsageError("GITHUB_TOKEN is not set: export a token that can read the repository")
+        self.repository = repository
+        self.owner = repository.split("/", 1)[0]
+        base = (base_url or os.environ.get("GITHUB_API_URL") or DEFAULT_API).rstrip("/")
+        # retry=None: retries are ours, so Retry-After is honoured with an injectable sleep.
+        self._gh = Github(base_url=base, auth=Auth.Token(token), retry=None, per_page=100, timeout=30)
+        self._sleep, self._clock = sleep, clock
+        self._max_attempts, self._max_wait = max_attempts, max_wait
+        self._bot_login = bot_login or os.environ.get("ACCESSCTL_GITHUB_BOT_LOGIN")
+        self._repo_obj = None
+        self.slept: list[float] = []  # every rate-limit wait, for reports and tests
+
+    # ---- plumbing --------------------------------------------------------
+    def _call(self, what: str, fn: Callable[[], T]) -> T:
+        waited = 0.0
+        for attempt in range(self._max_attempts):
+            try:
+                return fn()
+            except GithubException as exc:
+                message = (exc.data or {}).get("message", "") if isinstance(exc.data, dict) else str(exc.data)
+                delay = retry_delay(exc.status, exc.headers or {}, message or "", attempt, self._clock())
+                if delay is None:
+                    raise self._error(what, exc.status, message) from None
+                if attempt == self._max_attempts - 1 or waited + delay > self._max_wait:
+                    raise GitHubError(f"GitHub kept rate-limiting {what} ({attempt + 1} attempts, "
+                                      f"{waited:.0f}s waited); run again later") from None
+                self.slept.append(delay)
+                waited += delay
+                self._sleep(delay)
+        raise AssertionError("unreachable")
+
+    def _error(self, what: str, status: int, message: str) -> GitHubError:
+        if status == 401:
+            return GitHubError(f"GitHub refused the token while {what} (401 {message}); check GITHUB_TOKEN")
+        if status == 403:
+            return GitHubError(f"the token may not {what} on {self.repository} (403 {message}); "
+                               "grant the permission the workflow or token lacks")
+        if status == 404:
+            return GitHubError(f"{what}: not found on {self.repository} (404 {message}); "
+                               "check --github-repo / GITHUB_REPOSITORY and the token's access")
+        return GitHubError(f"GitHub error while {what}: {status} {message}")
+
+    @property
+    def _repo(self):
+        if self._repo_obj is None:
+            self._repo_obj = self._call("read the repository", lambda: self._gh.get_repo(self.repository))
+        return self._repo_obj
+
+    def _mine(self, user) -> bool:
+        """Posts the pipeline may adopt: its configured login, else any bot account."""
+        if user is None:
+            return False
+        if self._bot_login:
+            return user.login.lower() == self._bot_login.lower()
+        return user.type == "Bot"
+
+    @property
+    def default_branch(self) -> str:
+        return self._repo.default_branch
+
+    # ---- pull-request context --------------------------------------------
+    def pr_context(self, number: int, teams: Iterable[str] = ()) -> PRContext:
+        """Everything about PR ``number`` the policy needs; ``teams`` ("org/slug"
+        or "slug") are the teams whose membership is looked up for each reviewer."""
+        pr = self._call(f"read pull request #{number}", lambda: self._repo.get_pull(number))
+        files = self._call(f"list files of #{number}", lambda: [
+            ChangedFile(f.filename, f.status) for f in pr.get_files()])
+        raw = self._call(f"list reviews of #{number}", lambda: [
+            (r.user.login if r.user else "ghost", r.state, r.commit_id) for r in pr.get_reviews()])
+        memberships = self.team_memberships({u for u, _, _ in raw}, teams)
+        reviews = tuple(Review(u, s, c, memberships.get(u, ())) for u, s, c in raw)
+        return PRContext(number, pr.user.login, pr.head.sha, pr.base.sha, tuple(files), reviews)
+
+    def team_memberships(self, logins: Iterable[str], teams: Iterable[str]) -> dict[str, tuple[str, ...]]:
+        """login -> the given teams the login is an *active* member of (a
+        pending invitation does not make someone an owner)."""
+        out: dict[str, tuple[str, ...]] = {}
+        wanted = [t if "/" in t else f"{self.owner}/{t}" for t in teams]
+        for login in sorted(set(logins)):
+            out[login] = tuple(t for t in wanted if self._is_member(t, login))
+        return out
+
+    def _is_member(self, team: str, login: str) -> bool:
+        org, slug = team.split("/", 1)
+
+        def ask() -> bool:
+            try:
+                _, data = self._gh.requester.requestJsonAndCheck(
+                    "GET", f"/orgs/{org}/teams/{slug}/memberships/{login}")
+            except GithubException as exc:
+                if exc.status == 404:
+                    return False
+                raise
+            return data.get("state") == "active"
+
+        return self._call(f"read membership of {login} in {team}", ask)
+
+    # ---- the PR comment ----------------------------------------------------
+    def upsert_comment(self, number: int, kind: str, body: str) -> int:
+        """Create or update the one comment of ``kind`` on PR ``number``; extra
+        copies (from a race between two runs) are deleted. Returns its id."""
+        mark = marker(kind)
+        text = body if body.startswith(mark) else f"{mark}\n{body}"
+        issue = self._call(f"read #{number}", lambda: self._repo.get_issue(number))
+        ours = self._call(f"list comments of #{number}", lambda: [
+            c for c in issue.get_comments() if self._mine(c.user) and (c.body or "").startswith(mark)])
+        if not ours:
+            return self._call(f"comment on #{number}", lambda: issue.create_comment(text)).id
+        keep, *extra = ours
+        if keep.body != text:
+            self._call(f"update the comment on #{number}", lambda: keep.edit(text))
+        for c in extra:
+            self._call(f"delete a duplicate comment on #{number}", c.delete)
+        return keep.id
+
+    def set_status(self, sha: str, state: str, description: str, target_url: str | None = None,
+                   context: str = STATUS_CONTEXT) -> None:
+        """The commit status branch protection requires (``accessctl/check-pr``)."""
+        if state not in ("success", "failure", "error", "pending"):
+            raise ValueError(f"commit status state {state!r}")
+        args: dict[str, Any] = {"state": state, "description": description[:140], "context": context}
+        if target_url:
+            args["target_url"] = target_url
+        self._call(f"set the {context} status", lambda: self._gh.requester.requestJsonAndCheck(
+            "POST", f"/repos/{self.repository}/statuses/{sha}", input=args))
+
+    def statuses(self, sha: str) -> list[tuple[str, str]]:
+        """(context, state) of each status on ``sha``, newest first."""
+        commit = self._repo.get_commit(sha)
+        return self._call(f"list statuses of {sha[:7]}", lambda: [
+            (s.context, s.state) for s in commit.get_statuses()])
+
+    # ---- issues (drift, break-glass reviews) -----------------------------
+    def _find_issue(self, key: str):
+        mark = marker(f"issue:{key}")
+        found = self._call("list accessctl issues", lambda: [
+            i for i in self._repo.get_issues(state="all", labels=[ISSUE_LABEL])
+            if i.pull_request is None and self._mine(i.user) and (i.body or "").startswith(mark)])
+        open_ = [i for i in found if i.state == "open"]
+        return (open_ or found or [None])[0], mark
+
+    def upsert_issue(self, key: str, title: str, body: str, open_: bool = True) -> int | None:
+        """Keep one issue per ``key``: opened (or reopened) with this body when
+        ``open_``, closed as completed otherwise. Returns its number, or None
+        when there is nothing to close."""
+        issue, mark = self._find_issue(key)
+        text = f"{mark}\n{body}"
+        if not open_:
+            if issue is not None and issue.state == "open":
+                self._call(f"close issue #{issue.number}", lambda: issue.edit(
+                    body=text, state="closed", state_reason="completed"))
+            return issue.number if issue is not None else None
+        if issue is None:
+            return self._call("open an issue", lambda: self._repo.create_issue(
+                title=title, body=text, labels=[ISSUE_LABEL])).number
+        if issue.state != "open" or issue.body != text or issue.title != title:
+            self._call(f"update issue #{issue.number}", lambda: issue.edit(title=title, body=text, state="open"))
+        return issue.number
+
+    def close_issue(self, key: str) -> int | None:
+        issue, _ = self._find_issue(key)
+        if issue is None or issue.state != "open":
+            return None
+        self._call(f"close issue #{issue.number}", lambda: issue.edit(state="closed", state_reason="completed"))
+        return issue.number
+
+    # ---- pull requests opened by the bot (expiry, import) ----------------
+    def open_pull_request(self, branch: str, title: str, body: str, changes: Mapping[str, str | None],
+                          base: str | None = None, message: str | None = None) -> int:
+        """Open (or bring up to date) a PR from ``branch`` whose files are
+        ``changes`` (path -> new text, or None to delete). Re-running with the
+        same arguments makes no write and returns the same PR number."""
+        base = base or self.default_branch
+        message = message or title
+        try:
+            self._call(f"read branch {branch}", lambda: self._repo.get_git_ref(f"heads/{branch}"))
+        except GitHubError as exc:
+            if "404" not in str(exc):
+                raise
+            sha = self._call(f"read branch {base}", lambda: self._repo.get_branch(base)).commit.sha
+            self._call(f"create branch {branch}", lambda: self._repo.create_git_ref(f"refs/heads/{branch}", sha))
+        for path, text in sorted(changes.items()):
+            self._put_file(branch, path, text, message)
+        head = f"{self.owner}:{branch}"
+        existing = self._call("list open pull requests", lambda: [
+            p for p in self._repo.get_pulls(state="open", head=head, base=base)])
+        if existing:
+            pr = existing[0]
+            if pr.title != title or pr.body != body:
+                self._call(f"update pull request #{pr.number}", lambda: pr.edit(title=title, body=body))
+            return pr.number
+        return self._call("open a pull request", lambda: self._repo.create_pull(
+            base=base, head=branch, title=title, body=body)).number
+
+    def _put_file(self, branch: str, path: str, text: str | None, message: str) -> None:
+        try:
+            current = self._call(f"read {path}", lambda: self._repo.get_contents(path, ref=branch))
+        except GitHubError as exc:
+            if "404" not in str(exc):
+                raise
+            current = None
+        if isinstance(current, list):
+            raise GitHubError(f"{path} is a directory on {branch}; a bot PR changes files only")
+        if text is None:
+            if current is not None:
+                self._call(f"delete {path}", lambda: self._repo.delete_file(path, message, current.sha, branch=branch))
+        elif current is None:
+            self._call(f"create {path}", lambda: self._repo.create_file(path, message, text, branch=branch))
+        elif current.decoded_content != text.encode():
+            self._call(f"update {path}", lambda: self._repo.update_file(path, message, text, current.sha,
+                                                                       branch=branch))
+
+    # ---- branch protection (setup-repo) ----------------------------------
+    def read_protection(self, branch: str) -> dict[str, Any] | None:
+        """The raw protection document of ``branch`` as GitHub returns it, or None."""
+        def get() -> dict[str, Any] | None:
+            try:
+                _, data = self._gh.requester.requestJsonAndCheck(
+                    "GET", f"/repos/{self.repository}/branches/{branch}/protection")
+            except GithubException as exc:
+                if exc.status == 404 and "not protected" in str((exc.data or {}).get("message", "")).lower():
+                    return None
+                raise
+            return data
+
+        return self._call(f"read branch protection of {branch}", get)
+
+    def write_protection(self, branch: str, document: dict[str, Any]) -> None:
+        """PUT the whole protection of ``branch`` (GitHub replaces it as a unit)."""
+        self._call(f"update branch protection of {branch}", lambda: self._gh.requester.requestJsonAndCheck(
+            "PUT", f"/repos/{self.repository}/branches/{branch}/protection", input=document))
+
