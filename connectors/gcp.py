@@ -34,7 +34,10 @@ from tools.errors import UsageError
 from tools.model import Action, Change, ChangeResult, Grant, Target
 
 ROLE_KIND = "gcp-project-role"
-TRANSIENT = (gexc.TooManyRequests, gexc.ResourceExhausted, gexc.ServiceUnavailable)
+# Throttling, unavailability and dropped connections (requests raises OSError
+# subclasses) are worth another try; anything else is reported at once.
+TRANSIENT = (gexc.TooManyRequests, gexc.ResourceExhausted, gexc.ServiceUnavailable, OSError)
+FAILURES = (gexc.GoogleAPICallError, OSError)
 CONFLICT = (gexc.Conflict, gexc.Aborted)
 
 
@@ -121,13 +124,17 @@ class GcpConnector:
         try:
             grants = self._read_roles(target) if target.managed.get(ROLE_KIND) else []
             return grants + self._read_accounts(target)
-        except gexc.GoogleAPICallError as exc:
-            raise UsageError(f"GCP project {target.id}: cannot read IAM ({_short(exc)}); check that the "
-                             f"applier has {', '.join(self.PERMISSIONS['read'])} there") from None
+        except FAILURES as exc:
+            hint = ""
+            if isinstance(exc, (gexc.Forbidden, gexc.NotFound)):
+                hint = (f"; check that project {target.id} exists and the applier has "
+                        f"{', '.join(self.PERMISSIONS['read'])} there")
+            raise UsageError(f"GCP project {target.id}: cannot read IAM ({_short(exc)}){hint}") from None
 
-    def _get_policy(self, project: str) -> policy_pb2.Policy:
+    def _get_policy(self, project: str, retry_on: tuple = TRANSIENT) -> policy_pb2.Policy:
         return self._call(self._projects().get_iam_policy,
-                          {"resource": f"projects/{project}", "options": {"requested_policy_version": 3}})
+                          {"resource": f"projects/{project}", "options": {"requested_policy_version": 3}},
+                          retry_on)
 
     def _read_roles(self, target: Target) -> list[Grant]:
         policy = self._get_policy(target.id)
@@ -192,7 +199,7 @@ class GcpConnector:
                 with attempt:
                     self._read_modify_write(target.id, ensure, revoke)
             error = None
-        except gexc.GoogleAPICallError as exc:
+        except FAILURES as exc:
             error = f"GCP project {target.id}: IAM policy update failed: {_short(exc)}"
         except UsageError as exc:
             error = str(exc)
@@ -218,7 +225,7 @@ class GcpConnector:
         return Ensure(member, g.entitlement, expiry_condition(g.request, g.expires))
 
     def _read_modify_write(self, project: str, ensure: list[Ensure], revoke: list[Revoke]) -> None:
-        policy = self._get_policy(project)
+        policy = self._get_policy(project, retry_on=())  # the caller retries the whole cycle
         old = _bindings(policy)
         new = edit(old, ensure, revoke)
         if new == old:
@@ -247,7 +254,7 @@ class GcpConnector:
             return ChangeResult(change, True, None, self.calls - before)
         except (ValueError, _NotOurs) as exc:
             return ChangeResult(change, False, str(exc), self.calls - before)
-        except gexc.GoogleAPICallError as exc:
+        except FAILURES as exc:
             return ChangeResult(change, False, f"service account {g.entitlement} in {g.target}: {_short(exc)}",
                                 self.calls - before)
         except UsageError as exc:
@@ -289,7 +296,7 @@ class GcpConnector:
             return None
         except _NotOurs as exc:
             return str(exc)
-        except gexc.GoogleAPICallError as exc:
+        except FAILURES as exc:
             return f"service account {name} in {project}: {_short(exc)}"
         except UsageError as exc:
             return str(exc)
@@ -315,8 +322,12 @@ def _to_proto(b: Binding) -> policy_pb2.Binding:
     return out
 
 
-def _short(exc: gexc.GoogleAPICallError) -> str:
-    return f"{exc.code.value if hasattr(exc.code, 'value') else exc.code} {exc.message}".strip()
+def _short(exc: Exception) -> str:
+    """One line: the HTTP status and Google's message, or why the connection failed."""
+    if isinstance(exc, gexc.GoogleAPICallError):
+        return f"{exc.code.value if hasattr(exc.code, 'value') else exc.code} {exc.message}".strip()
+    reason = str(exc).split("Caused by", 1)[-1].strip(" ()\"")
+    return f"cannot reach the GCP API ({exc.__class__.__name__}: {reason[:160]})"
 
 
 def _no_credentials(exc: Exception) -> str:

@@ -300,3 +300,35 @@ def test_every_operation_declares_permissions():
     for operation, permissions in GcpConnector.PERMISSIONS.items():
         assert permissions, operation
         assert all(re.fullmatch(r"[a-z]+\.[a-zA-Z]+\.[a-zA-Z]+", p) for p in permissions), operation
+
+
+def test_endpoints_come_from_the_environment(fake, org, target, monkeypatch):
+    """How the sandbox and demo reach the fake: only the two variables."""
+    from tools.connector import connector_for
+    for name, value in fake.env().items():
+        monkeypatch.setenv(name, value)
+    conn = connector_for("gcp", org)
+    try:
+        assert all(r.ok for r in conn.apply(target, adds([user_grant(1)])))
+        assert [g.principal for g in conn.read(target)] == ["user:u001@acme.example"]
+    finally:
+        conn.close()
+
+
+def test_unreachable_api_fails_each_change_without_raising(org, target):
+    conn = GcpConnector(org, endpoint="http://127.0.0.1:9", iam_endpoint="127.0.0.1:9",
+                        attempts=2, backoff_initial=0.001, backoff_max=0.01, timeout=5)
+    identity = Grant("gcp", P, f"serviceAccount:{P}/etl-runner", "gcp-service-account", "etl-runner",
+                     NOW, "requests/gcp/x.yaml", (("owner", "data"), ("purpose", "x")))
+    try:
+        results = conn.apply(target, adds([user_grant(1), identity]))
+    finally:
+        conn.close()
+    assert [r.ok for r in results] == [False, False]
+    assert "cannot reach the GCP API" in results[0].error and "\n" not in results[0].error
+
+
+def test_benchmark_meets_its_targets():
+    from bench.gcp_calls import main
+    result = main(100)
+    assert result["connector_calls"] <= 2 and result["naive_calls"] >= 200
