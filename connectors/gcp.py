@@ -41,6 +41,10 @@ FAILURES = (gexc.GoogleAPICallError, OSError)
 CONFLICT = (gexc.Conflict, gexc.Aborted)
 
 
+class GcpError(RuntimeError):
+    """A GCP operation outside apply() failed; the message is one line for the user."""
+
+
 class _NotOurs(Exception):
     """A service account exists but the pipeline did not create it."""
 
@@ -284,22 +288,20 @@ class GcpConnector:
                            f"'{accounts.MARKER}' in its description); the pipeline leaves it alone")
         return sa
 
-    def delete_service_account(self, project: str, name: str) -> str | None:
+    def delete_service_account(self, project: str, name: str) -> None:
         """Delete a disabled account of ours once its grace period is over (the
-        expire job decides when). Returns None when deleted, else why not;
-        never raises. Refuses accounts still enabled or not created by us."""
+        expire job decides when). Refuses accounts still enabled or not
+        created by the pipeline. Raises GcpError with a one-line reason."""
         try:
             sa = self._owned(project, name)
             if not sa.disabled:
-                return f"service account {sa.email} is still enabled; it is disabled first, deleted later"
+                raise GcpError(f"service account {sa.email} is still enabled; it is disabled first, "
+                               "deleted after the grace period")
             self._call(self._admin().delete_service_account, {"name": sa.name})
-            return None
         except _NotOurs as exc:
-            return str(exc)
+            raise GcpError(str(exc)) from None
         except FAILURES as exc:
-            return f"service account {name} in {project}: {_short(exc)}"
-        except UsageError as exc:
-            return str(exc)
+            raise GcpError(f"service account {name} in {project}: {_short(exc)}") from None
 
 
 def _bindings(policy: policy_pb2.Policy) -> list[Binding]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.gcp import GcpConnector
+from connectors.gcp import GcpConnector, GcpError
 from connectors.gcp_policy import TITLE_LIMIT, Members
 from tests.fakes.gcp import FakeGcp
 from tools import load, orgmodel, state
@@ -246,9 +246,10 @@ def test_service_account_create_disable_enable_delete(fake, gcp, target, wanted)
     assert fake.service_account(P, identity.entitlement).disabled is False
     assert diff([identity], [g for g in gcp.read(target) if g.kind == identity.kind]) == []
 
-    assert "still enabled" in gcp.delete_service_account(P, identity.entitlement)
+    with pytest.raises(GcpError, match="still enabled"):
+        gcp.delete_service_account(P, identity.entitlement)
     gcp.apply(target, [Change(Action.REMOVE, identity, identity)])
-    assert gcp.delete_service_account(P, identity.entitlement) is None
+    gcp.delete_service_account(P, identity.entitlement)
     assert fake.service_account(P, identity.entitlement) is None
 
 
@@ -273,7 +274,9 @@ def test_accounts_not_created_by_the_pipeline_are_invisible_and_untouched(fake, 
     assert "not created by accessctl" in results[0].error
     sa = fake.service_account(P, "hand-made")
     assert sa.disabled is False and sa.description == "made in the console"
-    assert "not created by accessctl" in gcp.delete_service_account(P, "hand-made")
+    with pytest.raises(GcpError, match="not created by accessctl"):
+        gcp.delete_service_account(P, "hand-made")
+    assert fake.service_account(P, "hand-made") is not None
 
 
 def test_service_accounts_are_read_across_pages(fake, org, server, target):
