@@ -13,7 +13,6 @@ in the description (connectors.gcp_accounts).
 from __future__ import annotations
 
 import os
-from collections import defaultdict
 from typing import Any, Callable, Mapping, Sequence
 
 import grpc
