@@ -63,7 +63,7 @@ deny contains v if {
 
 _trust_problem := "it names no OIDC repository and ref" if {
 	_sa.provider == "aws"
-	not _sa.oidc
+	not is_object(object.get(_sa, "oidc", null))
 } else := sprintf("repository %q is not exactly one owner/name", [_sa.oidc.repository]) if {
 	_sa.provider == "aws"
 	not regex.match(`^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$`, object.get(_sa.oidc, "repository", ""))

@@ -11,7 +11,7 @@ test_allow_privileged_with_ticket if {
 	count(privileged.deny) == 0 with input as inp with data.org as fixtures.org
 }
 
-test_deny_privileged_without_ticket if {
+test_deny_privileged_ticket_required if {
 	req := fixtures.with_request({"grants": _admin, "expires": "2026-11-22T20:00:00Z"})
 	inp := fixtures.input_for(req)
 	expected := {fixtures.violation(privileged._rules, "privileged-ticket-required", "privileged access needs a ticket reference")}

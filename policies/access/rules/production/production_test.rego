@@ -15,7 +15,7 @@ test_allow_dev_without_ticket if {
 	count(production.deny) == 0 with input as inp with data.org as fixtures.org
 }
 
-test_deny_production_without_ticket if {
+test_deny_production_ticket_required if {
 	inp := fixtures.input_for(fixtures.with_request({"grants": _prod, "ticket": ""}))
 	expected := {fixtures.violation(production._rules, "production-ticket-required", "acme-prod is production and needs a ticket reference")}
 	production.deny == expected with input as inp with data.org as fixtures.org

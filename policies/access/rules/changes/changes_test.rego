@@ -1,0 +1,27 @@
+package access.rules.changes_test
+
+import data.access.fixtures
+import data.access.rules.changes
+
+_pr(paths) := {
+	"number": 12, "author": "bob-acme", "head_sha": "h1", "base_sha": "b1", "reviews": [],
+	"files": [{"path": p, "status": "modified"} | some p in paths],
+}
+
+_input(paths) := object.union(fixtures.input_for(fixtures.user_request), {"pr": _pr(paths)})
+
+test_allow_changes_requests_only if {
+	inp := _input(["requests/aws/acme-dev/req.yaml", "requests/aws/acme-dev/other.yaml"])
+	count(changes.deny) == 0 with input as inp with data.org as fixtures.org
+}
+
+test_allow_changes_rules_only if {
+	inp := _input(["policies/access/decision.rego", ".github/CODEOWNERS"])
+	count(changes.deny) == 0 with input as inp with data.org as fixtures.org
+}
+
+test_deny_pr_mixes_rules_and_requests if {
+	inp := _input(["requests/aws/acme-dev/req.yaml", "policies/data/tiers.yaml", "CODEOWNERS", "tools/policy.py"])
+	expected := {fixtures.violation(changes._rules, "pr-mixes-rules-and-requests", "PR #12 changes request files and also CODEOWNERS, policies/data/tiers.yaml, tools/policy.py")}
+	changes.deny == expected with input as inp with data.org as fixtures.org
+}
