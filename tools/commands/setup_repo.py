@@ -1,0 +1,163 @@
+"""``accessctl setup-repo [--check]``: the branch protection the pipeline rests on.
+
+Why: every guarantee of the PR check is void if a change can reach the
+default branch without it — a direct push, an admin merge, an approval
+given before a last-minute push. This command sets, idempotently, the
+protection that closes those doors, and ``--check`` names each setting that
+has drifted (for a scheduled audit or a reviewer's spot check).
+
+The diff is pure (``drift``/``desired_document``); the connector only reads
+and PUTs the protection document. Settings the pipeline does not care about
+(linear history, push restrictions …) are carried over untouched.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from rich.markup import escape
+
+from tools.errors import EXIT_FINDING, EXIT_OK, UsageError
+from tools.output import console, emit_json
+
+NEEDS_REPO = False  # configures GitHub; reads nothing from the access repository
+CHECK = "accessctl/check-pr"
+KEPT = ("required_linear_history", "block_creations", "required_conversation_resolution",
+        "lock_branch", "allow_fork_syncing")
+
+
+@dataclass(frozen=True, slots=True)
+class Drift:
+    setting: str
+    want: Any
+    have: Any
+
+    def __str__(self) -> str:
+        return f"{self.setting}: want {self.want}, have {self.have}"
+
+
+def _enabled(doc: dict[str, Any], key: str) -> bool:
+    value = doc.get(key)
+    return bool(value.get("enabled")) if isinstance(value, dict) else bool(value)
+
+
+def _contexts(checks: dict[str, Any]) -> list[str]:
+    return sorted({*checks.get("contexts", []), *(c["context"] for c in checks.get("checks", []))})
+
+
+def _bypass(reviews: dict[str, Any]) -> list[str]:
+    allow = reviews.get("bypass_pull_request_allowances") or {}
+    return sorted([u["login"] for u in allow.get("users", [])] + [f"team:{t['slug']}" for t in allow.get("teams", [])]
+                  + [f"app:{a['slug']}" for a in allow.get("apps", [])])
+
+
+def drift(doc: dict[str, Any] | None) -> list[Drift]:
+    """Each setting of the protection document ``doc`` (None: unprotected)
+    that differs from what the pipeline needs."""
+    if doc is None:
+        return [Drift("branch protection", "enabled", "none")]
+    checks = doc.get("required_status_checks") or {}
+    reviews = doc.get("required_pull_request_reviews") or {}
+    found: list[Drift] = []
+
+    def want(setting: str, good: bool, wanted: Any, have: Any) -> None:
+        if not good:
+            found.append(Drift(setting, wanted, have))
+
+    contexts = _contexts(checks)
+    want("required status check", CHECK in contexts, CHECK, ", ".join(contexts) or "none")
+    want("require branches to be up to date (strict)", bool(checks.get("strict")), True, bool(checks.get("strict")))
+    want("required pull request reviews", bool(reviews), "enabled", "enabled" if reviews else "none")
+    if reviews:
+        want("require code owner reviews", bool(reviews.get("require_code_owner_reviews")), True, False)
+        want("dismiss stale reviews", bool(reviews.get("dismiss_stale_reviews")), True, False)
+        want("require approval of the most recent push", bool(reviews.get("require_last_push_approval")), True, False)
+        count = int(reviews.get("required_approving_review_count", 0))
+        want("required approving review count", count >= 1, ">= 1", count)
+        bypass = _bypass(reviews)
+        want("bypass of required reviews", not bypass, "nobody", ", ".join(bypass))
+    want("enforce for administrators", _enabled(doc, "enforce_admins"), True, False)
+    want("allow force pushes", not _enabled(doc, "allow_force_pushes"), False, True)
+    want("allow deletions", not _enabled(doc, "allow_deletions"), False, True)
+    return found
+
+
+def desired_document(doc: dict[str, Any] | None) -> dict[str, Any]:
+    """The PUT body: what the pipeline needs, plus every other setting as it was."""
+    doc = doc or {}
+    checks = doc.get("required_status_checks") or {}
+    reviews = doc.get("required_pull_request_reviews") or {}
+    items = {c["context"]: c.get("app_id") for c in checks.get("checks", [])}
+    items.update({c: items.get(c) for c in checks.get("contexts", [])})
+    items.setdefault(CHECK, None)
+    out: dict[str, Any] = {
+        "required_status_checks": {"strict": True, "checks": [
+            {"context": c} | ({"app_id": a} if a is not None else {}) for c, a in sorted(items.items())]},
+        "enforce_admins": True,
+        "required_pull_request_reviews": {
+            "dismiss_stale_reviews": True, "require_code_owner_reviews": True,
+            "require_last_push_approval": True,
+            "required_approving_review_count": max(1, int(reviews.get("required_approving_review_count", 1)))},
+        "restrictions": None,
+        "allow_force_pushes": False,
+        "allow_deletions": False,
+    }
+    dismissal = reviews.get("dismissal_restrictions")
+    if dismissal and (dismissal.get("users") or dismissal.get("teams") or dismissal.get("apps")):
+        out["required_pull_request_reviews"]["dismissal_restrictions"] = {
+            "users": [u["login"] for u in dismissal.get("users", [])],
+            "teams": [t["slug"] for t in dismissal.get("teams", [])],
+            "apps": [a["slug"] for a in dismissal.get("apps", [])]}
+    restrictions = doc.get("restrictions")
+    if restrictions:
+        out["restrictions"] = {"users": [u["login"] for u in restrictions.get("users", [])],
+                               "teams": [t["slug"] for t in restrictions.get("teams", [])],
+                               "apps": [a["slug"] for a in restrictions.get("apps", [])]}
+    for key in KEPT:
+        if key in doc:
+            out[key] = _enabled(doc, key)
+    return out
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--check", action="store_true", help="change nothing; exit 1 and list each drifted setting")
+    p.add_argument("--github-repo", metavar="OWNER/NAME", help="repository (default: $GITHUB_REPOSITORY)")
+    p.add_argument("--branch", help="branch to protect (default: the repository's default branch)")
+
+
+def run(args, ctx) -> int:
+    repository = args.github_repo or os.environ.get("GITHUB_REPOSITORY")
+    if not repository:
+        raise UsageError("no repository: pass --github-repo owner/name or set GITHUB_REPOSITORY")
+    if not os.environ.get("GITHUB_TOKEN"):
+        raise UsageError("GITHUB_TOKEN is not set: setup-repo needs a token with admin rights on "
+                         f"{repository} (branch protection is an admin setting)")
+    from connectors.github import GitHubConnector  # tools/ stays free of the GitHub SDK until needed
+    gh = GitHubConnector(repository, base_url=os.environ.get("GITHUB_API_URL"))
+    branch = args.branch or gh.default_branch
+    before = gh.read_protection(branch)
+    found = drift(before)
+    changed = False
+    if found and not args.check:
+        gh.write_protection(branch, desired_document(before))
+        changed = True
+        left = drift(gh.read_protection(branch))
+        if left:
+            raise UsageError(f"GitHub did not keep these settings on {repository}@{branch}: "
+                             + "; ".join(map(str, left)) + " (plan limits or organisation rules may forbid them)")
+    if ctx.format == "json":
+        emit_json({"repository": repository, "branch": branch, "changed": changed, "check": args.check,
+                   "drift": [{"setting": d.setting, "want": d.want, "have": d.have} for d in found]})
+    else:
+        out = console()
+        where = escape(f"{repository}@{branch}")
+        if not found:
+            out.print(f"[green]✓[/] branch protection on {where} is as the pipeline needs")
+        for d in found:
+            mark = "[green]fixed[/]" if changed else "[red]✗[/]"
+            out.print(f"{mark} {escape(str(d))}")
+        if changed:
+            out.print(f"[green]✓[/] configured branch protection on {where} ({len(found)} setting(s))")
+    return EXIT_FINDING if found and args.check else EXIT_OK
