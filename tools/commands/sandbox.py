@@ -1,0 +1,99 @@
+"""``accessctl sandbox up|down|status``: loopback AWS and GCP for trying things out.
+
+``eval "$(accessctl sandbox up)"`` starts the emulators in the background,
+seeded from this repository's org model, and points the shell at them.
+The emulators live in the source checkout's ``tests/fakes`` (they are test
+doubles, not part of the installed product).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tools.errors import EXIT_OK, UsageError
+
+SOURCE = Path(__file__).resolve().parents[2]  # the checkout holding tools/ and tests/
+STATE = ".accessctl/sandbox.json"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=["up", "down", "status"])
+
+
+def fakes_path() -> Path:
+    path = SOURCE / "tests"
+    if not (path / "fakes" / "sandbox.py").is_file():
+        raise UsageError("the sandbox needs a source checkout of accessctl (tests/fakes is missing)")
+    return path
+
+
+def child_env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(fakes_path()), str(SOURCE),
+                                                          os.environ.get("PYTHONPATH", "")])}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
+
+
+def _state(root: Path) -> dict | None:
+    path = root / STATE
+    if not path.is_file():
+        return None
+    state = json.loads(path.read_text())
+    return state if _alive(state["pid"]) else None
+
+
+def exports(env: dict[str, str]) -> str:
+    return "".join(f"export {k}={shlex.quote(v)}\n" for k, v in sorted(env.items()))
+
+
+def run(args, ctx) -> int:
+    root: Path = ctx.root
+    state = _state(root)
+    if args.action == "status":
+        print(f"sandbox running (pid {state['pid']})" if state else "sandbox not running", file=sys.stderr)
+        if state:
+            sys.stdout.write(exports(state["env"]))
+        return EXIT_OK if state else 1
+    if args.action == "down":
+        if state:
+            os.kill(state["pid"], signal.SIGTERM)
+            for _ in range(100):
+                if not _alive(state["pid"]):
+                    break
+                time.sleep(0.05)
+        (root / STATE).unlink(missing_ok=True)
+        print("sandbox stopped", file=sys.stderr)
+        sys.stdout.write("unset AWS_ENDPOINT_URL ACCESSCTL_GCP_ENDPOINT ACCESSCTL_GCP_IAM_ENDPOINT "
+                         "AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN\n")
+        return EXIT_OK
+    if state is None:
+        (root / STATE).parent.mkdir(parents=True, exist_ok=True)
+        (root / STATE).unlink(missing_ok=True)
+        log = open(root / ".accessctl/sandbox.log", "ab")
+        proc = subprocess.Popen([sys.executable, "-m", "fakes.sandbox", "--repo", str(root),
+                                 "--state", str(root / STATE)], env=child_env(), stdin=subprocess.DEVNULL,
+                                stdout=log, stderr=log, start_new_session=True)
+        for _ in range(600):
+            state = _state(root)
+            if state or proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        if state is None:
+            raise UsageError(f"the sandbox did not start; see {root / '.accessctl/sandbox.log'}")
+        print(f"sandbox started (pid {state['pid']}); stop it with: eval \"$(accessctl sandbox down)\"",
+              file=sys.stderr)
+    sys.stdout.write(exports(state["env"]))
+    return EXIT_OK
