@@ -6,9 +6,11 @@ gathers every per-change failure and exits 1 if any change failed.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from rich.markup import escape
 
+from tools import records
 from tools.apply import build_plan, execute, guard, provider_list
 from tools.errors import EXIT_FINDING, EXIT_OK
 from tools.output import console, emit_json
@@ -22,6 +24,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dry-run", action="store_true", help="plan and report, change nothing")
     p.add_argument("--allow-mass-revoke", action="store_true",
                    help="apply even if the plan removes more than the blast-radius limits")
+    p.add_argument("--record", metavar="PATH", default=None,
+                   help=f"append one JSON line per applied change (default: {records.DEFAULT_PATH} in the repository)")
 
 
 def run(args, ctx) -> int:
@@ -30,6 +34,9 @@ def run(args, ctx) -> int:
     if not args.allow_mass_revoke:
         guard(planned.org).check(plan)
     results = execute(plan, planned.connectors, dry_run=args.dry_run)
+    if results and not args.dry_run:  # the audit trail of what was done, failures included
+        records.append(Path(args.record) if args.record else ctx.root / records.DEFAULT_PATH,
+                       records.lines(results, records.collect_provenance(ctx.root), ctx.now))
     failed = [r for r in results if not r.ok]
     if ctx.format == "json":
         emit_json({"dry_run": args.dry_run,
