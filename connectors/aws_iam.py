@@ -143,14 +143,18 @@ class IamWriter:
         self.iam, self.account_id, self.path = iam, account_id, path
         self.sleep, self.attempts, self.delay = sleep, consistency_attempts, consistency_delay
         self.calls = 0
+        self.created: set[str] = set()  # roles created by this writer: may not be visible yet
 
     def _call(self, method: str, **kwargs) -> Any:
         self.calls += 1
         return getattr(self.iam, method)(**kwargs)
 
     def _settled(self, method: str, **kwargs) -> Any:
-        """Retry NoSuchEntity briefly: IAM is eventually consistent, so a role
-        created a moment ago may not be visible to the next call yet."""
+        """Retry NoSuchEntity briefly for a role this writer just created: IAM
+        is eventually consistent, so it may not be visible to the next call
+        yet. Anything else missing (a user, a group) fails at once."""
+        if kwargs.get("RoleName") not in self.created:
+            return self._call(method, **kwargs)
         for attempt in range(self.attempts):
             try:
                 return self._call(method, **kwargs)
@@ -163,7 +167,7 @@ class IamWriter:
     def group_member(self, change: Change, add: bool) -> None:
         user = change.grant.principal.partition(":")[2]
         if add:
-            self._settled("add_user_to_group", GroupName=change.grant.entitlement, UserName=user)
+            self._call("add_user_to_group", GroupName=change.grant.entitlement, UserName=user)
         else:
             try:
                 self._call("remove_user_from_group", GroupName=change.grant.entitlement, UserName=user)
@@ -191,6 +195,7 @@ class IamWriter:
             self._call("create_role", Path=self.path, RoleName=grant.entitlement,
                        AssumeRolePolicyDocument=self._trust(grant),
                        Description=grant.attr("purpose") or "", Tags=role_tags(grant))
+            self.created.add(grant.entitlement)
         except ClientError as exc:
             if error_code(exc) != "EntityAlreadyExists":
                 raise

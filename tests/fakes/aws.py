@@ -353,10 +353,11 @@ class _Body:
         yield self.data
 
 
-def inject_throttling(client: Any, operation: str, times: int) -> Counter:
-    """The next ``times`` HTTP attempts of ``operation`` get AWS's throttling
-    error, so botocore's real retry logic has to recover. Returns a counter
-    of injected errors."""
+def inject_error(client: Any, operation: str, times: int, code: str = "Throttling",
+                 message: str = "Rate exceeded", status: int = 400) -> Counter:
+    """The next ``times`` HTTP attempts of ``operation`` get an AWS error
+    response in the service's own wire format, so botocore's real parsing and
+    retry logic run. Returns a counter of injected errors."""
     injected: Counter = Counter()
     protocol = client.meta.service_model.protocol
 
@@ -365,17 +366,23 @@ def inject_throttling(client: Any, operation: str, times: int) -> Counter:
             return None
         injected[operation] += 1
         if protocol == "query":
-            body = (b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>"
-                    b"<Message>Rate exceeded</Message></Error><RequestId>fake</RequestId></ErrorResponse>")
+            body = (f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code>"
+                    f"<Message>{message}</Message></Error><RequestId>fake</RequestId></ErrorResponse>").encode()
             headers = {"Content-Type": "text/xml"}
         else:
-            body = json.dumps({"__type": "ThrottlingException", "message": "Rate exceeded"}).encode()
+            body = json.dumps({"__type": code, "message": message}).encode()
             headers = {"Content-Type": "application/x-amz-json-1.1"}
-        return AWSResponse(request.url, 400, headers, _Body(body))
+        return AWSResponse(request.url, status, headers, _Body(body))
 
     client.meta.events.register_first("before-send.*.*", before_send)
     return injected
 
 
-__all__ = ["FakeAws", "Seeded", "seed", "CallLog", "SimulatedCrash", "inject_throttling",
+def inject_throttling(client: Any, operation: str, times: int) -> Counter:
+    """AWS's throttling error for the next ``times`` attempts of ``operation``."""
+    code = "Throttling" if client.meta.service_model.protocol == "query" else "ThrottlingException"
+    return inject_error(client, operation, times, code, "Rate exceeded", 400)
+
+
+__all__ = ["FakeAws", "Seeded", "seed", "CallLog", "SimulatedCrash", "inject_throttling", "inject_error",
            "WRITE_OPERATIONS", "UNMANAGED_GROUP", "UNMANAGED_PERMISSION_SET", "MANAGEMENT_ACCOUNT"]
