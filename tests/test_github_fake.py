@@ -85,7 +85,7 @@ def test_secondary_rate_limit_has_githubs_shape(fake, status):
 
 
 def test_pygithub_sees_the_rate_limit_as_such(fake):
-    gh = Github(base_url=fake.url, auth=Auth.Token("x"), retry=None)
+    gh = Github(base_url=fake.url, auth=Auth.Token("x"), retry=None, seconds_between_requests=None)
     fake.rate_limit(times=1, status=403, retry_after=1)
     with pytest.raises(RateLimitExceededException) as err:
         gh.get_repo("acme/access")
@@ -111,7 +111,7 @@ def test_contents_refuse_a_stale_sha_and_the_bot_cannot_edit_others_comments(fak
 
 
 def test_reviews_keep_the_commit_they_were_given_on(fake):
-    gh = Github(base_url=fake.url, auth=Auth.Token("x"), retry=None)
+    gh = Github(base_url=fake.url, auth=Auth.Token("x"), retry=None, seconds_between_requests=None)
     n = fake.add_pr("bob-acme", [])
     first = fake.pulls[n].head_sha
     fake.add_review(n, "alice-acme")
