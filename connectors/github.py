@@ -304,6 +304,13 @@ class GitHubConnector:
         return self._call("open a pull request", lambda: self._repo.create_pull(
             base=base, head=branch, title=title, body=body)).number
 
+    def has_pull_request(self, branch: str) -> bool:
+        """Whether any PR, open or closed, ever came from ``branch``: how a
+        one-time message (a renewal reminder) knows it was already sent."""
+        head = f"{self.owner}:{branch}"
+        return self._call(f"list pull requests from {branch}", lambda: any(
+            True for _ in self._repo.get_pulls(state="all", head=head)))
+
     def _put_file(self, branch: str, path: str, text: str | None, message: str) -> None:
         try:
             current = self._call(f"read {path}", lambda: self._repo.get_contents(path, ref=branch))
