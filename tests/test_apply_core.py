@@ -78,3 +78,11 @@ def test_plan_cli_json_contract(repo, capsys, monkeypatch):
     assert {"action", "provider", "kind", "project", "principal", "target", "request"} <= set(change)
     aws = next(c for c in doc["changes"] if c["provider"] == "aws")
     assert "account" in aws and len(aws["account"]) == 12
+
+
+def test_since_an_all_zero_or_unknown_commit_means_every_target(repo):
+    # GitHub sends before=0000… on a branch's first push
+    for since in ("0" * 40, "deadbeef"):
+        cloud = MemoryCloud()
+        build_plan(repo.root, NOW, since=since, factory=cloud.connector)
+        assert len(cloud.reads) == 7

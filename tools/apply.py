@@ -53,6 +53,9 @@ def changed_targets(root, since: str, org: OrgModel) -> set[tuple[str, str]] | N
     grows), so it widens the run to every target; the scheduled reconcile
     stays the full safety net either way.
     """
+    if not since.strip("0") or not git(root, "rev-parse", "--verify", "--quiet", f"{since}^{{commit}}",
+                                       check=False).strip():
+        return None  # first push to a branch (before = 0000…) or unknown commit: everything
     out = git(root, "diff", "--name-only", "--no-renames", f"{since}", "--", "requests", orgmodel.DATA_DIR)
     touched: set[tuple[str, str]] = set()
     for path in out.splitlines():
