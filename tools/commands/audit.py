@@ -1,0 +1,220 @@
+"""``accessctl audit``: who has what, since when, approved by whom.
+
+``who-has TARGET [--role R] [--live]``, ``history PRINCIPAL``,
+``report [--format html|csv|json]`` and ``summary`` (the merged PR's
+comment from the apply record). Each reads git history once and the apply
+record once; ``--live`` reads the target's cloud once, through apply's plan.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rich.markup import escape
+from rich.table import Table
+
+from tools import audit, audit_history, orgmodel, records
+from tools.audit_report import Report, last_review
+from tools.errors import EXIT_FINDING, EXIT_OK, UsageError
+from tools.output import console, emit_json
+from tools.repo import Tree, git
+
+FORMATS = ["text", "json", "markdown"]
+
+
+def _sub(sub, name: str, help_text: str, formats: list[str]) -> argparse.ArgumentParser:
+    p = sub.add_parser(name, help=help_text, description=help_text)
+    # Accepted after the subcommand too; the defaults stay those of `accessctl audit`.
+    p.add_argument("--repo", metavar="PATH", default=argparse.SUPPRESS, help="access repository")
+    p.add_argument("--format", choices=formats, default=argparse.SUPPRESS, help="output format")
+    p.add_argument("--record", metavar="PATH", default=None,
+                   help=f"apply record to read (default: {records.DEFAULT_PATH} in the repository)")
+    return p
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="audit_command", metavar="SUBCOMMAND", required=True)
+    w = _sub(sub, "who-has", "who holds what in an account or project, and how it got there", FORMATS)
+    w.add_argument("target", help="account name or id, project id, or aws/<name> / gcp/<id>")
+    w.add_argument("--role", metavar="ENTITLEMENT", help="only this group / permission set / policy / role")
+    w.add_argument("--live", action="store_true",
+                   help="cross-check the cloud; exit 1 if it holds access the repository cannot explain")
+    h = _sub(sub, "history", "timeline of one person's or service account's access", FORMATS)
+    h.add_argument("principal", help="user:<email>, an email, a GitHub login, group:<team> or serviceAccount:…")
+    r = _sub(sub, "report", "access matrix for auditors", ["text", "json", "csv", "html"])
+    r.add_argument("--output", "-o", metavar="FILE", help="write the report here instead of stdout")
+    s = _sub(sub, "summary", "Markdown summary of the last apply run (the merged PR's comment)", ["text", "markdown", "json"])
+    s.add_argument("--comment", action="store_true", help="post it on the run's PR (needs GitHub context)")
+    s.add_argument("--pr", type=int, metavar="N", help="PR to comment on (default: the one in the record)")
+
+
+def run(args, ctx) -> int:
+    record = Path(args.record) if args.record else None
+    fmt = args.format
+    if args.audit_command == "who-has":
+        return _who_has(args, ctx, fmt, record)
+    if args.audit_command == "history":
+        return _history(args, ctx, fmt, record)
+    if args.audit_command == "report":
+        return _report(args, ctx, fmt, record)
+    return _summary(args, ctx, fmt, record)
+
+
+# ---- who-has -------------------------------------------------------------
+def _who_has(args, ctx, fmt: str, record: Path | None) -> int:
+    org = orgmodel.load(Tree(ctx.root))
+    target = audit.resolve_target(org, args.target)
+    evidence = audit.Evidence.load(ctx.root, record)
+    found = audit.rows(ctx.root, org, ctx.now, evidence, audit.role_filter(target, args.role))
+    unexplained = audit.cross_check(ctx.root, ctx.now, target, found, args.role) if args.live else []
+    drifted = [r for r in found if r.live not in ("live", "not checked")]
+    label = f"{target.provider}/{target.name}" + (f" ({target.id})" if target.id != target.name else "")
+    if fmt == "json":
+        doc = {"target": {"provider": target.provider, "id": target.id, "name": target.name,
+                          "owner": target.owner, "environment": target.environment},
+               "role": args.role, "live_checked": args.live, "grants": [r.as_json() for r in found]}
+        if args.live:
+            doc["unexplained"] = [u.as_json() for u in unexplained]
+        emit_json(doc)
+    elif fmt == "markdown":
+        sys.stdout.write(_who_has_markdown(label, found, unexplained, args.live))
+    else:
+        out = console()
+        table = Table(title=f"Who has access in {label}" + (f", {args.role}" if args.role else ""))
+        for col in ("principal", "entitlement", "tier", "expires", "request", "PR", "merged", "approvers",
+                    *(["cloud"] if args.live else [])):
+            table.add_column(col)
+        for r in found:
+            p = r.prov
+            table.add_row(escape(r.grant.principal), escape(r.grant.entitlement), r.tier,
+                          _day(r.grant.expires), escape(r.grant.request or "—"),
+                          f"#{p.pr}" if p and p.pr else "—", _day(p.merged_at) if p else "—",
+                          escape(_approvers(r)), *([escape(r.live)] if args.live else []))
+        out.print(table if found else f"Nobody holds access in {label} through the pipeline.")
+        for u in unexplained:
+            g = u.grant
+            out.print(f"[red]unexplained[/] {escape(g.principal)} {g.kind} {escape(g.entitlement)}: {escape(u.why)}")
+        if args.live:
+            out.print(f"{len(unexplained)} live grant(s) the repository cannot explain; "
+                      f"{len(drifted)} requested grant(s) not as requested in the cloud")
+    return EXIT_FINDING if unexplained or drifted else EXIT_OK
+
+
+def _approvers(r: audit.Row) -> str:
+    if r.prov is None or r.prov.approvers is None:
+        return "unknown"
+    return ", ".join(r.prov.approvers) or "none recorded"
+
+
+def _who_has_markdown(label: str, found, unexplained, live: bool) -> str:
+    lines = [f"### Who has access in {label}", "",
+             "| principal | entitlement | tier | expires | request | PR | merged | approvers |"
+             + (" cloud |" if live else ""), "| --- " * (8 + live) + "|"]
+    for r in found:
+        p = r.prov
+        lines.append(f"| {r.grant.principal} | {r.grant.entitlement} | {r.tier} | {_day(r.grant.expires)} | "
+                     f"{r.grant.request} | {'#' + str(p.pr) if p and p.pr else '—'} | "
+                     f"{_day(p.merged_at) if p else '—'} | {_approvers(r)} |" + (f" {r.live} |" if live else ""))
+    for u in unexplained:
+        lines.append(f"\n**Unexplained:** {u.grant.principal} {u.grant.kind} {u.grant.entitlement}: {u.why}")
+    return "\n".join(lines) + "\n"
+
+
+def _day(value) -> str:
+    return value.strftime("%Y-%m-%d") if value else "—"
+
+
+# ---- history ---------------------------------------------------------------
+def _history(args, ctx, fmt: str, record: Path | None) -> int:
+    org = orgmodel.load(Tree(ctx.root))
+    principal = audit_history.resolve_principal(org, args.principal)
+    events = audit_history.history(ctx.root, org, principal, ctx.now, record)
+    if fmt == "json":
+        emit_json({"principal": principal, "events": [e.as_json() for e in events]})
+        return EXIT_OK
+    if fmt == "markdown":
+        rows = [f"### Access history of {principal}", "", "| time | event | request | detail | PR |",
+                "| --- | --- | --- | --- | --- |"]
+        rows += [f"| {e.time:%Y-%m-%d %H:%M} | {e.kind} | {e.request or '—'} | {e.detail.replace('|', '/')} | "
+                 f"{'#' + str(e.pr) if e.pr else '—'} |" for e in events]
+        sys.stdout.write("\n".join(rows) + "\n")
+        return EXIT_OK
+    out = console()
+    if not events:
+        out.print(f"No request on main, past or present, names {escape(principal)}.")
+        return EXIT_OK
+    table = Table(title=f"Access history of {escape(principal)}")
+    for col in ("time (UTC)", "event", "request", "detail", "PR", "by"):
+        table.add_column(col)
+    for e in events:
+        table.add_row(f"{e.time:%Y-%m-%d %H:%M}", e.kind, escape(e.request or "—"), escape(e.detail),
+                      f"#{e.pr}" if e.pr else "—", escape(e.author or "—"))
+    out.print(table)
+    return EXIT_OK
+
+
+# ---- report ----------------------------------------------------------------
+def _report(args, ctx, fmt: str, record: Path | None) -> int:
+    org = orgmodel.load(Tree(ctx.root))
+    evidence = audit.Evidence.load(ctx.root, record)
+    found = audit.rows(ctx.root, org, ctx.now, evidence)
+    targets = sorted(org.targets.values(), key=lambda t: (t.provider, t.name))
+    commit = git(ctx.root, "rev-parse", "HEAD", check=False).strip() or "uncommitted"
+    report = Report(sorted(found, key=lambda r: (r.grant.provider, r.target.name, r.grant.principal,
+                                                 r.grant.kind, r.grant.entitlement)),
+                    targets, org, ctx.now, commit)
+    if fmt == "html":
+        text = report.as_html()
+    elif fmt == "csv":
+        text = report.as_csv()
+    elif fmt == "json":
+        import json
+        text = json.dumps(report.as_json(), indent=2) + "\n"
+    else:
+        if args.output:
+            raise UsageError("--output needs --format html, csv or json")
+        table = Table(title=f"Access matrix at {ctx.now:%Y-%m-%d}")
+        for col in ("target", "principal", "entitlement", "tier", "expires", "owner", "last review"):
+            table.add_column(col)
+        for r in report.rows:
+            table.add_row(f"{r.grant.provider}/{r.target.name}", escape(r.grant.principal),
+                          escape(r.grant.entitlement), r.tier, _day(r.grant.expires), escape(r.owner),
+                          escape(last_review(r)))
+        console().print(table)
+        return EXIT_OK
+    if args.output:
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.output}: {exc.strerror}") from None
+        print(f"wrote {args.output} ({len(report.rows)} grants, {len(report.principals)} principals)",
+              file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+# ---- summary ---------------------------------------------------------------
+def _summary(args, ctx, fmt: str, record: Path | None) -> int:
+    path = record or ctx.root / records.DEFAULT_PATH
+    if not path.is_file():
+        raise UsageError(f"no apply record at {path}; run `accessctl apply` or pass --record PATH "
+                         "(the apply workflow publishes it as an artifact)")
+    last = records.latest_run(records.read(path))
+    markdown = records.summary_markdown(last)
+    if args.comment:
+        number = args.pr or (last[0].pr if last else None)
+        if number is None:
+            raise UsageError("no PR to comment on: the record names none; pass --pr N")
+        from tools.github_context import client
+        gh = client()
+        if gh is None:
+            raise UsageError("--comment needs GITHUB_REPOSITORY and GITHUB_TOKEN (the Actions environment)")
+        gh.upsert_comment(number, "apply", markdown)
+    if fmt == "json":
+        emit_json({"record": str(path), "changes": [r.as_json() for r in last],
+                   "failed": sum(1 for r in last if not r.ok)})
+    else:
+        sys.stdout.write(markdown)
+    return EXIT_FINDING if any(not r.ok for r in last) else EXIT_OK
