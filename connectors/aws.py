@@ -21,6 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from connectors.aws_iam import IamWriter, read_group_members, read_roles
 from connectors.aws_sso import KIND as SSO_KIND, IdentityCenter
 from connectors.ratelimit import Limiter
+from tools.errors import UsageError
 from tools.model import Action, Change, ChangeResult, Grant, Target
 from tools.orgmodel import OrgModel
 
@@ -119,12 +120,19 @@ class AwsConnector:
     # ---- Connector interface -------------------------------------------------
 
     def read(self, target: Target) -> list[Grant]:
-        """Live grants in the managed scope of one account, in one pass."""
-        iam = self.iam(target.id)
-        grants = read_group_members(iam, target)
-        grants += read_roles(iam, target, self.role_path, self.role_page_size)
-        if target.managed.get(SSO_KIND):
-            grants += self.identity_center().read(target)
+        """Live grants in the managed scope of one account, in one pass.
+
+        A failed read is an environment problem (credentials, endpoint,
+        missing applier role): one line naming the account, exit code 2."""
+        try:
+            iam = self.iam(target.id)
+            grants = read_group_members(iam, target)
+            grants += read_roles(iam, target, self.role_path, self.role_page_size)
+            if target.managed.get(SSO_KIND):
+                grants += self.identity_center().read(target)
+        except (ClientError, BotoCoreError, LookupError) as exc:
+            raise UsageError(f"reading AWS account {target.name} ({target.id}) failed: {_short(exc)}; "
+                             f"check the credentials, AWS_ENDPOINT_URL and the {self.applier_role} role") from None
         return sorted(grants, key=lambda g: g.key)
 
     def apply(self, target: Target, changes: Sequence[Change]) -> list[ChangeResult]:
@@ -161,7 +169,10 @@ class AwsConnector:
     def revoke_role_sessions(self, account_id: str, role_name: str, at: datetime) -> None:
         """Deny all to the role's sessions issued before ``at`` (used by the
         expire job: a removed trust stops new sessions, this stops live ones)."""
-        IamWriter(self.iam(account_id), account_id, self.role_path, self.sleep).revoke_sessions(role_name, at)
+        try:
+            IamWriter(self.iam(account_id), account_id, self.role_path, self.sleep).revoke_sessions(role_name, at)
+        except (ClientError, BotoCoreError) as exc:
+            raise UsageError(f"revoking sessions of role {role_name} in {account_id} failed: {_short(exc)}") from None
 
     # ---- helpers -------------------------------------------------------------
 

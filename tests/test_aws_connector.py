@@ -16,6 +16,7 @@ from conftest import PROJECT
 from connectors.aws import PERMISSIONS, AwsConnector
 from connectors.ratelimit import Limiter, Outcome, TokenBucket, drive
 from tests.fakes.aws import CallLog, FakeAws, SimulatedCrash, inject_error, inject_throttling
+from tools.errors import UsageError
 from tools.model import Action, Change, Grant
 from tools.orgmodel import load
 from tools.plan import diff
@@ -314,6 +315,18 @@ def test_every_operation_declares_permissions_and_covers_every_call(aws, org):
     used = {f"{prefix[service]}:{op}" for service, _, op in log.calls}
     assert used - declared == set()
     assert "sso:CreateAccountAssignment" in used and "iam:DeleteRole" in used
+
+
+def test_an_unreachable_endpoint_is_a_one_line_usage_error(org, monkeypatch):
+    import socket
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    for key, value in {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "x",
+                       "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(UsageError, match=r"reading AWS account acme-dev \(111111111111\) failed: .*connect"):
+        AwsConnector(org, max_attempts=1).read(dev(org))
 
 
 # ---- the limiter's pure core -------------------------------------------------
