@@ -165,6 +165,7 @@ def history(root: Path, org: OrgModel, principal: str, now: datetime, record_pat
                             f"{r.action} {g.get('kind')} {g.get('entitlement')} in {g.get('target')}: {outcome}"
                             + (f"; approvers {', '.join(r.approvers)}" if r.approvers else ""),
                             r.pr, r.commit, r.actor, "apply-record"))
-    order = {"grant": 0, "identity-created": 0, "change": 1, "renewal": 1, "shortened": 1, "applied": 2,
-             "expiry": 3, "revocation": 4, "identity-removed": 4}
-    return sorted(events, key=lambda e: (e.time, order.get(e.kind, 9), e.request or ""))
+    # Git events came newest first: reverse them, then a stable sort by time
+    # keeps git's order among commits made in the same second.
+    git_events = [e for e in events if e.source == "git"][::-1]
+    return sorted(git_events + [e for e in events if e.source != "git"], key=lambda e: e.time)

@@ -80,7 +80,7 @@ def _who_has(args, ctx, fmt: str, record: Path | None) -> int:
     elif fmt == "markdown":
         sys.stdout.write(_who_has_markdown(label, found, unexplained, args.live))
     else:
-        out = console()
+        out = _out()
         table = Table(title=f"Who has access in {label}" + (f", {args.role}" if args.role else ""))
         for col in ("principal", "entitlement", "tier", "expires", "request", "PR", "merged", "approvers",
                     *(["cloud"] if args.live else [])):
@@ -99,6 +99,15 @@ def _who_has(args, ctx, fmt: str, record: Path | None) -> int:
             out.print(f"{len(unexplained)} live grant(s) the repository cannot explain; "
                       f"{len(drifted)} requested grant(s) not as requested in the cloud")
     return EXIT_FINDING if unexplained or drifted else EXIT_OK
+
+
+def _out():
+    """A console whose tables are never cut with ellipses when piped to a
+    file or a CI log: an auditor's evidence must be whole."""
+    out = console()
+    if not out.is_terminal:
+        out.width = max(out.width, 240)
+    return out
 
 
 def _approvers(r: audit.Row) -> str:
@@ -140,7 +149,7 @@ def _history(args, ctx, fmt: str, record: Path | None) -> int:
                  f"{'#' + str(e.pr) if e.pr else '—'} |" for e in events]
         sys.stdout.write("\n".join(rows) + "\n")
         return EXIT_OK
-    out = console()
+    out = _out()
     if not events:
         out.print(f"No request on main, past or present, names {escape(principal)}.")
         return EXIT_OK
@@ -181,7 +190,7 @@ def _report(args, ctx, fmt: str, record: Path | None) -> int:
             table.add_row(f"{r.grant.provider}/{r.target.name}", escape(r.grant.principal),
                           escape(r.grant.entitlement), r.tier, _day(r.grant.expires), escape(r.owner),
                           escape(last_review(r)))
-        console().print(table)
+        _out().print(table)
         return EXIT_OK
     if args.output:
         try:
