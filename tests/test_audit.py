@@ -10,7 +10,6 @@ import shutil
 import subprocess
 from datetime import datetime, timezone
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
 
