@@ -32,19 +32,30 @@ def read_texts(tree: Tree, paths: Iterable[str]) -> dict[str, str]:
         return {p: (tree.root / p).read_text(encoding="utf-8") for p in paths}
     if not paths:
         return {}
-    request = "".join(f"{tree.ref}:{p}\n" for p in paths).encode()
+    # Resolve blob ids with one ls-tree, then fetch blobs by id: asking
+    # cat-file for "REF:path" re-walks the tree per file (~0.5 ms each).
+    listing = subprocess.run(["git", "-C", str(tree.root), "ls-tree", "-r", "-z", tree.ref, "--",
+                              *sorted({p.split("/", 1)[0] for p in paths})], capture_output=True)
+    if listing.returncode != 0:
+        raise UsageError(f"git ls-tree {tree.ref} failed: {listing.stderr.decode(errors='replace').strip()}")
+    blob_of: dict[str, str] = {}
+    for entry in listing.stdout.split(b"\0"):
+        meta, _, name = entry.partition(b"\t")
+        parts = meta.split()
+        if len(parts) == 3 and parts[1] == b"blob":
+            blob_of[name.decode()] = parts[2].decode()
+    missing = [p for p in paths if p not in blob_of]
+    if missing:
+        raise UsageError(f"{missing[0]} does not exist in {tree.describe()}")
     proc = subprocess.run(["git", "-C", str(tree.root), "cat-file", "--batch"],
-                          input=request, capture_output=True)
+                          input="".join(f"{blob_of[p]}\n" for p in paths).encode(), capture_output=True)
     if proc.returncode != 0:
         raise UsageError(f"git cat-file failed: {proc.stderr.decode(errors='replace').strip()}")
     out, pos, texts = proc.stdout, 0, {}
     for p in paths:
         end = out.index(b"\n", pos)
-        header = out[pos:end].split()
+        size = int(out[pos:end].split()[2])
         pos = end + 1
-        if len(header) < 3 or header[1] == b"missing":
-            raise UsageError(f"{p} does not exist in {tree.describe()}")
-        size = int(header[2])
         texts[p] = out[pos:pos + size].decode("utf-8", errors="replace")
         pos += size + 1
     return texts

@@ -90,7 +90,12 @@ service_account_owner(state, ref) := owner if {
 	owner := g.attributes.owner
 }
 
+# person: by the loader's index (org._index, built from org.people) when
+# present, else by scanning org.people (small models in unit tests).
+person(org, email) := org._index.people[lower(email)] if org._index
+
 person(org, email) := p if {
+	not org._index
 	some p in org.people
 	lower(p.email) == lower(email)
 }
