@@ -158,3 +158,23 @@ def test_unknown_base_and_bad_context_are_usage_errors(repo, capsys):
     bad.write_text('{"number": "x"}')
     result = repo.run("evaluate", "--pr-context", str(bad), capsys=capsys)
     assert result.code == 2 and "number must be int" in result.err
+
+
+def test_pr_number_reads_the_pr_from_github(repo, capsys, monkeypatch):
+    from fakes.github import FakeGitHub
+    base = git(repo.root, "rev-parse", "HEAD").strip()
+    repo.write(CAROL, LONG.replace('"2027-06-01"', '"2026-12-20"'))
+    repo.commit("carol asks")
+    with FakeGitHub() as gh:
+        gh.add_team("platform", ["alice-acme", "carol-acme"])
+        number = gh.add_pr("carol-acme", [(CAROL, "modified")])
+        monkeypatch.setenv("GITHUB_API_URL", gh.url)
+        monkeypatch.setenv("GITHUB_TOKEN", "x")
+        monkeypatch.setenv("GITHUB_REPOSITORY", gh.full_name)
+        gh.add_review(number, "carol-acme")  # the author's own approval does not count
+        denied = repo.run("evaluate", "--pr", str(number), "--base", base, capsys=capsys)
+        assert denied.code == 1 and "counted: none" in denied.out
+        gh.add_review(number, "alice-acme")
+        allowed = repo.run("evaluate", "--pr", str(number), "--base", base, capsys=capsys)
+    assert allowed.code == 0, allowed.out + allowed.err
+    assert f"ALLOW {CAROL}" in allowed.out

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 
 from rich.markup import escape
 
-from tools import pr_context as prc
+from tools import orgmodel, pr_context as prc
 from tools.commands.validate import selected_paths
 from tools.errors import EXIT_FINDING, EXIT_OK, UsageError
 from tools.output import console, emit_json
 from tools.policy_eval import Evaluation, evaluate_files
+from tools.repo import Tree
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -32,22 +32,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help='print {"input": …, "data": …} exactly as given to the engine, for `opa eval`')
 
 
-def _github_context(args):
-    repo = args.github_repo or os.environ.get("GITHUB_REPOSITORY")
-    if not repo or not os.environ.get("GITHUB_TOKEN"):
+def _github_context(args, ctx) -> prc.PRContext:
+    """The PR from GitHub (lazily: only --pr needs PyGithub), converted to
+    the policy's PR-context model. Reviewer teams are looked up for every
+    team of the org model; the policy matches them against the base's."""
+    from tools.github_context import client
+    gh = client(args.github_repo)
+    if gh is None:
         raise UsageError("--pr needs GITHUB_REPOSITORY (or --github-repo) and GITHUB_TOKEN; "
                          "for a local run pass --pr-context FILE instead")
-    try:
-        from connectors import github
-    except ImportError as exc:
-        raise UsageError(f"--pr needs the GitHub connector (connectors/github.py): {exc}") from None
-    return github.pr_context(repo, args.pr)
+    org = orgmodel.load(Tree(ctx.root))
+    teams = sorted(t.github_team for t in org.teams.values())
+    return prc.from_dict(gh.pr_context(args.pr, teams).as_json(), f"PR #{args.pr}")
 
 
 def run(args, ctx) -> int:
     pr = None
     if args.pr is not None:
-        pr = _github_context(args)
+        pr = _github_context(args, ctx)
     elif args.pr_context:
         pr = prc.load(args.pr_context)
     only = selected_paths(ctx, args.paths)
