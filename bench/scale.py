@@ -169,7 +169,7 @@ def run(requests: int = 10_000, accounts: int = 50, projects: int = 50, people: 
         os.environ.update(emu.env())
         os.environ["ACCESSCTL_NOW"] = NOW.isoformat().replace("+00:00", "Z")
         try:
-            return _stages(root, org, grants, emu, cold_targets, people, generated, t0)
+            return {"requests": gen.requests, **_stages(root, org, grants, emu, cold_targets, people, generated, t0)}
         finally:
             emu.stop()
     finally:
@@ -259,7 +259,7 @@ def _stages(root: Path, org: Any, grants: list, emu: seed_scale.Emulators, cold_
                                baseline_drift_found=len(drifted), baseline_left_after_own_check=len(still),
                                baseline_left_after=left())
     naive.close()
-    return {"requests": len(grants), "targets": len(org.targets), "cold_targets": len(cold),
+    return {"grants": len(grants), "targets": len(org.targets), "cold_targets": len(cold),
             "generate_seconds": round(generated, 1), "seed_seconds": round(seeded, 1), "stages": stages}
 
 
@@ -291,7 +291,7 @@ NAMES = {"plan": "plan, whole state", "apply_cold": "apply, cold", "apply_since"
 
 
 def markdown(fig: dict[str, Any]) -> str:
-    lines = [f"Synthetic org: {fig['requests']:,} grants over {fig['targets']} targets; machine: {machine()}. "
+    lines = [f"Synthetic org: {fig['requests']:,} request files ({fig['grants']:,} grants after the merges) over {fig['targets']} targets; machine: {machine()}. "
              f"Generated in {fig['generate_seconds']} s, emulators seeded in {fig['seed_seconds']} s "
              "(directly into moto's backends and the GCP fake; not measured). Peak RSS is the whole process "
              "including the in-process emulators.", "",
