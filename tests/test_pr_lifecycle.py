@@ -136,3 +136,119 @@ def test_standard_request_denied_then_fixed_then_approved(rig, capsys):
     assert rig.status() == "success"
     assert doc["approvals"]["files"][0]["approved_by"] == ["alice-acme"]
     assert len(rig.comments()) == 1 and rig.comments()[0].splitlines()[1].startswith("### ✅ Allowed")
+
+
+def test_privileged_needs_owner_then_security_and_ignores_the_requester(rig, capsys):
+    rig.push({ADMIN: admin()}, author="olivia-acme")
+    doc = rig.check(capsys)
+    assert doc["headline"] == "Needs 2 more approvals: one from @acme/sre and one from @acme/security"
+
+    rig.review("olivia-acme")  # the requester and beneficiary approving her own access
+    rig.review("niaj-acme")  # sre: enough for a standard role, not for a privileged one
+    doc = rig.check(capsys)
+    assert doc["verdict"] == "needs-approval" and rig.status() == "failure"
+    assert doc["headline"] == "Needs one more approval from @acme/security"
+    approvals = doc["approvals"]["files"][0]
+    assert approvals["approved_by"] == ["niaj-acme"]
+    assert approvals["ignored"] == [{"user": "olivia-acme", "why": "the beneficiary and the requester and the PR "
+                                     "author: a party to the request cannot approve it"}]
+    assert "Needs one more approval from @acme/security" in rig.comments()[0].splitlines()[1]
+
+    rig.review("ivan-acme")  # security, on the head commit: the check turns green without a push
+    doc = rig.check(capsys)
+    assert doc["verdict"] == "allowed" and rig.status() == "success"
+    assert sorted(doc["approvals"]["files"][0]["approved_by"]) == ["ivan-acme", "niaj-acme"]
+
+
+def test_old_commit_and_outside_reviewers_do_not_count(rig, capsys):
+    first = rig.push({CAROL: carol("2026-12-20")}, author="bob-acme")
+    rig.review("alice-acme")  # on the first commit
+    rig.push({CAROL: carol("2026-12-19")}, author="bob-acme", message="one day less")
+    rig.review("dave-acme")  # data team: not an owner of acme-staging
+    rig.review("carol-acme")  # the beneficiary, in the owning team
+    doc = rig.check(capsys)
+    assert doc["verdict"] == "needs-approval"
+    assert doc["headline"] == "Needs one more approval from @acme/platform"
+    ignored = {i["user"]: i["why"] for i in doc["approvals"]["files"][0]["ignored"]}
+    assert ignored["alice-acme"].startswith(f"approved an older commit ({first[:7]})")
+    assert ignored["dave-acme"] == "not in a team that must approve (@acme/platform)"
+    assert ignored["carol-acme"].startswith("the beneficiary and the requester")
+    rig.review("alice-acme")  # again, on the head commit
+    assert rig.check(capsys)["verdict"] == "allowed" and rig.status() == "success"
+
+
+def test_policy_change_with_a_request_is_judged_by_the_base_rules(rig, capsys):
+    tiers = rig.repo.read("policies/data/tiers.yaml").replace("max_hours: 720 ", "max_hours: 9000 ")
+    rig.push({"policies/data/tiers.yaml": tiers, CAROL: carol("2027-06-01")})
+    rig.review("alice-acme")
+    rig.review("ivan-acme")
+    doc = rig.check(capsys)
+    assert doc["verdict"] == "denied" and rig.status() == "failure"
+    rules = [v["rule"] for v in doc["files"][0]["violations"]]
+    assert rules == ["expiry-too-long", "pr-mixes-rules-and-requests"]
+    # The head's own rules would have allowed the expiry: prove the head really says so.
+    assert "max_hours: 9000" in rig.repo.read("policies/data/tiers.yaml")
+
+
+def test_one_comment_updated_in_place_across_five_pushes(rig, capsys):
+    heads = []
+    for day in range(10, 15):
+        heads.append(rig.push({CAROL: carol(f"2026-12-{day}")}, message=f"day {day}"))
+        rig.check(capsys)
+    assert len(rig.comments()) == 1
+    assert rig.gh.count("POST", f"/issues/{rig.number}/comments") == 1
+    body = rig.comments()[0]
+    assert f"head `{heads[-1][:7]}`" in body and "2026-12-14" in body
+    assert all(rig.gh.statuses[h][0]["context"] == STATUS for h in heads)
+
+
+def test_break_glass_opens_one_review_issue_and_closes_it_when_dropped(rig, capsys):
+    glass = admin(expires="2026-11-22T15:00:00Z", extra="break_glass: true\n")
+    rig.push({ADMIN: glass}, author="olivia-acme")
+    rig.review("niaj-acme")
+    doc = rig.check(capsys)
+    assert doc["verdict"] == "allowed", doc["headline"]  # break-glass: one owner approval
+    number = doc["github"]["break_glass_issue"]
+    issue = rig.gh.issues[number]
+    assert issue["state"] == "open" and "break-glass" in issue["title"].lower()
+    assert f"PR #{rig.number}" in issue["body"] and "user:olivia@acme.example" in issue["body"]
+    assert f"Post-incident review: #{number}" in rig.comments()[0]
+    rig.check(capsys)
+    assert len(rig.gh.issues) == 1  # the same issue, not a second one
+
+    rig.push({ADMIN: admin()}, author="olivia-acme", message="no break-glass after all")
+    rig.check(capsys)
+    assert rig.gh.issues[number]["state"] == "closed"
+
+
+def test_a_newer_push_keeps_the_comment_for_its_own_run(rig, capsys):
+    rig.push({CAROL: carol("2026-12-20")})
+    rig.check(capsys)
+    judged = rig.head
+    newer = rig.gh.new_sha()
+    rig.gh.pulls[rig.number].head_sha = newer  # pushed while this run was checking out
+    rig.gh.add_review(rig.number, "alice-acme", commit_id=newer)
+    before = rig.comments()
+    result = rig.repo.run("check-pr", "--format", "json", capsys=capsys)
+    doc = json.loads(result.out)
+    assert doc["pr"]["head_sha"] == judged and doc["verdict"] == "needs-approval"  # newer approval not counted
+    assert "checkout is" in result.err
+    assert rig.comments() == before and doc["github"]["comment_id"] is None
+    assert rig.gh.statuses[judged][0]["state"] == "failure" and newer not in rig.gh.statuses
+
+
+def test_removing_a_request_is_a_planned_revocation(rig, capsys):
+    rig.push({CAROL: None})
+    doc = rig.check(capsys)
+    assert doc["verdict"] == "no-requests" and doc["allow"] and rig.status() == "success"
+    assert doc["removed"] == [CAROL]
+    [change] = doc["plan"]["changes"]
+    assert (change["action"], change["principal"], change["target"]) == ("remove", "user:carol@acme.example", "PowerUser")
+    assert "| `-` | acme-staging (222222222222) | `user:carol@acme.example` |" in rig.comments()[0]
+
+
+def test_policy_only_change_succeeds_and_names_security(rig, capsys):
+    rig.push({"policies/data/waivers.yaml": "waivers: []\n# reviewed\n"}, author="ivan-acme")
+    doc = rig.check(capsys)
+    assert doc["verdict"] == "no-requests" and rig.status() == "success"
+    assert doc["next_step"] == "@acme/security reviews it (CODEOWNERS)."

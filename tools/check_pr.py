@@ -130,16 +130,18 @@ class Verdict:
 
 
 def _excluded(pr: PRContext, request: Mapping[str, Any], logins_by_email: Mapping[str, str]) -> dict[str, str]:
-    out = {}
+    """login -> why their approval cannot count (they are a party to the request)."""
+    roles: dict[str, list[str]] = {}
     principal = request.get("principal") or {}
     if principal.get("type") == "user":
         login = logins_by_email.get(str(principal.get("id", "")).lower())
         if login:
-            out[login.lower()] = "the beneficiary: own access needs someone else's approval"
+            roles.setdefault(login.lower(), []).append("the beneficiary")
     if request.get("requester"):
-        out[str(request["requester"]).lower()] = "the requester: own request needs someone else's approval"
-    out[pr.author.lower()] = "the PR author: own PR needs someone else's approval"
-    return out
+        roles.setdefault(str(request["requester"]).lower(), []).append("the requester")
+    roles.setdefault(pr.author.lower(), []).append("the PR author")
+    return {login: " and ".join(dict.fromkeys(r)) + ": a party to the request cannot approve it"
+            for login, r in roles.items()}
 
 
 def review_notes(pr: PRContext, request: Mapping[str, Any], required: Mapping[str, Any], org: Org,
@@ -271,11 +273,17 @@ def assemble(pr: PRContext, files: list[FileResult], plan: PlanSection, org: Org
                    removed, rules_from, engine, other)
 
 
-def relabel_intent(plan: Plan) -> Plan:
+def relabel_intent(plan: Plan, invalid: Iterable[str] = ()) -> Plan:
     """A desired-vs-desired plan says what the PR changes in intent: a
-    removal is a request file no longer granting, not drift on main."""
-    changes = [replace(c, reason=f"{c.grant.request or 'a request'} no longer grants this")
-               if c.action is Action.REMOVE else c for c in plan.changes]
+    removal is a request file no longer granting, not drift on main; a file
+    that is invalid at the head grants nothing until it is fixed."""
+    invalid = set(invalid)
+
+    def why(c: Any) -> str:
+        if c.grant.request in invalid:
+            return f"{c.grant.request} is invalid at the head: it grants nothing until fixed"
+        return f"{c.grant.request or 'a request'} no longer grants this"
+    changes = [replace(c, reason=why(c)) if c.action is Action.REMOVE else c for c in plan.changes]
     return replace(plan, changes=changes)
 
 

@@ -166,7 +166,8 @@ def _plan(root: Path, org, targets: dict, head: list, base: list, now) -> cp.Pla
     want = state.desired(head, org, now).grants
     if not targets:
         return cp.PlanSection("none", Plan([], targets={}))
-    intent = cp.relabel_intent(make_plan(want, state.desired(base, org, now).grants, targets, protected))
+    invalid = {rf.path for rf in head if any(f.rule != validate.INCOMPLETE_IMPORT for f in rf.findings)}
+    intent = cp.relabel_intent(make_plan(want, state.desired(base, org, now).grants, targets, protected), invalid)
     providers = sorted({p for p, _ in targets})
     live_providers = [p for p in providers if has_credentials(p)]
     notes = []
