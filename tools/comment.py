@@ -136,10 +136,14 @@ def _approvals_section(verdict: Verdict) -> str:
         approved = ", ".join(md(n.user) for n in f.reviews if n.counted) or "none yet"
         missing = "; ".join(a.text(verdict.org) for a in f.asks) or ("—" if f.allow or f.status == "denied" else "see above")
         rows.append(f"| {code(f.file)} | {_needs(verdict, f)} | {approved} | {missing} |")
-    ignored = sorted({(n.user, n.why) for f in verdict.files for n in f.reviews if not n.counted})
+    # A reviewer counted on one file is not news for being outside another file's teams.
+    counted = {n.user for f in verdict.files for n in f.reviews if n.counted}
+    many = len(verdict.files) > 1
+    ignored = [(n.user, f.file, n.why) for f in verdict.files for n in f.reviews
+               if not n.counted and not (n.user in counted and n.why.startswith("not in a team"))]
     text = ""
     if ignored:
-        items = "\n".join(f"- {md(u)}: {md(w)}" for u, w in ignored)
+        items = "\n".join(f"- {md(u)}{' on ' + code(p) if many else ''}: {md(w)}" for u, p, w in ignored)
         text = f"\n<details><summary>Approvals not counted ({len(ignored)})</summary>\n\n{items}\n</details>\n"
     return "\n" + template("pr_comment_approvals.md").substitute(
         head=verdict.pr.head_sha[:7], rows="\n".join(rows), ignored=text)
