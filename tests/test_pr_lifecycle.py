@@ -186,8 +186,8 @@ def test_policy_change_with_a_request_is_judged_by_the_base_rules(rig, capsys):
     assert doc["verdict"] == "denied" and rig.status() == "failure"
     rules = [v["rule"] for v in doc["files"][0]["violations"]]
     assert rules == ["expiry-too-long", "pr-mixes-rules-and-requests"]
-    # The head's own rules would have allowed the expiry: prove the head really says so.
-    assert "max_hours: 9000" in rig.repo.read("policies/data/tiers.yaml")
+    # Judged by the head's own rules (no base, no PR) the same file would pass.
+    assert rig.repo.run("evaluate", CAROL, capsys=capsys).code == 0
 
 
 def test_one_comment_updated_in_place_across_five_pushes(rig, capsys):
@@ -252,3 +252,12 @@ def test_policy_only_change_succeeds_and_names_security(rig, capsys):
     doc = rig.check(capsys)
     assert doc["verdict"] == "no-requests" and rig.status() == "success"
     assert doc["next_step"] == "@acme/security reviews it (CODEOWNERS)."
+
+
+def test_the_workflow_command_as_a_process_on_a_review_event(rig, capsys):
+    rig.push({CAROL: carol("2026-12-20")})
+    rig.review("alice-acme")  # the pull_request_review event the re-check workflow gets
+    result = rig.repo.run_process("check-pr")
+    assert result.code == 0, result.err
+    assert rig.status() == "success" and "Traceback" not in result.err
+    assert "::error" not in result.out and "Allowed" in result.out

@@ -53,8 +53,8 @@ from typing import Any
 
 from tools import check_pr as cp
 from tools import comment, load, orgmodel, pr_context as prc, state, validate
-from tools.apply import Connectors, read_live, select_targets
-from tools.errors import EXIT_FINDING, EXIT_OK, AccessctlError, UsageError
+from tools.apply import Connectors, read_live
+from tools.errors import EXIT_FINDING, EXIT_OK, UsageError
 from tools.output import console, emit_json
 from tools.plan import Plan, make_plan
 from tools.policy_eval import evaluate_files, resolve_base
@@ -161,7 +161,7 @@ def has_credentials(provider: str, env: dict[str, str] | None = None) -> bool:
     return any((home / f).is_file() for f in CREDENTIAL_FILES[provider])
 
 
-def _plan(root: Path, org, targets: dict, head: list, base: list, now) -> cp.PlanSection:
+def _plan(org, targets: dict, head: list, base: list, now) -> cp.PlanSection:
     protected = org.setting("organization", "protected_principals", default=[]) or []
     want = state.desired(head, org, now).grants
     if not targets:
@@ -240,7 +240,7 @@ def _check(args, ctx, pr: prc.PRContext, base: str) -> cp.Verdict:
         t = org_model.target(provider, name)
         if t is not None:
             targets[(provider, t.id)] = t
-    section = _plan(ctx.root, org_model, targets, head_files, base_files, ctx.now)
+    section = _plan(org_model, targets, head_files, base_files, ctx.now)
     return cp.assemble(pr, results, section, org, evaluation.rules_from, evaluation.engine)
 
 
