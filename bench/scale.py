@@ -87,7 +87,8 @@ class Meter:
         client.meta.events.register("before-call.*.*", count)
 
     @contextmanager
-    def stage(self) -> Iterator[Figures]:
+    def stage(self, name: str) -> Iterator[Figures]:
+        print(f"[scale] {name} …", file=sys.stderr, flush=True)
         fig = Figures()
         aws0, gcp0 = Counter(self.aws_ops), Counter(self.emu.gcp.calls)
         peak, stop = [_rss()], threading.Event()
@@ -134,17 +135,31 @@ def _commit(root: Path, path: str, text: str) -> tuple[str, str]:
     return before, after
 
 
-def _new_binding(project: str, person: int) -> tuple[str, str]:
-    """A new request file: person ``person`` asks for BigQuery data viewer in ``project``."""
-    path = f"requests/gcp/{project}/merged-p{person:05d}.yaml"
-    return path, scale_org._access(f"user:p{person:05d}@acme.example", f"p{person:05d}-acme",
-                                   "gcp-project-role", "project", project, "role", "roles/bigquery.dataViewer")
+def _merge_file(org: Any, grants: list, project: str, skip: set[str]) -> tuple[str, str, str]:
+    """A new request file (path, text, principal): an active person without it
+    asks for a standard-tier managed role in ``project``."""
+    from tools.model import Tier
+    target = org.target_by_id("gcp", project)
+    role = next(e for e in target.managed["gcp-project-role"]
+                if (entry := org.catalog.get(("gcp-project-role", e))) and entry.tier is Tier.STANDARD)
+    taken = {g.principal for g in grants if g.target == project and g.entitlement == role} | skip
+    person = next(p for p in sorted(org.people.values(), key=lambda p: p.email)
+                  if p.active and f"user:{p.email}" not in taken)
+    text = scale_org._access(f"user:{person.email}", person.github, "gcp-project-role", "project", target.name,
+                             "role", role)
+    return f"requests/gcp/{target.name}/merged-{person.github}.yaml", text, f"user:{person.email}"
 
 
-def _fresh_person(grants: list, project: str, people: int, start: int = 0) -> int:
-    """A person with no dataViewer binding in ``project`` yet (the merged file must be a new grant)."""
-    taken = {g.principal for g in grants if g.target == project and g.entitlement == "roles/bigquery.dataViewer"}
-    return next(i for i in range(start, people) if f"user:p{i:05d}@acme.example" not in taken)
+def _generate(dest: Path, requests: int, accounts: int, projects: int, people: int, teams: int
+              ) -> tuple[Path, int, str]:
+    """The shared synthetic org (bench/synth.py) when present, else this module's own."""
+    try:
+        from bench import synth
+    except ImportError:
+        gen = scale_org.generate(dest, requests, accounts, projects, people, teams)
+        return gen.root, gen.requests, "bench/scale_org.py"
+    org = synth.generate(dest, requests, people=people, teams=teams, accounts=accounts, projects=projects)
+    return org.root, len(org.requests), "bench/synth.py"
 
 
 def run(requests: int = 10_000, accounts: int = 50, projects: int = 50, people: int = 5_000, teams: int = 40,
@@ -155,8 +170,7 @@ def run(requests: int = 10_000, accounts: int = 50, projects: int = 50, people: 
     saved_env = dict(os.environ)
     try:
         t0 = time.perf_counter()
-        gen = scale_org.generate(base / "repo", requests, accounts, projects, people, teams)
-        root = gen.root
+        root, written, generator = _generate(base / "repo", requests, accounts, projects, people, teams)
         tree = Tree(root)
         org = orgmodel.load(tree)
         wanted = desired_state(tree, org, NOW)
@@ -169,7 +183,8 @@ def run(requests: int = 10_000, accounts: int = 50, projects: int = 50, people: 
         os.environ.update(emu.env())
         os.environ["ACCESSCTL_NOW"] = NOW.isoformat().replace("+00:00", "Z")
         try:
-            return {"requests": gen.requests, **_stages(root, org, grants, emu, cold_targets, people, generated, t0)}
+            return {"requests": written, "generator": generator,
+                    **_stages(root, org, grants, emu, cold_targets, generated, t0)}
         finally:
             emu.stop()
     finally:
@@ -179,7 +194,7 @@ def run(requests: int = 10_000, accounts: int = 50, projects: int = 50, people: 
             tmp.cleanup()
 
 
-def _stages(root: Path, org: Any, grants: list, emu: seed_scale.Emulators, cold_targets: int, people: int,
+def _stages(root: Path, org: Any, grants: list, emu: seed_scale.Emulators, cold_targets: int,
             generated: float, t0: float) -> dict[str, Any]:
     meter = Meter(emu)
     make = _factory(meter)
@@ -197,16 +212,17 @@ def _stages(root: Path, org: Any, grants: list, emu: seed_scale.Emulators, cold_
         return len(build_plan(root, NOW, where=where).plan.changes)  # unmeasured check, default connectors
 
     # ---- apply, cold (a subset of targets, nothing live yet) ----------------
-    with meter.stage() as ours:
+    with meter.stage("apply cold") as ours:
         planned = build_plan(root, NOW, factory=make, where=in_cold)
         results = execute(planned.plan, planned.connectors)
     failed = [r.error for r in results if not r.ok]
     ours_left = left(in_cold)
     seed_scale.wipe(emu, cold)
-    with meter.stage() as theirs:
+    with meter.stage("apply cold baseline") as theirs:
         writes = naive.apply(cold_grants)
     stages["apply_cold"] = _row(ours, theirs, f"{len(cold_grants):,} grants in {len(cold)} targets, nothing live",
-                                changes=len(results), failed=len(failed), left_after=ours_left,
+                                changes=len(results), adds=sum(r.change.action.value == "add" for r in results),
+                                failed=len(failed), left_after=ours_left,
                                 baseline_writes=writes, baseline_left_after=left(in_cold))
     if failed:
         stages["apply_cold"]["first_failure"] = failed[0]
@@ -214,26 +230,27 @@ def _stages(root: Path, org: Any, grants: list, emu: seed_scale.Emulators, cold_
     # ---- apply --since (a one-file merge) -----------------------------------
     projects = by_kind("gcp")
     project = projects[-1].id
-    person = _fresh_person(grants, project, people)
-    before, _ = _commit(root, *_new_binding(project, person))
-    with meter.stage() as ours:
+    path, text, first = _merge_file(org, grants, project, set())
+    before, _ = _commit(root, path, text)
+    with meter.stage("apply --since") as ours:
         planned = build_plan(root, NOW, since=before, factory=make)
         results = execute(planned.plan, planned.connectors)
     since_targets = len(planned.plan.targets)
-    _commit(root, *_new_binding(project, _fresh_person(grants, project, people, person + 1)))
-    with meter.stage() as theirs:
+    _commit(root, *_merge_file(org, grants, project, {first})[:2])
+    with meter.stage("apply --since baseline") as theirs:
         planned = build_plan(root, NOW, factory=make)
         full = execute(planned.plan, planned.connectors)
     stages["apply_since"] = _row(ours, theirs, "one merged request file", changes=len(results),
+                                 adds=sum(r.change.action.value == "add" for r in results),
                                  targets_read=since_targets, baseline_changes=len(full),
                                  baseline_targets_read=len(planned.plan.targets),
                                  baseline="apply without --since (every target read)")
 
     # ---- plan, whole state --------------------------------------------------
     grants = list(desired_state(Tree(root), org, NOW).grants)
-    with meter.stage() as ours:
+    with meter.stage("plan") as ours:
         planned = build_plan(root, NOW, factory=make)
-    with meter.stage() as theirs:
+    with meter.stage("plan baseline") as theirs:
         missing = naive.missing(grants)
     stages["plan"] = _row(ours, theirs, f"{len(grants):,} grants, {len(planned.plan.targets)} targets",
                           changes=len(planned.plan.changes), live_grants=sum(planned.plan.live_counts.values()),
@@ -241,14 +258,14 @@ def _stages(root: Path, org: Any, grants: list, emu: seed_scale.Emulators, cold_
 
     # ---- reconcile: report + fix + verify -----------------------------------
     injected = seed_scale.inject_drift(emu, grants)
-    with meter.stage() as ours:
+    with meter.stage("reconcile") as ours:
         planned = build_plan(root, NOW, factory=make)
         guard(planned.org).check(planned.plan)
         results = execute(planned.plan, planned.connectors)
         again = build_plan(root, NOW, factory=make)
     found = len(planned.plan.changes)
     seed_scale.inject_drift(emu, grants)
-    with meter.stage() as theirs:
+    with meter.stage("reconcile baseline") as theirs:
         drifted = naive.missing(grants)
         for g in drifted:
             naive.write(g)
@@ -291,7 +308,7 @@ NAMES = {"plan": "plan, whole state", "apply_cold": "apply, cold", "apply_since"
 
 
 def markdown(fig: dict[str, Any]) -> str:
-    lines = [f"Synthetic org: {fig['requests']:,} request files ({fig['grants']:,} grants after the merges) over {fig['targets']} targets; machine: {machine()}. "
+    lines = [f"Synthetic org ({fig['generator']}): {fig['requests']:,} request files ({fig['grants']:,} grants after the merges) over {fig['targets']} targets; machine: {machine()}. "
              f"Generated in {fig['generate_seconds']} s, emulators seeded in {fig['seed_seconds']} s "
              "(directly into moto's backends and the GCP fake; not measured). Peak RSS is the whole process "
              "including the in-process emulators.", "",
@@ -311,6 +328,8 @@ def markdown(fig: dict[str, Any]) -> str:
               "org: the whole org is seeded live for the other stages.",
               f"apply --since read {st['apply_since']['targets_read']} target(s); without it "
               f"{st['apply_since']['baseline_targets_read']}.",
+              "accessctl's busiest calls in the whole-state plan: " + ", ".join(
+                  f"{op} {n:,}" for op, n in st["plan"]["ours"]["top_operations"].items()) + ".",
               f"Reconcile: {st['reconcile']['drift_found']} drifted grants found by accessctl "
               f"(injected {st['reconcile']['injected']}), {st['reconcile']['left_after']} left after its fix; the "
               f"per-grant baseline found {st['reconcile']['baseline_drift_found']} and left "
