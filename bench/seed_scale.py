@@ -102,8 +102,14 @@ def start(org: OrgModel, grants: Iterable[Grant]) -> Emulators:
             InstanceArn=emu.instance_arn, Name=name)["PermissionSet"]["PermissionSetArn"]
     for t in org.targets.values():
         if t.provider == "gcp":
-            emu.gcp.add_project(t.id, [dict(b) for b in UNMANAGED_GCP])
+            emu.gcp.add_project(t.id, unmanaged(t))
     return emu
+
+
+def unmanaged(target: Target) -> list[dict]:
+    """The sandbox's pre-existing bindings whose roles the pipeline does not
+    manage in ``target`` (a managed one would be drift, not background)."""
+    return [dict(b) for b in UNMANAGED_GCP if b["role"] not in target.managed.get("gcp-project-role", ())]
 
 
 def seed_live(emu: Emulators, grants: Iterable[Grant]) -> int:
@@ -137,7 +143,8 @@ def seed_live(emu: Emulators, grants: Iterable[Grant]) -> int:
         elif g.kind != "aws-ci-role":
             raise ValueError(f"cannot seed {g.kind}")
     for project, ops in ensure.items():
-        emu.gcp.seed_policy(project, _policy_json(edit(_unmanaged(), ops, [])))
+        target = emu.org.target_by_id("gcp", project)
+        emu.gcp.seed_policy(project, _policy_json(edit(_unconditional(target), ops, []), target))
     return n
 
 
@@ -157,7 +164,7 @@ def wipe(emu: Emulators, targets: Iterable[Target]) -> None:
                     iam.detach_role_policy(arn, role.name)
                 iam.delete_role(role.name)
         else:
-            emu.gcp.seed_policy(t.id, [dict(b) for b in UNMANAGED_GCP])
+            emu.gcp.seed_policy(t.id, unmanaged(t))
             with emu.gcp._lock:  # seeding switch: forget the project's accounts
                 emu.gcp.accounts[t.id] = {}
 
@@ -202,12 +209,12 @@ def inject_drift(emu: Emulators, grants: list[Grant], every: int = 100) -> dict[
     return out
 
 
-def _unmanaged() -> list[Binding]:
-    return [Binding(b["role"], tuple(b["members"]), None) for b in UNMANAGED_GCP if "condition" not in b]
+def _unconditional(target: Target) -> list[Binding]:
+    return [Binding(b["role"], tuple(b["members"]), None) for b in unmanaged(target) if "condition" not in b]
 
 
-def _policy_json(bindings: list[Binding]) -> list[dict]:
-    out = [dict(b) for b in UNMANAGED_GCP if "condition" in b]
+def _policy_json(bindings: list[Binding], target: Target) -> list[dict]:
+    out = [b for b in unmanaged(target) if "condition" in b]
     for b in bindings:
         item: dict = {"role": b.role, "members": list(b.members)}
         if b.condition is not None:

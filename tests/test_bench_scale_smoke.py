@@ -32,17 +32,15 @@ def test_cold_apply_converges_for_both_approaches(figures):
     assert cold["failed"] == 0
     assert cold["changes"] > 20
     assert cold["left_after"] == 0
-    # accessctl also removes what sits unrequested in the managed scope; the baseline cannot see it
-    assert cold["baseline_writes"] == cold["adds"] >= cold["changes"] - 2
-    assert cold["baseline_left_after"] == cold["changes"] - cold["adds"]
+    assert cold["baseline_writes"] == cold["adds"] == cold["changes"]
+    assert cold["baseline_left_after"] == 0
 
 
 def test_apply_since_reads_only_the_merged_files_target(figures):
     since = figures["stages"]["apply_since"]
-    assert since["targets_read"] == 1 and since["adds"] == 1
-    assert since["changes"] - since["adds"] <= 1  # a console grant sitting in the managed scope, if any
+    assert since["targets_read"] == 1 and since["adds"] == since["changes"] == 1
     assert since["ours"]["api_calls"] <= 4  # getIamPolicy, setIamPolicy, service-account listing
-    assert since["baseline_targets_read"] == 6 and since["baseline_changes"] >= 1
+    assert since["baseline_targets_read"] == 6 and since["baseline_changes"] == 1
 
 
 def test_plan_reads_each_target_once_not_each_grant(figures):
