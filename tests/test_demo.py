@@ -1,0 +1,28 @@
+"""`make demo` as a newcomer runs it: the whole loop, exit 0, nothing left behind."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from conftest import PROJECT
+
+
+def test_demo_runs_the_whole_loop_and_leaves_nothing_running(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "GITHUB_", "ACCESSCTL_"))}
+    env.update(PYTHONPATH=str(PROJECT), TMPDIR=str(tmp_path), COLUMNS="160")
+    proc = subprocess.run([sys.executable, "-m", "tools", "demo"], cwd=PROJECT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    out = proc.stdout
+    assert proc.returncode == 0, out[-3000:] + proc.stderr[-3000:]
+    assert "Traceback" not in out + proc.stderr
+    for expected in ("Denied: gcp-project-role", "privileged-ticket-required",    # denied with a fix
+                     "Needs one more approval from @acme/security",            # owners, not enough yet
+                     "Allowed:", "accessctl/check-pr: success",                # approved
+                     "2 API calls in total",                                   # merged and applied
+                     'timestamp("2026-11-22T17:00:00Z")',                      # GCP enforces expiry
+                     "extra user:heidi@acme.example", "fixed 1 drifted", "issue #",  # console drift
+                     "revoked user:frank@acme.example", "expired access request",   # expiry + cleanup PR
+                     "Who has access in gcp/acme-data-prod", "Access history of user:frank@acme.example"):
+        assert expected in out, expected
+    assert list(tmp_path.iterdir()) == [], "the temporary repository is removed"
