@@ -153,6 +153,9 @@ class FakeAws:
                                    request_handler=_QuietHandler.build())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
+        # moto keeps its backends in module globals: whatever an earlier fake in
+        # this process created is still there. Start from nothing.
+        self.reset()
         return self
 
     def stop(self) -> None:
