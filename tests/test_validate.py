@@ -387,3 +387,23 @@ def test_all_errors_of_all_files_in_one_run(repo, capsys):
     for text in expected:
         assert text in result.out, f"{text!r} missing from\n{result.out}"
     assert "5 error(s) in 4 of 12 file(s)" in result.out
+
+
+# --- the benchmark's generator -------------------------------------------------
+
+def test_generated_org_is_valid_deterministic_and_mixed(tmp_path, capsys):
+    """bench.synth feeds every benchmark: its files must all validate, or the
+    figures measure error paths instead of the real workload."""
+    from bench.synth import generate
+    from conftest import AccessRepo
+
+    a = generate(tmp_path / "a", 400, seed=7, people=300, teams=6, accounts=4, projects=4, commit=False)
+    b = generate(tmp_path / "b", 400, seed=7, people=300, teams=6, accounts=4, projects=4, commit=False)
+    assert a.files == 400 and a.requests == b.requests
+    assert all((a.root / p).read_bytes() == (b.root / p).read_bytes() for p in a.requests[::37])
+    result = AccessRepo(a.root).run("validate", capsys=capsys)
+    assert result.code == 0, result.out[-2000:]
+    assert "400 request file(s) valid" in result.out
+    n = len(a.access_requests)
+    assert 0.65 < a.tiers["standard"] / n < 0.85 and 0.02 < a.tiers["privileged"] / n < 0.1
+    assert a.service_accounts and a.principals["group"] and a.principals["user"] > n / 2
