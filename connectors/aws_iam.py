@@ -107,27 +107,34 @@ def read_group_members(iam, target: Target) -> list[Grant]:
 
 
 def read_roles(iam, target: Target, path: str, page_size: int | None = None) -> list[Grant]:
-    """CI roles under ``path`` and the managed policies attached to them."""
+    """CI roles under ``path`` and the managed policies attached to them.
+
+    Two paginated passes per account whatever the number of roles:
+    ``list_roles`` (trust policy, description) and
+    ``get_account_authorization_details`` (tags, attached policies), instead
+    of two more calls per role."""
+    config = {"PageSize": page_size} if page_size else {}
+    roles = [role for page in iam.get_paginator("list_roles").paginate(PathPrefix=path, PaginationConfig=config)
+             for role in page["Roles"] if role.get("Path") == path]  # a deeper path is not ours either
+    if not roles:
+        return []
+    details = {d["RoleName"]: d for page in iam.get_paginator("get_account_authorization_details").paginate(
+        Filter=["Role"], PaginationConfig=config) for d in page["RoleDetailList"] if d.get("Path") == path}
     grants: list[Grant] = []
     managed_policies = set(target.managed.get("aws-role-policy", ()))
-    config = {"PageSize": page_size} if page_size else {}
-    for page in iam.get_paginator("list_roles").paginate(PathPrefix=path, PaginationConfig=config):
-        for role in page["Roles"]:
-            if role.get("Path") != path:
-                continue  # a deeper path is not ours either
-            name = role["RoleName"]
-            tags = {t["Key"]: t["Value"] for p in iam.get_paginator("list_role_tags").paginate(RoleName=name)
-                    for t in p["Tags"]}
-            repository, ref, expires = parse_trust(role.get("AssumeRolePolicyDocument", {}))
-            principal = f"serviceAccount:{target.name}/{name}"
-            attrs = {"owner": tags.get("owner", ""), "purpose": role.get("Description", ""),
-                     "oidc_repository": repository, "oidc_ref": ref}
-            grants.append(Grant("aws", target.id, principal, "aws-ci-role", name, expires,
-                                tags.get("request"), tuple(sorted(attrs.items()))))
-            for p in iam.get_paginator("list_attached_role_policies").paginate(RoleName=name):
-                for pol in p["AttachedPolicies"]:
-                    if pol["PolicyArn"] in managed_policies:
-                        grants.append(Grant("aws", target.id, principal, "aws-role-policy", pol["PolicyArn"]))
+    for role in roles:
+        name = role["RoleName"]
+        detail = details.get(name, {})
+        tags = {t["Key"]: t["Value"] for t in detail.get("Tags", [])}
+        repository, ref, expires = parse_trust(role.get("AssumeRolePolicyDocument", {}))
+        principal = f"serviceAccount:{target.name}/{name}"
+        attrs = {"owner": tags.get("owner", ""), "purpose": role.get("Description", ""),
+                 "oidc_repository": repository, "oidc_ref": ref}
+        grants.append(Grant("aws", target.id, principal, "aws-ci-role", name, expires,
+                            tags.get("request"), tuple(sorted(attrs.items()))))
+        for pol in detail.get("AttachedManagedPolicies", []):
+            if pol["PolicyArn"] in managed_policies:
+                grants.append(Grant("aws", target.id, principal, "aws-role-policy", pol["PolicyArn"]))
     return grants
 
 

@@ -41,6 +41,7 @@ class IdentityCenter:
         self._sets: dict[str, str] | None = None  # name -> arn
         self._names: dict[tuple[str, str], str] = {}  # (USER|GROUP, id) -> principal
         self._ids: dict[str, tuple[str, str]] = {}  # principal -> (USER|GROUP, id)
+        self._listed = False
 
     # ---- lookups (cached for the connector's lifetime) ----------------------
 
@@ -66,9 +67,30 @@ class IdentityCenter:
             self._sets = sets
         return self._sets
 
+    def _directory(self) -> None:
+        """List the identity store once (paginated) instead of one Describe
+        call per principal met: a large organisation's reconcile would
+        otherwise spend a call per person on lookups alone."""
+        if self._listed:
+            return
+        self._listed = True
+        _, store = self._instance()
+        for page in self.ids.get_paginator("list_users").paginate(IdentityStoreId=store):
+            for user in page["Users"]:
+                self._remember(("USER", user["UserId"]), "user:" + user["UserName"].lower())
+        for page in self.ids.get_paginator("list_groups").paginate(IdentityStoreId=store):
+            for group in page["Groups"]:
+                self._remember(("GROUP", group["GroupId"]), "group:" + group["DisplayName"])
+
+    def _remember(self, key: tuple[str, str], name: str) -> None:
+        self._names[key] = name
+        self._ids[name] = key
+
     def principal_of(self, ptype: str, pid: str) -> str:
         key = (ptype, pid)
         if key not in self._names:
+            self._directory()
+        if key not in self._names:  # created after the listing
             _, store = self._instance()
             if ptype == "USER":
                 name = "user:" + self.ids.describe_user(IdentityStoreId=store, UserId=pid)["UserName"].lower()
