@@ -77,7 +77,7 @@ class AccessRepo:
     def run_process(self, *args: str, env: dict | None = None) -> Result:
         """Run accessctl as a real process: proves no traceback reaches the user."""
         full_env = {**os.environ, "PYTHONPATH": str(PROJECT), **(env or {})}
-        proc = subprocess.run([sys.executable, "-m", "tools", *args], cwd=self.root,
+        proc = subprocess.run([sys.executable, "-m", "tools", *args], cwd=self.root, stdin=subprocess.DEVNULL,
                               capture_output=True, text=True, env=full_env, timeout=120)
         return Result(proc.returncode, proc.stdout, proc.stderr)
 
