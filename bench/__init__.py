@@ -27,9 +27,6 @@ MODULES: tuple[str, ...] = (
     "bench.evaluate",        # Rego decisions over the whole desired state
     "bench.gcp_calls",       # GCP IAM calls per change (read-modify-write, etags)
     "bench.sso_throughput",  # Identity Center assignment throughput under its limits
-    "bench.scale",           # plan, apply and reconcile at 10,000 requests
-    "bench.plan",
-    "bench.apply",
-    "bench.reconcile",
+    "bench.scale",           # plan, apply (cold and --since) and reconcile at 10,000 requests
     "bench.audit",           # provenance queries over a long history
 )
