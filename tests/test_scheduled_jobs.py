@@ -23,12 +23,7 @@ def sandbox():
 @pytest.fixture
 def world(sandbox, tmp_path, monkeypatch):
     """A fresh repository, freshly seeded clouds with main applied, and GitHub."""
-    sandbox.aws.reset()
-    sandbox.gcp.reset()
-    sandbox.start_seed = sandbox.aws.seed(sandbox.org)
-    for target in sandbox.org.targets.values():
-        if target.provider == "gcp":
-            sandbox.gcp.add_project(target.id, [dict(b) for b in UNMANAGED_GCP])
+    sandbox.reseed()
     for k, v in sandbox.env().items():
         monkeypatch.setenv(k, v)
     repo = make_repo(tmp_path / "access")
@@ -155,7 +150,7 @@ def test_reminder_is_sent_once_as_a_renew_pr(world, capsys, monkeypatch):
 def test_import_round_trip_on_the_emulators(world, capsys):
     repo, sb, gh = world
     sso = sb.aws.client("sso-admin")
-    seeded = sb.start_seed
+    seeded = sb.seeded
     sso.create_account_assignment(InstanceArn=seeded.instance_arn, TargetId="222222222222",
                                   TargetType="AWS_ACCOUNT", PermissionSetArn=seeded.permission_sets["ReadOnly"],
                                   PrincipalType="GROUP", PrincipalId=seeded.groups["data"])

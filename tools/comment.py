@@ -11,52 +11,23 @@ Golden files (tests/golden/) pin the output.
 from __future__ import annotations
 
 import re
-import unicodedata
 from functools import cache
 from importlib import resources
 from string import Template
 
 from tools.check_pr import APPROVAL_RULES, FileResult, Verdict
-from tools.model import KINDS, Change
-from tools.render_plan import SYMBOL, summary_line, target_label
+from tools.mdsafe import clean, code, md
+from tools.render_plan import PLAN_HEADER, plan_rows, summary_line, target_label
 
 ICONS = {"allowed": "✅", "needs-approval": "⏳", "denied": "❌", "no-requests": "ℹ️"}
 FOLD_ROWS = 10  # a plan longer than this is folded
 MAX_DIAGRAM = 40  # changes drawn in the Mermaid diagram
 MAX_TEXT = 300  # characters of a justification shown
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]{}|~!#])")
-_BIDI = {chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F)}
 
 
 @cache
 def template(name: str) -> Template:
     return Template(resources.files("tools").joinpath(f"templates/{name}").read_text(encoding="utf-8"))
-
-
-def _clean(text: object, limit: int | None = None) -> str:
-    s = "".join(" " if ch in "\r\n\t" else ch for ch in str(text)
-                if ch not in _BIDI and (ch in "\r\n\t" or unicodedata.category(ch) != "Cc"))
-    s = re.sub(r" {2,}", " ", s).strip()
-    return s if limit is None or len(s) <= limit else s[: limit - 1] + "…"
-
-
-def md(text: object, limit: int | None = None) -> str:
-    """Inline Markdown for untrusted text: one line, no HTML, no emphasis or
-    links, no table-cell break, no @mention (a zero-width space follows @)."""
-    s = _clean(text, limit)
-    s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    s = _MD_SPECIAL.sub(r"\\\1", s)
-    return s.replace("@", "@\u200b")
-
-
-def code(text: object) -> str:
-    """A code span for a path or identifier; falls back to escaped text when
-    the value could close the span. ``|`` is escaped for table cells (GFM
-    reads ``\\|`` as a literal bar even inside code)."""
-    s = _clean(text)
-    if "`" in s or not s:
-        return md(s)
-    return f"`{s.replace('|', chr(92) + '|')}`"
 
 
 def team(verdict: Verdict, key: str) -> str:
@@ -149,17 +120,9 @@ def _approvals_section(verdict: Verdict) -> str:
         head=verdict.pr.head_sha[:7], rows="\n".join(rows), ignored=text)
 
 
-def _what(c: Change) -> str:
-    g = c.grant
-    kind = KINDS.get(g.kind)
-    label = kind.entitlement_field.replace("_", " ") if kind else g.kind.replace("-", " ")
-    until = f" until {g.expires:%Y-%m-%d %H:%M}Z" if g.expires else ""
-    return f"{c.action.value} {label} {code(g.entitlement)}{until}"
-
-
 def _mermaid_label(text: str) -> str:
     return "".join(ch if ch.isascii() and (ch.isalnum() or ch in " @._:/()-") else f"#{ord(ch)};"
-                   for ch in _clean(text, 80))
+                   for ch in clean(text, 80))
 
 
 def diagram(verdict: Verdict) -> str:
@@ -197,18 +160,10 @@ def _plan_section(verdict: Verdict) -> str:
     plan = section.plan
     if section.source == "none" and not plan.changes:
         return ""
-    rows = []
-    for c in plan.changes:
-        g = c.grant
-        rows.append(f"| `{SYMBOL[c.action.value]}` | {md(target_label(g, plan.targets))} | {code(g.principal)} | "
-                    f"{_what(c)} | {md(c.reason)} |")
-    for h in plan.held:
-        g = h.change.grant
-        rows.append(f"| ⏸ | {md(target_label(g, plan.targets))} | {code(g.principal)} | "
-                    f"{_what(h.change)} (held back) | {md(h.why)} |")
+    rows = plan_rows(plan)
     table = ""
     if rows:
-        table = "| | account or project | principal | change | why |\n|---|---|---|---|---|\n" + "\n".join(rows) + "\n"
+        table = PLAN_HEADER + "\n".join(rows) + "\n"
         if len(rows) > FOLD_ROWS:
             table = f"<details><summary>{len(rows)} changes</summary>\n\n{table}\n</details>\n"
     summary = summary_line(plan) if plan.changes or plan.held else "no cloud changes"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from rich.table import Table
 
+from tools.mdsafe import code, md
 from tools.model import KINDS, Change, Grant, Target
 from tools.plan import Plan
 
@@ -78,32 +79,32 @@ def plan_table(plan: Plan, title: str = "Plan") -> Table:
     return table
 
 
+PLAN_HEADER = "| | account or project | principal | change | why |\n|---|---|---|---|---|\n"
+
+
+def plan_rows(plan: Plan) -> list[str]:
+    """Markdown table rows, every value escaped: shared by `plan --format
+    markdown` and the PR comment so the two never disagree."""
+    rows = []
+    for c in plan.changes:
+        g = c.grant
+        rows.append(f"| `{SYMBOL[c.action.value]}` | {md(target_label(g, plan.targets))} | {code(g.principal)} | "
+                    f"{_what(c)} | {md(c.reason)} |")
+    for h in plan.held:
+        g = h.change.grant
+        rows.append(f"| ⏸ | {md(target_label(g, plan.targets))} | {code(g.principal)} | "
+                    f"{_what(h.change)} (held back) | {md(h.why)} |")
+    return rows
+
+
 def plan_markdown(plan: Plan) -> str:
-    lines = [f"**{summary_line(plan)}**", ""]
-    if plan.changes or plan.held:
-        lines += ["| | account / project | principal | change | why |", "|---|---|---|---|---|"]
-        for c in plan.changes:
-            g = c.grant
-            lines.append(f"| `{SYMBOL[c.action.value]}` | {target_label(g, plan.targets)} | `{g.principal}` | "
-                         f"{c.action.value} {_what(g)} | {_cell(c.reason)} |")
-        for h in plan.held:
-            g = h.change.grant
-            lines.append(f"| ⏸ | {target_label(g, plan.targets)} | `{g.principal}` | "
-                         f"{h.change.action.value} {_what(g)} (held) | {_cell(h.why)} |")
-        lines += ["", "```diff"]
-        for c in plan.changes:
-            g = c.grant
-            lines.append(f"{SYMBOL[c.action.value] if c.action.value != 'update' else '!'} "
-                         f"{target_label(g, plan.targets)}: {g.principal} {g.kind} {g.entitlement}")
-        lines.append("```")
-    return "\n".join(lines) + "\n"
+    rows = plan_rows(plan)
+    return f"**{md(summary_line(plan))}**\n\n" + (PLAN_HEADER + "\n".join(rows) + "\n" if rows else "")
 
 
-def _what(g: Grant) -> str:
+def _what(c: Change) -> str:
+    g = c.grant
     kind = KINDS.get(g.kind)
-    label = kind.entitlement_field.replace("_", " ") if kind else g.kind
-    return f"{label} `{g.entitlement}`"
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    label = kind.entitlement_field.replace("_", " ") if kind else g.kind.replace("-", " ")
+    until = f" until {g.expires:%Y-%m-%d %H:%M}Z" if g.expires else ""
+    return f"{c.action.value} {label} {code(g.entitlement)}{until}"

@@ -38,6 +38,12 @@ class Sandbox:
     def start(self) -> "Sandbox":
         self.aws.start()
         self.gcp.start()
+        return self.reseed()
+
+    def reseed(self) -> "Sandbox":
+        """Forget everything, then seed from the org model again."""
+        self.aws.reset()
+        self.gcp.reset()
         self.seeded = self.aws.seed(self.org)
         for target in self.org.targets.values():
             if target.provider == "gcp":
