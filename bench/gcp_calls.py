@@ -86,13 +86,16 @@ def main(n: int = 100) -> dict[str, Any]:
     result = {"bindings": n, "connector_calls": conn_calls, "naive_calls": naive_calls,
               "connector_seconds": round(conn_time, 4), "naive_seconds": round(naive_time, 4),
               "time_ratio": round(naive_time / conn_time, 1) if conn_time else None}
-    print(f"| {n} bindings, one project | API calls | wall time (s) |")
-    print("| --- | ---: | ---: |")
-    print(f"| accessctl connector (1 read-modify-write) | {conn_calls} | {conn_time:.3f} |")
-    print(f"| per-binding get+set baseline | {naive_calls} | {naive_time:.3f} |")
-    print(f"\nBaseline / connector: {naive_calls / max(conn_calls, 1):.0f}x the calls, "
-          f"{result['time_ratio']}x the wall time (loopback, so real latency widens the gap).")
-    return result
+    markdown = "\n".join([
+        f"| {n} bindings, one project | API calls | wall time (s) |",
+        "| --- | ---: | ---: |",
+        f"| accessctl connector (1 read-modify-write) | {conn_calls} | {conn_time:.3f} |",
+        f"| per-binding get+set baseline | {naive_calls} | {naive_time:.3f} |",
+        "",
+        f"Baseline / connector: {naive_calls / max(conn_calls, 1):.0f}x the calls, "
+        f"{result['time_ratio']}x the wall time (loopback, so real latency widens the gap)."])
+    print(markdown)
+    return {"title": "GCP IAM calls per apply", "markdown": markdown, "figures": result}
 
 
 if __name__ == "__main__":

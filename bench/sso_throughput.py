@@ -133,22 +133,25 @@ def real_run(rate: float = 20.0, people: int = 12) -> dict:
 def main() -> dict:
     rows = [simulate(rate) for rate in (2.0, 4.0, 6.0)]
     binding = simulate(10.0)  # 15 in flight × ~2 s each caps the service near 7/s
-    print(f"## Identity Center assignments: {OPERATIONS} operations, ≤ {MAX_OUTSTANDING} in progress\n")
-    print("| configured rate /s | latency s | sim. seconds | achieved /s | share of rate | "
-          "service peak in progress | worst rate excess | polls per op |")
-    print("|---|---|---|---|---|---|---|---|")
-    for r in [*rows, binding]:
-        print(f"| {r.rate:g} | {r.latency[0]:g}–{r.latency[1]:g} | {r.seconds:.1f} | {r.throughput:.2f} | "
-              f"{r.share:.1%} | {r.service_peak} | {r.worst_window_excess:+.2f} | {r.polls_per_op:.2f} |")
-    print(f"\nThe last row is window-bound: {MAX_OUTSTANDING} operations of ~1.75 s each (+ polling) "
-          "cannot reach 10/s; the limiter still holds both limits.")
     real = real_run()
-    print("\n## Real run through moto (AwsConnector, each operation IN_PROGRESS once)\n")
-    print("| operations | ok | seconds | configured /s | submissions /s | client peak | server peak |")
-    print("|---|---|---|---|---|---|---|")
-    print(f"| {real['operations']} | {real['ok']} | {real['seconds']:.2f} | {real['configured_rate']:g} | "
-          f"{real['submission_rate']:.2f} | {real['client_peak_outstanding']} | {real['server_peak_outstanding']} |")
-    return {
+    lines = [f"{OPERATIONS} simulated operations, ≤ {MAX_OUTSTANDING} in progress:", "",
+             "| configured rate /s | latency s | sim. seconds | achieved /s | share of rate | "
+             "service peak in progress | worst rate excess | polls per op |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in [*rows, binding]:
+        lines.append(f"| {r.rate:g} | {r.latency[0]:g}–{r.latency[1]:g} | {r.seconds:.1f} | {r.throughput:.2f} | "
+                     f"{r.share:.1%} | {r.service_peak} | {r.worst_window_excess:+.2f} | {r.polls_per_op:.2f} |")
+    lines += ["", f"The last row is window-bound: {MAX_OUTSTANDING} operations of ~1.75 s each (+ polling) "
+              "cannot reach 10/s; the limiter still holds both limits.", "",
+              "Real run through moto (AwsConnector, each operation IN_PROGRESS once):", "",
+              "| operations | ok | seconds | configured /s | submissions /s | client peak | server peak |",
+              "|---|---|---|---|---|---|---|",
+              f"| {real['operations']} | {real['ok']} | {real['seconds']:.2f} | {real['configured_rate']:g} | "
+              f"{real['submission_rate']:.2f} | {real['client_peak_outstanding']} | "
+              f"{real['server_peak_outstanding']} |"]
+    markdown = "\n".join(lines)
+    print(markdown)
+    figures = {
         "simulated": [r.__dict__ for r in rows],
         "window_bound": binding.__dict__,
         "meets_target": all(r.share >= 0.9 for r in rows),
@@ -156,8 +159,9 @@ def main() -> dict:
                            for r in [*rows, binding]),
         "real": real,
     }
+    return {"title": "Identity Center assignment throughput", "markdown": markdown, "figures": figures}
 
 
 if __name__ == "__main__":
-    result = main()
-    sys.exit(0 if result["meets_target"] and result["limits_held"] else 1)
+    figures = main()["figures"]
+    sys.exit(0 if figures["meets_target"] and figures["limits_held"] else 1)
