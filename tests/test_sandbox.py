@@ -39,3 +39,9 @@ def test_sandbox_up_plan_apply_down(repo):
     except OSError:
         alive = False
     assert not alive, "sandbox down leaves nothing running"
+
+
+def test_sandbox_status_as_json_when_not_running(repo):
+    res = repo.run_process("sandbox", "status", "--format", "json")
+    assert res.code == 1
+    assert json.loads(res.out) == {"running": False, "pid": None, "env": {}}

@@ -71,6 +71,7 @@ class World:
     now: datetime = START
     pr: int = 0
     frank_expires: datetime = START
+    steps: list[str] | None = None  # titles of the steps run, for --format json
 
     def git(self, *args: str) -> str:
         stamp = self.now.strftime("%Y-%m-%dT%H:%M:%S+00:00")  # commits happen on the demo's clock
@@ -126,7 +127,8 @@ def _make_repo(source: Path, dest: Path) -> None:
         subprocess.run(["git", "-C", str(dest), *args], check=True, capture_output=True)
 
 
-def run_demo(source: Path, console: Console) -> int:
+def run_demo(source: Path, console: Console, summary: Callable[[dict], None] | None = None) -> int:
+    """Narrate on ``console``; ``summary`` receives the steps run (for --format json)."""
     _fakes_on_path()
     from fakes.github import FakeGitHub
     from fakes.sandbox import Sandbox
@@ -152,6 +154,8 @@ def run_demo(source: Path, console: Console) -> int:
             for step in steps:
                 step(world, sandbox, gh)
         elapsed = time.monotonic() - started
+    if summary:
+        summary({"ok": True, "seconds": round(elapsed, 1), "steps": world.steps})
     console.rule(f"[bold green]Demo finished in {elapsed:.1f} s[/]: emulators stopped, temporary repository removed")
     return 0
 
@@ -159,6 +163,7 @@ def run_demo(source: Path, console: Console) -> int:
 # ---- the steps ---------------------------------------------------------------
 
 def _title(world: World, n: int, text: str, why: str) -> None:
+    world.steps = [*(world.steps or []), text]
     world.console.print()
     world.console.rule(f"[bold]{n}. {text}")
     world.console.print(f"[dim]{why}[/]")

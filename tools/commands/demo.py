@@ -13,5 +13,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args, ctx) -> int:
+    """With --format json the narration goes to stderr and stdout gets the steps run."""
     from tools.demo import run_demo
-    return run_demo(ctx.root, Console(width=args.width or None, highlight=False))
+    from tools.output import emit_json
+    as_json = ctx.format == "json"
+    console = Console(width=args.width or None, highlight=False, stderr=as_json)
+    return run_demo(ctx.root, console, emit_json if as_json else None)

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from tools.errors import EXIT_OK, UsageError
+from tools.output import emit_json
 
 SOURCE = Path(__file__).resolve().parents[2]  # the checkout holding tools/ and tests/
 STATE = ".accessctl/sandbox.json"
@@ -59,13 +60,21 @@ def exports(env: dict[str, str]) -> str:
     return "".join(f"export {k}={shlex.quote(v)}\n" for k, v in sorted(env.items()))
 
 
+def _emit(ctx, state: dict | None, shell: str) -> None:
+    """Shell lines for `eval`, or with --format json the same as an object."""
+    if ctx.format == "json":
+        emit_json({"running": state is not None, "pid": state and state["pid"],
+                   "env": state["env"] if state else {}})
+    else:
+        sys.stdout.write(shell)
+
+
 def run(args, ctx) -> int:
     root: Path = ctx.root
     state = _state(root)
     if args.action == "status":
         print(f"sandbox running (pid {state['pid']})" if state else "sandbox not running", file=sys.stderr)
-        if state:
-            sys.stdout.write(exports(state["env"]))
+        _emit(ctx, state, exports(state["env"]) if state else "")
         return EXIT_OK if state else 1
     if args.action == "down":
         if state:
@@ -76,7 +85,7 @@ def run(args, ctx) -> int:
                 time.sleep(0.05)
         (root / STATE).unlink(missing_ok=True)
         print("sandbox stopped", file=sys.stderr)
-        sys.stdout.write("unset AWS_ENDPOINT_URL ACCESSCTL_GCP_ENDPOINT ACCESSCTL_GCP_IAM_ENDPOINT "
+        _emit(ctx, None, "unset AWS_ENDPOINT_URL ACCESSCTL_GCP_ENDPOINT ACCESSCTL_GCP_IAM_ENDPOINT "
                          "AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN\n")
         return EXIT_OK
     if state is None:
@@ -95,5 +104,5 @@ def run(args, ctx) -> int:
             raise UsageError(f"the sandbox did not start; see {root / '.accessctl/sandbox.log'}")
         print(f"sandbox started (pid {state['pid']}); stop it with: eval \"$(accessctl sandbox down)\"",
               file=sys.stderr)
-    sys.stdout.write(exports(state["env"]))
+    _emit(ctx, state, exports(state["env"]))
     return EXIT_OK
