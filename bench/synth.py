@@ -213,12 +213,15 @@ class _Writer:
             requester = _login(self.members[owner][0])
         picks = [c for c in offers if c[0] == kind]
         grants = rng.sample(picks, k=min(len(picks), 2 if rng.random() < 0.15 else 1))
-        grants = [g for g in grants if self._free(target, principal, g)]
+        kept = []
+        for g in grants:  # one at a time: two grants of one request may conflict with each other
+            if self._free(target, principal, g):
+                kept.append(g)
+                self.seen.add((target, principal, g[0], g[1]))
+                self.held.setdefault((target, principal), set()).add(g[1])
+        grants = kept
         if not grants:
             return written
-        for g in grants:
-            self.seen.add((target, principal, g[0], g[1]))
-            self.held.setdefault((target, principal), set()).add(g[1])
         hours = min(g[3] or TIER_HOURS[tier] for g in grants)
         who = principal.partition(":")[2].partition("@")[0].rpartition("/")[2]
         what = grants[0][1].rpartition("/")[2].rpartition(".")[2].lower()

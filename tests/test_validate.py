@@ -407,3 +407,17 @@ def test_generated_org_is_valid_deterministic_and_mixed(tmp_path, capsys):
     n = len(a.access_requests)
     assert 0.65 < a.tiers["standard"] / n < 0.85 and 0.02 < a.tiers["privileged"] / n < 0.1
     assert a.service_accounts and a.principals["group"] and a.principals["user"] > n / 2
+
+
+def test_generated_org_passes_the_policy_too(tmp_path):
+    """The policy must not deny the benchmark's workload either (a request
+    holding both sides of a separation-of-duties pair once slipped through)."""
+    from datetime import datetime, timezone
+
+    from bench.synth import generate
+    from tools.policy_eval import evaluate_files
+
+    org = generate(tmp_path / "a", 1000, seed=1)
+    decisions = evaluate_files(org.root, None, now=datetime(2026, 11, 22, 12, tzinfo=timezone.utc)).decisions
+    assert len(decisions) == 1000
+    assert [(d.file, [v["rule"] for v in d.violations]) for d in decisions if not d.allow] == []
