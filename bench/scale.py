@@ -45,7 +45,7 @@ for _p in (str(ROOT), str(ROOT / "tests")):  # tests/ holds the fakes (imported 
     if _p not in sys.path:
         sys.path.insert(0, _p)
 
-from bench import scale_org, seed_scale  # noqa: E402
+from bench import seed_scale, synth  # noqa: E402
 from bench.scale_naive import Naive  # noqa: E402
 from tools import orgmodel  # noqa: E402
 from tools.apply import build_plan, desired_state, execute, guard  # noqa: E402
@@ -145,19 +145,15 @@ def _merge_file(org: Any, grants: list, project: str, skip: set[str]) -> tuple[s
     taken = {g.principal for g in grants if g.target == project and g.entitlement == role} | skip
     person = next(p for p in sorted(org.people.values(), key=lambda p: p.email)
                   if p.active and f"user:{p.email}" not in taken)
-    text = scale_org._access(f"user:{person.email}", person.github, "gcp-project-role", "project", target.name,
-                             "role", role)
+    text = (f"apiVersion: accessctl/v1\nkind: AccessRequest\nprincipal: user:{person.email}\n"
+            f"requester: {person.github}\njustification: A one-file merge for the --since benchmark.\n"
+            f"expires: \"2027-01-31\"\ngrants:\n  - kind: gcp-project-role\n    project: {target.name}\n"
+            f"    role: \"{role}\"\n")
     return f"requests/gcp/{target.name}/merged-{person.github}.yaml", text, f"user:{person.email}"
 
 
 def _generate(dest: Path, requests: int, accounts: int, projects: int, people: int, teams: int
               ) -> tuple[Path, int, str]:
-    """The shared synthetic org (bench/synth.py) when present, else this module's own."""
-    try:
-        from bench import synth
-    except ImportError:
-        gen = scale_org.generate(dest, requests, accounts, projects, people, teams)
-        return gen.root, gen.requests, "bench/scale_org.py"
     org = synth.generate(dest, requests, people=people, teams=teams, accounts=accounts, projects=projects)
     return org.root, len(org.requests), "bench/synth.py"
 
