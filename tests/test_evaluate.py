@@ -124,6 +124,34 @@ grants:
         assert rules == ["sod-conflict"]
 
 
+def test_separation_of_duties_counts_access_held_through_a_team(repo, capsys):
+    """bob is in team sre; sre approves deployments on main, so bob asking to
+    deploy would let one person do both."""
+    def request(principal, requester, ps):
+        return f"""apiVersion: accessctl/v1
+kind: AccessRequest
+principal: {principal}
+requester: {requester}
+justification: Release duty for the payments launch in the coming weeks.
+ticket: OPS-9
+expires: "2026-12-10"
+grants:
+  - {{kind: aws-sso-assignment, account: acme-prod, permission_set: {ps}}}
+"""
+    repo.write("requests/aws/acme-prod/sre-approve.yaml", request("group:sre", "niaj-acme", "ApproveDeploys"))
+    base = repo.commit("sre approves deployments")
+    repo.write("requests/aws/acme-prod/bob-deploy.yaml", request("user:bob@acme.example", "bob-acme", "DeployProd"))
+    repo.write("requests/aws/acme-prod/alice-deploy.yaml", request("user:alice@acme.example", "alice-acme",
+                                                                  "DeployProd"))
+    repo.commit("bob and alice ask to deploy")
+    result = repo.run("evaluate", "requests/aws/acme-prod/bob-deploy.yaml", "requests/aws/acme-prod/alice-deploy.yaml",
+                      "--base", base, "--format", "json", capsys=capsys)
+    docs = {d["file"]: d for d in json.loads(result.out)}
+    [bob] = docs["requests/aws/acme-prod/bob-deploy.yaml"]["violations"]
+    assert bob["rule"] == "sod-conflict" and "held by group:sre" in bob["message"]
+    assert docs["requests/aws/acme-prod/alice-deploy.yaml"]["allow"], "alice is not in sre"
+
+
 def test_explain_input_reproduces_the_decision_with_real_opa(repo, capsys):
     from opa_bindings import OpaEngine
     repo.write(CAROL, LONG)

@@ -96,7 +96,7 @@ def evaluate_files(root: Path | str, paths: list[str] | None = None, pr_context:
 
     state = StateIndex()
     state.add_files(files, org, now)
-    needles = state_needles(rf.request for rf in files if rf.request is not None)
+    needles = state_needles((rf.request for rf in files if rf.request is not None), org)
     others = [p for p in rules_tree.list(load.REQUESTS_DIR) if p not in evaluated]
     if others and needles:
         texts = read_texts(rules_tree, others)

@@ -117,6 +117,23 @@ def grants_of(req: AccessRequest | ServiceAccount, org: OrgModel) -> list[Grant]
     return request_grants(req, org)
 
 
+def related_principals(principal: str, org: OrgModel) -> list[str]:
+    """Principals whose access reaches this one or is reached by it: a
+    person's teams (a team's grant is its members' access), a team's members.
+    Separation of duties judges what someone can effectively do."""
+    kind, _, ident = principal.partition(":")
+    if kind == "user":
+        person = org.people.get(ident)
+        if person is None:
+            return []
+        login = person.github.lower()
+        return sorted(f"group:{t.key}" for t in org.teams.values() if login in {m.lower() for m in t.members})
+    if kind == "group" and ident in org.teams:
+        people = org.people_by_login
+        return sorted(f"user:{people[m.lower()].email}" for m in org.teams[ident].members if m.lower() in people)
+    return []
+
+
 class StateIndex:
     """Desired-state grants by principal, remembering which file holds each,
     so one file's input can leave out that file's own (previous) version."""
@@ -133,9 +150,11 @@ class StateIndex:
             for g in grants_of(req, org):
                 self._by_principal[g.principal].append(g)
 
-    def for_request(self, req: AccessRequest | ServiceAccount) -> list[Grant]:
-        own = principal_of(req)
-        return [g for g in self._by_principal.get(own, ()) if g.request != req.path]
+    def for_request(self, req: AccessRequest | ServiceAccount, related: Iterable[str] = ()) -> list[Grant]:
+        """Grants of the request's principal and of ``related`` principals,
+        without this file's own (previous) version."""
+        return [g for p in (principal_of(req), *related) for g in self._by_principal.get(p, ())
+                if g.request != req.path]
 
     def __len__(self) -> int:
         return sum(len(v) for v in self._by_principal.values())
@@ -150,21 +169,25 @@ def build_input(rf: RequestFile, org: OrgModel, state: StateIndex, pr: PRContext
         "file": rf.path,
         "now": format_expiry(now),
         "request": request_input(rf.request, org),
-        "state": {"grants": [as_json(g) for g in state.for_request(rf.request)]},
     }
+    related = related_principals(principal_of(rf.request), org)
+    doc["state"] = {"grants": [as_json(g) for g in state.for_request(rf.request, related)], "related": related}
     if pr is not None:
         doc["pr"] = pr.as_input()
     return doc
 
 
-def state_needles(requests: Iterable[AccessRequest | ServiceAccount]) -> set[str]:
+def state_needles(requests: Iterable[AccessRequest | ServiceAccount], org: OrgModel) -> set[str]:
     """Lower-case strings one of which any file granting to these principals
-    (or defining their service account) must contain: a cheap pre-filter
-    before parsing thousands of base-branch files."""
+    or their related ones (or defining their service account) must contain:
+    a cheap pre-filter before parsing thousands of base-branch files."""
     needles: set[str] = set()
     for req in requests:
-        ident = principal_of(req).partition(":")[2].lower()
-        needles.add(ident.rpartition("/")[2] if "/" in ident else ident)
+        own = principal_of(req)
+        for principal in (own, *related_principals(own, org)):
+            kind, _, ident = principal.lower().partition(":")
+            # a team key alone ("data") is in too many files; "group:data" is not
+            needles.add(principal.lower() if kind == "group" else ident.rpartition("/")[2])
     return needles
 
 

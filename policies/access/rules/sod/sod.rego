@@ -1,6 +1,9 @@
 # Rule 6: separation of duties over the whole desired state: the request's
 # grants plus everything the same principal already holds (base branch and
 # the PR's other files, as input.state), against data.org's conflicting pairs.
+# Access through a team counts: input.state.related names the principals
+# whose grants reach this one (a person's teams, a team's members), and
+# their grants are in input.state.grants too.
 package access.rules.sod
 
 import data.access.lib
@@ -13,17 +16,26 @@ _rules := {"sod-conflict": {
 }}
 
 # _mine: what this request grants, keyed like state grants (target id).
-_mine contains {"kind": g.kind, "entitlement": g.entitlement, "target": lib.target_id(data.org, lib.provider_of(g.kind), g.target), "request": input.file} if {
+_mine contains {"kind": g.kind, "entitlement": g.entitlement, "target": lib.target_id(data.org, lib.provider_of(g.kind), g.target), "request": input.file, "holder": input.request.principal.ref} if {
 	lib.is_access_request(input.request)
 	some g in input.request.grants
 }
 
 _held contains h if some h in _mine
 
-_held contains {"kind": g.kind, "entitlement": g.entitlement, "target": g.target, "request": g.request} if {
+_holders contains input.request.principal.ref
+
+_holders contains ref if some ref in object.get(input.state, "related", [])
+
+_held contains {"kind": g.kind, "entitlement": g.entitlement, "target": g.target, "request": g.request, "holder": g.principal} if {
 	some g in input.state.grants
-	g.principal == input.request.principal.ref
+	g.principal in _holders
 }
+
+# _via: how the other side reaches the principal, when not directly.
+_via(held) := "" if held.holder == input.request.principal.ref
+
+_via(held) := sprintf(" held by %s", [held.holder]) if held.holder != input.request.principal.ref
 
 _matches(grant, side) if {
 	grant.kind == side.kind
@@ -45,6 +57,7 @@ deny contains v if {
 	some held in _held
 	_matches(held, other)
 	held.target == mine.target
-	msg := sprintf("%s would hold both %s and %s in %s (%s; the other grant is in %s): %s", [input.request.principal.ref, this.entitlement, other.entitlement, mine.target, pair.name, held.request, pair.description])
+	via := _via(held)
+	msg := sprintf("%s would hold both %s and %s in %s (%s; the other grant is in %s%s): %s", [input.request.principal.ref, this.entitlement, other.entitlement, mine.target, pair.name, held.request, via, pair.description])
 	v := lib.violation(_rules["sod-conflict"], "sod-conflict", msg, input.file)
 }

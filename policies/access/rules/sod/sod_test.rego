@@ -32,3 +32,16 @@ test_deny_sod_conflict_within_one_request if {
 	}
 	sod.deny == expected with input as inp with data.org as fixtures.org
 }
+
+test_deny_sod_conflict_through_a_team if {
+	req := fixtures.with_request({"grants": _deploy, "expires": "2026-11-23T00:00:00Z"})
+	inp := {"file": fixtures.file, "now": fixtures.now, "request": req, "state": {"grants": [_approve_grant("group:platform")], "related": ["group:platform"]}}
+	expected := {fixtures.violation(sod._rules, "sod-conflict", "user:bob@acme.example would hold both DeployProd and ApproveDeploys in 111111111111 (deploy-and-approve; the other grant is in requests/aws/acme-dev/other.yaml held by group:platform): Whoever deploys must not approve deployments.")}
+	sod.deny == expected with input as inp with data.org as fixtures.org
+}
+
+test_allow_sod_team_of_someone_else if {
+	req := fixtures.with_request({"grants": _deploy, "expires": "2026-11-23T00:00:00Z"})
+	inp := {"file": fixtures.file, "now": fixtures.now, "request": req, "state": {"grants": [_approve_grant("group:data")], "related": ["group:platform"]}}
+	count(sod.deny) == 0 with input as inp with data.org as fixtures.org
+}
