@@ -15,6 +15,8 @@ from datetime import datetime
 from typing import Any, Callable, Mapping, Sequence
 
 import boto3
+import botocore.session
+from botocore.credentials import RefreshableCredentials
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -67,7 +69,8 @@ class AwsConnector:
                  max_outstanding: int = MAX_OUTSTANDING_ASSIGNMENTS, poll_interval: float = 1.0,
                  role_page_size: int | None = None, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep,
-                 on_client: Callable[[str, str, Any], None] | None = None, **_: Any):
+                 on_client: Callable[[str, str, Any], None] | None = None,
+                 role_session_seconds: int = 3600, **_: Any):
         """``on_client(service, account, client)`` is called once per client
         created, so tests and the benchmark can count calls or inject faults
         through botocore's own event hooks."""
@@ -83,6 +86,7 @@ class AwsConnector:
                                clock=clock, sleep=sleep)
         self.poll_interval, self.role_page_size, self.sleep = poll_interval, role_page_size, sleep
         self.on_client = on_client
+        self.role_session_seconds = role_session_seconds
         self._iam: dict[str, Any] = {}
         self._sts: Any = None
         self._sso: IdentityCenter | None = None
@@ -98,16 +102,29 @@ class AwsConnector:
         return client
 
     def iam(self, account_id: str) -> Any:
-        """IAM client acting as the applier role in ``account_id`` (cached)."""
+        """IAM client acting as the applier role in ``account_id`` (cached).
+
+        Its credentials refresh themselves by assuming the role again shortly
+        before they expire, so a run longer than the role's session (a large
+        organisation's reconcile) does not fail half-way."""
         if account_id not in self._iam:
             if self._sts is None:
                 self._sts = self._client(self.session, "sts", "base", self.sso_region)
-            creds = self._sts.assume_role(RoleArn=f"arn:aws:iam::{account_id}:role/{self.applier_role}",
-                                    RoleSessionName="accessctl-applier")["Credentials"]
-            self._iam[account_id] = self._client(self.session, "iam", account_id, self.sso_region,
-                                                 aws_access_key_id=creds["AccessKeyId"],
-                                                 aws_secret_access_key=creds["SecretAccessKey"],
-                                                 aws_session_token=creds["SessionToken"])
+            arn = f"arn:aws:iam::{account_id}:role/{self.applier_role}"
+
+            def assume() -> dict[str, str]:
+                c = self._sts.assume_role(RoleArn=arn, RoleSessionName="accessctl-applier",
+                                          DurationSeconds=self.role_session_seconds)["Credentials"]
+                return {"access_key": c["AccessKeyId"], "secret_key": c["SecretAccessKey"],
+                        "token": c["SessionToken"], "expiry_time": c["Expiration"].isoformat()}
+
+            core = botocore.session.Session()
+            # share the base session's loaded service models: loading them is the slow part
+            core.register_component("data_loader", self.session._session.get_component("data_loader"))
+            core._credentials = RefreshableCredentials.create_from_metadata(
+                metadata=assume(), refresh_using=assume, method="sts-assume-role")
+            self._iam[account_id] = self._client(boto3.Session(botocore_session=core), "iam", account_id,
+                                                 self.sso_region)
         return self._iam[account_id]
 
     def identity_center(self) -> IdentityCenter:

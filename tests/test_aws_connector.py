@@ -368,3 +368,20 @@ def test_drive_paces_submissions_and_bounds_the_window():
     assert clock.now >= 100 / 7.5 - 1
     times = limiter.submitted
     assert all(b - a >= 1 / 20.0 - 1e-9 for a, b in zip(times, times[1:]))
+
+
+def test_applier_credentials_renew_themselves_before_they_expire(aws, org):
+    """A run longer than the applier role's session must not fail half-way:
+    with a session near its end, each use assumes the role again."""
+    log = CallLog()
+    conn = connector(org, log, role_session_seconds=900)  # always inside botocore's refresh window
+    target = dev(org)
+    conn.read(target)
+    first = log.operations()["AssumeRole"]
+    conn.read(target)
+    assert first >= 1 and log.operations()["AssumeRole"] > first
+    log_long = CallLog()
+    steady = connector(org, log_long)  # an hour: no renewal within a run this short
+    steady.read(target)
+    steady.read(target)
+    assert log_long.operations()["AssumeRole"] == 1
