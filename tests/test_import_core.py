@@ -3,7 +3,6 @@ refuse to validate until an owner answers for the access."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
 
 import pytest
 

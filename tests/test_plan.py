@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 import pytest
 
 from tools.errors import FindingError
-from tools.model import Action, Grant, Target
+from tools.model import Grant, Target
 from tools.plan import BlastRadius, diff, make_plan
 
 T1 = datetime(2027, 1, 31, tzinfo=timezone.utc)

@@ -2,7 +2,6 @@
 and real OPA in-process must return the same decision for the same input."""
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 
 import pytest

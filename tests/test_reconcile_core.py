@@ -96,3 +96,37 @@ def test_shard_reads_only_its_targets(repo, cloud, capsys):
 def test_bad_shard_is_a_usage_error(repo, capsys):
     res = repo.run("reconcile", "--shard", "4/3", capsys=capsys)
     assert res.code == 2 and "--shard" in res.err
+
+
+def test_shards_publish_one_drift_issue_for_the_whole_run(repo, cloud, capsys, monkeypatch, tmp_path):
+    from fakes.github import FakeGitHub
+
+    cloud.grants.add(Grant("aws", "111111111111", "user:heidi@acme.example", "aws-iam-group", "developers"))
+    cloud.grants.add(Grant("gcp", "acme-data-dev", "user:frank@acme.example", "gcp-project-role",
+                           "roles/bigquery.dataViewer"))
+    outputs = []
+    for i in (1, 2, 3):
+        res = repo.run("reconcile", "--shard", f"{i}/3", "--no-issue", "--format", "json", capsys=capsys)
+        outputs.append(tmp_path / f"reconcile-{i}.json")
+        outputs[-1].write_text(res.out)
+    with FakeGitHub() as gh:
+        for k, v in {"GITHUB_API_URL": gh.url, "GITHUB_REPOSITORY": gh.full_name, "GITHUB_TOKEN": "t"}.items():
+            monkeypatch.setenv(k, v)
+        assert gh.issues == {}, "shards with --no-issue write nothing"
+        res = repo.run("reconcile", "--publish", *map(str, outputs), "--format", "json", capsys=capsys)
+        assert res.code == 0, res.err
+        [(number, issue)] = gh.issues.items()
+        assert issue["state"] == "open" and json.loads(res.out)["issue"] == number
+        assert "heidi@acme.example" in issue["body"] and "frank@acme.example" in issue["body"]
+        assert "2 drifted grant(s)" in issue["body"]
+        clean = tmp_path / "clean.json"
+        clean.write_text(json.dumps({"drift": [], "summary": {"targets": 7}, "mode": "fix"}))
+        repo.run("reconcile", "--publish", str(clean), capsys=capsys)
+        assert list(gh.issues) == [number] and gh.issues[number]["state"] == "closed"
+
+
+def test_publish_refuses_what_is_not_reconcile_output(repo, capsys, tmp_path):
+    bad = tmp_path / "x.json"
+    bad.write_text("{}")
+    res = repo.run("reconcile", "--publish", str(bad), capsys=capsys)
+    assert res.code == 2 and "x.json" in res.err and "Traceback" not in res.err

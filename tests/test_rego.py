@@ -4,6 +4,8 @@ id has allow and deny tests, each deny rule's METADATA equals the violation
 it emits, and real OPA agrees with regorus on every test case."""
 from __future__ import annotations
 
+import json
+
 import re
 import shutil
 import subprocess
@@ -67,16 +69,13 @@ def test_every_deny_rule_has_metadata_equal_to_what_it_emits():
     seen: dict[str, set[str]] = {}
     for path, pkg, meta in blocks:
         custom = meta["custom"]
-        emitted = regorus_engine().eval_rule_as_json(f"data.{pkg}._rules")
-        import json
-        rules = json.loads(emitted)
+        rules = json.loads(regorus_engine().eval_rule_as_json(f"data.{pkg}._rules"))
         assert custom["id"] in rules, f"{path}: METADATA id {custom['id']} has no entry in _rules"
         assert rules[custom["id"]] == {"title": meta["title"], "description": meta["description"],
                                        "remediation": custom["remediation"], "severity": custom["severity"]}, path
         assert custom["severity"] in ("low", "medium", "high", "critical"), path
         seen.setdefault(pkg, set()).add(custom["id"])
     for pkg, ids in seen.items():
-        import json
         declared = set(json.loads(regorus_engine().eval_rule_as_json(f"data.{pkg}._rules")))
         assert declared == ids, f"{pkg}: rules without a METADATA block: {sorted(declared - ids)}"
 

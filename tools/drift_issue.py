@@ -7,15 +7,16 @@ closed when a run finds the clouds clean again.
 from __future__ import annotations
 
 from tools import github_context
-from tools.reconcile import Drift, Shard
+from tools.reconcile import Shard
 
 
 def marker(shard: Shard) -> str:
     return "drift" if shard.count == 1 else f"drift-{shard.index}-of-{shard.count}"
 
 
-def publish(drift: list[Drift], markdown: str, shard: Shard, gh=None) -> int | None:
-    """Open, update or close the drift issue; None when there is no GitHub context."""
+def publish(drifted: bool, markdown: str, shard: Shard, gh=None) -> int | None:
+    """Open (or update) the drift issue when ``drifted``, close it otherwise;
+    None when there is no GitHub context."""
     gh = gh or github_context.client()
     if gh is None:
         return None
@@ -23,4 +24,4 @@ def publish(drift: list[Drift], markdown: str, shard: Shard, gh=None) -> int | N
     title = f"accessctl: access drifted from main{where}"
     body = ("The scheduled reconcile job found access in the clouds that differs from `main`.\n\n"
             + markdown + "\n_Updated by `accessctl reconcile` on every run; closed automatically when clean._\n")
-    return gh.upsert_issue(marker(shard), title, body, open_=bool(drift))
+    return gh.upsert_issue(marker(shard), title, body, open_=drifted)

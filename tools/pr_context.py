@@ -8,7 +8,7 @@ Keeping it a plain dataclass means the core never imports PyGithub.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 

@@ -7,7 +7,6 @@ files are gathered; nothing stops at the first error.
 """
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import datetime, timedelta
 
 from tools.errors import Finding

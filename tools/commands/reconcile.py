@@ -2,19 +2,24 @@
 
 ``report`` (default) exits 1 when anything drifted; ``fix`` repairs through
 the same plan, guard and apply path as ``accessctl apply``, then reads the
-clouds again to verify.
+clouds again to verify. ``--publish FILE…`` reads no cloud: it merges the
+``--format json`` outputs of every shard of a run into the one drift issue,
+so a matrix of shards never races on (or splits) that issue.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from pathlib import Path
 
 from rich.markup import escape
 from rich.table import Table
 
 from tools import drift_issue
 from tools.apply import build_plan, execute, guard, provider_list
-from tools.errors import EXIT_FINDING, EXIT_OK
+from tools.errors import EXIT_FINDING, EXIT_OK, UsageError
+from tools.mdsafe import code, md
 from tools.output import console, emit_json
 from tools.progress import job_summary, per_target
 from tools.reconcile import Drift, Shard, drift_of, summary
@@ -28,9 +33,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--shard", metavar="I/N", help="only the I-th of N deterministic slices of the targets")
     p.add_argument("--allow-mass-revoke", action="store_true", help="fix even past the blast-radius limits")
     p.add_argument("--no-issue", action="store_true", help="do not open/update the GitHub drift issue")
+    p.add_argument("--publish", nargs="+", metavar="FILE",
+                   help="merge these shards' --format json outputs into the one drift issue (no cloud reads)")
 
 
 def run(args, ctx) -> int:
+    if args.publish:
+        return publish(args.publish, ctx)
     shard = Shard.parse(args.shard)
     providers = provider_list(args.provider)
     with per_target("reading", ctx.format == "text") as progress:
@@ -49,12 +58,13 @@ def run(args, ctx) -> int:
     info = summary(drift, len(plan.targets))
     if remaining is not None:
         info["remaining_after_fix"] = len(remaining)
-    markdown = drift_markdown(drift, plan.targets, info, args.mode)
+    rows = [d.as_json(plan.targets) for d in drift]
+    markdown = drift_markdown(rows, info, args.mode)
     job_summary(markdown)
     if not args.no_issue:
-        drift_issue.publish(drift, markdown, shard)
+        drift_issue.publish(bool(drift), markdown, shard)
     if ctx.format == "json":
-        emit_json({"drift": [d.as_json(plan.targets) for d in drift], "summary": info})
+        emit_json({"drift": rows, "summary": info, "mode": args.mode})
     elif ctx.format == "markdown":
         sys.stdout.write(markdown)
     else:
@@ -82,15 +92,40 @@ def _print_text(drift: list[Drift], targets, info: dict) -> None:
               + (f"; {info['remaining_after_fix']} still drifted after the fix" if "remaining_after_fix" in info else ""))
 
 
-def drift_markdown(drift: list[Drift], targets, info: dict, mode: str) -> str:
-    if not drift:
+def drift_markdown(rows: list[dict], info: dict, mode: str) -> str:
+    """The drift table from ``Drift.as_json`` rows: the same for one shard's
+    run and for the merged shards of ``--publish``."""
+    if not rows:
         return f"**No drift** in {info['targets']} target(s): the clouds match main.\n"
     lines = [f"**{info['total']} drifted grant(s)** in {info['targets']} target(s) "
              f"({info['missing']} missing, {info['extra']} extra, {info['changed']} changed; mode `{mode}`).", "",
              "| drift | account / project | principal | what | request | outcome |",
              "|---|---|---|---|---|---|"]
-    for d in drift:
-        g = d.change.grant
-        lines.append(f"| {d.kind} | {target_label(g, targets)} | `{g.principal}` | {g.kind} `{g.entitlement}` | "
-                     f"{g.request or '—'} | {d.outcome.replace('|', '/')} |")
+    for d in rows:
+        where = d.get("account_name") or d.get("account") or d.get("project")
+        lines.append(f"| {d['kind']} | {md(where)} | {code(d['principal'])} | {md(d['grant_kind'])} "
+                     f"{code(d['target'])} | {code(d['request']) if d.get('request') else '—'} | {md(d['outcome'])} |")
     return "\n".join(lines) + "\n"
+
+
+def publish(paths: list[str], ctx) -> int:
+    """One drift issue for a whole sharded run, from the shards' JSON outputs."""
+    rows, info, modes = [], {k: 0 for k in ("missing", "extra", "changed", "total", "targets", "fixed", "failed")}, set()
+    for path in paths:
+        try:
+            doc = json.loads(Path(path).read_text(encoding="utf-8"))
+            rows += doc["drift"]
+            modes.add(doc.get("mode", "report"))
+            for key in info:
+                info[key] += int(doc["summary"].get(key, 0))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise UsageError(f"{path}: not the output of `accessctl reconcile --format json` ({exc})") from None
+    markdown = drift_markdown(rows, info, "/".join(sorted(modes)))
+    job_summary(markdown)
+    number = drift_issue.publish(bool(rows), markdown, Shard(1, 1))
+    if ctx.format == "json":
+        emit_json({"drift": rows, "summary": info, "issue": number})
+    else:
+        console().print(f"{info['total']} drifted grant(s) from {len(paths)} shard(s); "
+                        + (f"drift issue #{number}" if number else "no GitHub context: no issue written"))
+    return EXIT_OK
