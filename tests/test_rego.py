@@ -5,7 +5,6 @@ it emits, and real OPA agrees with regorus on every test case."""
 from __future__ import annotations
 
 import json
-
 import re
 import shutil
 import subprocess
