@@ -86,3 +86,27 @@ def test_since_an_all_zero_or_unknown_commit_means_every_target(repo):
         cloud = MemoryCloud()
         build_plan(repo.root, NOW, since=since, factory=cloud.connector)
         assert len(cloud.reads) == 7
+
+
+def test_since_loads_the_folder_of_a_service_account_defined_elsewhere(repo):
+    """--since reads only the touched folders, plus the folders of the
+    service accounts their requests name: a grant to an identity defined in
+    another project must still be applied, not dropped as undefined."""
+    cloud = MemoryCloud()
+    before = repo.commit("base")
+    repo.write("requests/gcp/acme-data-dev/etl-runner-dev-viewer.yaml", """apiVersion: accessctl/v1
+kind: AccessRequest
+principal: serviceAccount:acme-data-prod/etl-runner
+requester: dave-acme
+justification: The nightly ETL compares prod tables with the dev copies it reads.
+expires: "2026-12-20"
+grants:
+  - kind: gcp-project-role
+    project: acme-data-dev
+    role: roles/bigquery.dataViewer
+""")
+    repo.commit("etl-runner reads dev")
+    planned = build_plan(repo.root, NOW, since=before, factory=cloud.connector)
+    assert cloud.reads == ["acme-data-dev"]
+    assert [(c.action.value, c.grant.principal) for c in planned.plan.changes] == [
+        ("add", "serviceAccount:acme-data-prod/etl-runner")]

@@ -17,6 +17,7 @@ from tools.errors import UsageError
 from tools.model import ChangeResult, Grant, Target
 from tools.orgmodel import OrgModel
 from tools.plan import BlastRadius, Plan, make_plan
+from tools.policy_input import PreloadedTree, read_texts
 from tools.repo import Tree, git
 
 PROVIDERS = ("aws", "gcp")
@@ -68,7 +69,40 @@ def changed_targets(root, since: str, org: OrgModel) -> set[tuple[str, str]] | N
     return touched
 
 
-def desired_state(tree: Tree, org: OrgModel, now: datetime) -> state.DesiredState:
+def folder_of(path: str) -> str | None:
+    """requests/<provider>/<target>: the folder holding every file of one target."""
+    provider, target, _ = load.path_parts(path)
+    return f"{load.REQUESTS_DIR}/{provider}/{target}" if provider else None
+
+
+def load_folders(tree: Tree, folders: set[str], org: OrgModel, now: datetime) -> list[load.RequestFile]:
+    """The request files of some targets' folders, plus the folders of the
+    service accounts they name, validated together.
+
+    Equivalent, for those targets, to validating the whole tree: every
+    cross-file check (a duplicate grant, an undefined service account, a
+    name defined twice) only ever compares files of one folder, or a file
+    with the definition in the folder its principal names."""
+    def read(wanted: set[str]) -> list[load.RequestFile]:
+        paths = [p for p in tree.list(load.REQUESTS_DIR) if folder_of(p) in wanted]
+        source = PreloadedTree(tree.root, tree.ref, read_texts(tree, paths)) if tree.ref is not None else tree
+        return [load.read(source, p) for p in paths]
+
+    files = read(folders)
+    named = {f"{load.REQUESTS_DIR}/{rf.request.provider}/{rf.request.principal.id.split('/', 1)[0]}"
+             for rf in files if isinstance(rf.request, load.AccessRequest)
+             and rf.request.principal.type == "serviceAccount"}
+    if named - folders:
+        files += read(named - folders)
+    validate.validate(files, org, now)
+    return files
+
+
+def desired_state(tree: Tree, org: OrgModel, now: datetime, folders: set[str] | None = None
+                  ) -> state.DesiredState:
+    """Desired grants of the whole tree, or of ``folders`` only (see load_folders)."""
+    if folders is not None:
+        return state.desired(load_folders(tree, folders, org, now), org, now)
     files = load.read_all(tree)
     validate.validate(files, org, now)
     return state.desired(files, org, now)
@@ -104,7 +138,10 @@ def build_plan(root, now: datetime, providers: Iterable[str] = PROVIDERS, since:
     if where is not None:
         targets = {k: t for k, t in targets.items() if where(t)}
     connectors = Connectors(org, factory)
-    wanted = desired_state(tree, org, now)
+    # --since: read only the touched targets' folders, so a one-file merge
+    # does not load and validate every request of a large organisation
+    folders = {f"{load.REQUESTS_DIR}/{t.provider}/{t.name}" for t in targets.values()} if only is not None else None
+    wanted = desired_state(tree, org, now, folders)
     live = read_live(targets, connectors, progress)
     protected = org.setting("organization", "protected_principals", default=[]) or []
     return PlannedRun(make_plan(wanted.grants, live, targets, protected), org, connectors)

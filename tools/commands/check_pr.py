@@ -53,12 +53,11 @@ from typing import Any
 
 from tools import check_pr as cp
 from tools import comment, load, orgmodel, pr_context as prc, state, validate
-from tools.apply import Connectors, read_live
+from tools.apply import Connectors, folder_of, load_folders, read_live
 from tools.errors import EXIT_FINDING, EXIT_OK, UsageError
 from tools.output import console, emit_json
 from tools.plan import Plan, make_plan
 from tools.policy_eval import evaluate_files, resolve_base
-from tools.policy_input import PreloadedTree, read_texts
 from tools.progress import job_summary
 from tools.render_plan import plan_json
 from tools.repo import Tree, git
@@ -123,33 +122,6 @@ def _pull_request(args, ctx, event: dict[str, Any]):
 
 
 # ---- request files on both sides -------------------------------------------
-def _folder(path: str) -> str | None:
-    provider, target, _ = load.path_parts(path)
-    return f"{load.REQUESTS_DIR}/{provider}/{target}" if provider else None
-
-
-def _read(tree: Tree, folders: set[str]) -> list[load.RequestFile]:
-    paths = [p for p in tree.list(load.REQUESTS_DIR) if _folder(p) in folders]
-    if tree.ref is not None:
-        tree = PreloadedTree(tree.root, tree.ref, read_texts(tree, paths))
-    return [load.read(tree, p) for p in paths]
-
-
-def _side(tree: Tree, folders: set[str], org, now) -> list[load.RequestFile]:
-    """The request files of the touched folders, plus the folders of service
-    accounts they name, validated together the way apply validates them."""
-    files = _read(tree, folders)
-    extra = set()
-    for rf in files:
-        req = rf.request
-        if isinstance(req, load.AccessRequest) and req.principal.type == "serviceAccount":
-            extra.add(f"{load.REQUESTS_DIR}/{req.provider}/{req.principal.id.split('/', 1)[0]}")
-    if extra - folders:
-        files += _read(tree, extra - folders)
-    validate.validate(files, org, now)
-    return files
-
-
 # ---- the plan ----------------------------------------------------------------
 def has_credentials(provider: str, env: dict[str, str] | None = None) -> bool:
     """Cheap: an endpoint or ambient credentials named in the environment or
@@ -212,10 +184,10 @@ def _check(args, ctx, pr: prc.PRContext, base: str) -> cp.Verdict:
     org = cp.Org({k: t.github_team for k, t in org_model.teams.items()}, org_model.security_team)
     logins = {p.email.lower(): p.github for p in org_model.people.values()}
 
-    folders = {f for f in (_folder(x.path) for x in pr.files) if f}
-    folders |= {f for f in (_folder(x.previous_path) for x in pr.files if x.previous_path) if f}
-    head_files = _side(Tree(ctx.root), folders, org_model, ctx.now)
-    base_files = _side(base_tree, folders, org_model, ctx.now)
+    folders = {f for f in (folder_of(x.path) for x in pr.files) if f}
+    folders |= {f for f in (folder_of(x.previous_path) for x in pr.files if x.previous_path) if f}
+    head_files = load_folders(Tree(ctx.root), folders, org_model, ctx.now)
+    base_files = load_folders(base_tree, folders, org_model, ctx.now)
     by_path = {rf.path: rf for rf in head_files}
     paths = pr.request_paths
     findings = {p: [f for f in (by_path[p].findings if p in by_path else [])
