@@ -242,10 +242,23 @@ class _Writer:
         self.org.principals[ptype] += 1
         return written + 1
 
+    def _related(self, principal: str) -> list[str]:
+        """A person's teams and a team's members: separation of duties counts
+        access held through a team, so the generated org must respect it too."""
+        kind, _, ident = principal.partition(":")
+        if kind == "user":
+            i = int(ident.partition("@")[0].removeprefix("user"))
+            return [f"group:{self.team_keys[i % len(self.team_keys)]}"] + (["group:security"] if i in (0, 1) else [])
+        if kind == "group":
+            return [f"user:{_email(m)}" for m in (self.members.get(ident) or [0, 1])]
+        return []
+
     def _free(self, target: str, principal: str, grant: tuple) -> bool:
         if (target, principal, grant[0], grant[1]) in self.seen:
             return False
-        held = self.held.get((target, principal), set())
+        if not any(grant[1] in (a, b) for _, a, b in SOD):
+            return True
+        held = set().union(*(self.held.get((target, p), set()) for p in (principal, *self._related(principal))))
         return not any(grant[1] == a and b in held or grant[1] == b and a in held for _, a, b in SOD)
 
 

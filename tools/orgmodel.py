@@ -55,6 +55,15 @@ class OrgModel:
     def people_by_login(self) -> dict[str, Person]:
         return {p.github.lower(): p for p in self.people.values()}
 
+    @cached_property
+    def teams_by_login(self) -> dict[str, tuple[str, ...]]:
+        """GitHub login (lower-case) -> keys of the teams it is a member of."""
+        out: dict[str, list[str]] = {}
+        for team in self.teams.values():
+            for login in team.members:
+                out.setdefault(login.lower(), []).append(team.key)
+        return {login: tuple(sorted(keys)) for login, keys in out.items()}
+
     @property
     def domains(self) -> list[str]:
         return list(self.raw["organization"]["domains"])

@@ -117,6 +117,12 @@ def grants_of(req: AccessRequest | ServiceAccount, org: OrgModel) -> list[Grant]
     return request_grants(req, org)
 
 
+def sod_entitlements(org: OrgModel) -> frozenset[tuple[str, str]]:
+    """(kind, entitlement) of every side of every separation-of-duties pair."""
+    return frozenset((side["kind"], side["entitlement"]) for pair in org.raw.get("separation_of_duties", [])
+                     for side in (pair["a"], pair["b"]))
+
+
 def related_principals(principal: str, org: OrgModel) -> list[str]:
     """Principals whose access reaches this one or is reached by it: a
     person's teams (a team's grant is its members' access), a team's members.
@@ -126,8 +132,7 @@ def related_principals(principal: str, org: OrgModel) -> list[str]:
         person = org.people.get(ident)
         if person is None:
             return []
-        login = person.github.lower()
-        return sorted(f"group:{t.key}" for t in org.teams.values() if login in {m.lower() for m in t.members})
+        return [f"group:{key}" for key in org.teams_by_login.get(person.github.lower(), ())]
     if kind == "group" and ident in org.teams:
         people = org.people_by_login
         return sorted(f"user:{people[m.lower()].email}" for m in org.teams[ident].members if m.lower() in people)
@@ -150,11 +155,15 @@ class StateIndex:
             for g in grants_of(req, org):
                 self._by_principal[g.principal].append(g)
 
-    def for_request(self, req: AccessRequest | ServiceAccount, related: Iterable[str] = ()) -> list[Grant]:
+    def for_request(self, req: AccessRequest | ServiceAccount, related: Iterable[str] = (),
+                    relevant: frozenset[tuple[str, str]] | None = None) -> list[Grant]:
         """Grants of the request's principal and of ``related`` principals,
-        without this file's own (previous) version."""
-        return [g for p in (principal_of(req), *related) for g in self._by_principal.get(p, ())
-                if g.request != req.path]
+        without this file's own (previous) version. Of the related ones only
+        ``relevant`` (kind, entitlement) pairs are kept: a team's members can
+        hold thousands of grants, and only separation of duties looks at them."""
+        own = [g for g in self._by_principal.get(principal_of(req), ()) if g.request != req.path]
+        return own + [g for p in related for g in self._by_principal.get(p, ())
+                      if g.request != req.path and (relevant is None or (g.kind, g.entitlement) in relevant)]
 
     def __len__(self) -> int:
         return sum(len(v) for v in self._by_principal.values())
@@ -171,7 +180,8 @@ def build_input(rf: RequestFile, org: OrgModel, state: StateIndex, pr: PRContext
         "request": request_input(rf.request, org),
     }
     related = related_principals(principal_of(rf.request), org)
-    doc["state"] = {"grants": [as_json(g) for g in state.for_request(rf.request, related)], "related": related}
+    grants = state.for_request(rf.request, related, sod_entitlements(org))
+    doc["state"] = {"grants": [as_json(g) for g in grants], "related": related}
     if pr is not None:
         doc["pr"] = pr.as_input()
     return doc
