@@ -108,7 +108,10 @@ def main(requests: int = 10_000, naive_sample: int = 10, seed: int = 1) -> dict:
         if found:
             raise RuntimeError(f"{found} findings on generated files: the generator or validator is wrong")
         ours_run = Run("accessctl validate (this project)", org.files, seconds, peak, org.files)
-        sample = org.requests[:: max(1, org.files // naive_sample)][:naive_sample]
+        # a file naming a service account needs that account's file too, which a
+        # per-file script never reads: time the baseline on files that stand alone
+        alone = [p for p in org.requests if "principal: serviceAccount:" not in (root / p).read_text()]
+        sample = alone[:: max(1, len(alone) // naive_sample)][:naive_sample]
         n_seconds, n_peak, n_found = _measure(lambda: naive(root, sample), lambda: naive(root, sample[:2]))
         if n_found:
             raise RuntimeError(f"the naive baseline found {n_found} problems in valid files")
