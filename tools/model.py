@@ -129,10 +129,6 @@ class Change:
     current: Grant | None = None  # live grant (update/remove)
     reason: str = ""
 
-    @property
-    def target(self) -> str:
-        return self.grant.target
-
 
 @dataclass(frozen=True, slots=True)
 class ChangeResult:

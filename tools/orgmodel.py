@@ -89,9 +89,6 @@ class OrgModel:
                 return t
         return None
 
-    def tier_hours(self, entry: CatalogEntry) -> int:
-        return entry.max_hours
-
 
 def load(tree: Tree) -> OrgModel:
     raw: dict[str, Any] = {}

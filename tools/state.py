@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from tools.load import AccessRequest, RequestFile, ServiceAccount, format_expiry, path_parts
+from tools.load import AccessRequest, RequestFile, ServiceAccount, path_parts
 from tools.model import IDENTITY_KINDS, Grant, Target
 from tools.orgmodel import OrgModel
 from tools.validate import INCOMPLETE_IMPORT
@@ -19,12 +19,6 @@ from tools.validate import INCOMPLETE_IMPORT
 class DesiredState:
     grants: tuple[Grant, ...]
     skipped: tuple[str, ...]  # request files left out (invalid or expired)
-
-    def by_target(self) -> dict[tuple[str, str], list[Grant]]:
-        out: dict[tuple[str, str], list[Grant]] = {}
-        for g in self.grants:
-            out.setdefault((g.provider, g.target), []).append(g)
-        return out
 
 
 def service_account_grant(sa: ServiceAccount, target: Target) -> Grant:
@@ -69,5 +63,3 @@ def desired(files: list[RequestFile], org: OrgModel, now: datetime) -> DesiredSt
             grants.extend(request_grants(req, org))
     return DesiredState(tuple(sorted(grants, key=lambda g: g.key)), tuple(skipped))
 
-
-__all__ = ["DesiredState", "desired", "request_grants", "service_account_grant", "format_expiry"]
