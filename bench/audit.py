@@ -108,7 +108,7 @@ def build(dest: Path, seed: int = 7) -> dict[str, Any]:
 
 
 def _cli(root: Path, *args: str) -> tuple[int, float]:
-    from tools.cli import main as cli
+    from tools.commands.cli import main as cli
     old = os.getcwd()
     os.chdir(root)
     try:
@@ -124,8 +124,8 @@ def main() -> dict[str, Any]:
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     os.environ.setdefault("ACCESSCTL_NOW", NOW)
-    from tools import audit_git
-    from tools.load import REQUESTS_DIR
+    from tools.audit import git as audit_git
+    from tools.request.load import REQUESTS_DIR
 
     tmp = Path(tempfile.mkdtemp(prefix="accessctl-audit-bench-"))
     try:

@@ -24,13 +24,12 @@ def git(root: Path, *args: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    from tools import orgmodel
-    from tools.policy import RegorusEngine, load_bundle
-    from tools.policy_eval import evaluate_files
-    from tools.pr_context import ChangedFile, PRContext
-    from tools.repo import Tree
-
     from bench.synth import generate as synth
+    from tools.core import orgmodel
+    from tools.core.pr_context import ChangedFile, PRContext
+    from tools.core.repo import Tree
+    from tools.policy.engines import RegorusEngine, load_bundle
+    from tools.policy.evaluate import evaluate_files
 
     n = int((argv or sys.argv[1:] or ["10000"])[0])
     with tempfile.TemporaryDirectory() as tmp:

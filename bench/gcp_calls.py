@@ -23,7 +23,7 @@ ROLES = ("roles/bigquery.dataViewer", "roles/bigquery.dataEditor", "roles/bigque
 
 
 def _grants(n: int) -> list[Any]:
-    from tools.model import Grant
+    from tools.core.model import Grant
     return [Grant("gcp", PROJECT, f"user:bench{i:03d}@acme.example", "gcp-project-role", ROLES[i % 3],
                   datetime(2027, 1, 31, tzinfo=timezone.utc), f"requests/gcp/{PROJECT}/bench{i:03d}.yaml")
             for i in range(n)]
@@ -31,7 +31,7 @@ def _grants(n: int) -> list[Any]:
 
 def _connector_run(fake: Any, org: Any, n: int) -> tuple[int, float]:
     from connectors.gcp import GcpConnector
-    from tools.model import Action, Change
+    from tools.core.model import Action, Change
     fake.reset()
     conn = GcpConnector(org, endpoint=fake.rest_url, iam_endpoint=fake.grpc_target)
     target = org.target("gcp", PROJECT)
@@ -75,9 +75,9 @@ def _naive_run(fake: Any, org: Any, n: int) -> tuple[int, float]:
 def main(n: int = 100) -> dict[str, Any]:
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    from tests.fakes.gcp import FakeGcp
-    from tools import orgmodel
-    from tools.repo import Tree
+    from tools.core import orgmodel
+    from tools.core.repo import Tree
+    from tools.sandbox.gcp import FakeGcp
 
     org = orgmodel.load(Tree(ROOT))
     with FakeGcp([PROJECT]) as fake:

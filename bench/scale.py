@@ -3,7 +3,7 @@
 One process, one synthetic organisation (10,000 requests over 50 AWS
 accounts and 50 GCP projects by default), moto and the GCP fake on
 127.0.0.1. accessctl's own code runs exactly as in production
-(``tools.apply.build_plan`` / ``execute`` with the real connectors over
+(``tools.provision.apply.build_plan`` / ``execute`` with the real connectors over
 loopback); beside each stage its naive baseline (bench/scale_naive.py: one
 read, and one write, per grant) runs against the same emulators:
 
@@ -41,15 +41,14 @@ from typing import Any, Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
-for _p in (str(ROOT), str(ROOT / "tests")):  # tests/ holds the fakes (imported as ``fakes``)
-    if _p not in sys.path:
-        sys.path.insert(0, _p)
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
 from bench import seed_scale, synth  # noqa: E402
 from bench.scale_naive import Naive  # noqa: E402
-from tools import orgmodel  # noqa: E402
-from tools.apply import build_plan, desired_state, execute, guard  # noqa: E402
-from tools.repo import Tree  # noqa: E402
+from tools.core import orgmodel  # noqa: E402
+from tools.core.repo import Tree  # noqa: E402
+from tools.provision.apply import build_plan, desired_state, execute, guard  # noqa: E402
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -138,7 +137,7 @@ def _commit(root: Path, path: str, text: str) -> tuple[str, str]:
 def _merge_file(org: Any, grants: list, project: str, skip: set[str]) -> tuple[str, str, str]:
     """A new request file (path, text, principal): an active person without it
     asks for a standard-tier managed role in ``project``."""
-    from tools.model import Tier
+    from tools.core.model import Tier
     target = org.target_by_id("gcp", project)
     role = next(e for e in target.managed["gcp-project-role"]
                 if (entry := org.catalog.get(("gcp-project-role", e))) and entry.tier is Tier.STANDARD)

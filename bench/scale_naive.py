@@ -26,8 +26,8 @@ from google.iam.v1 import policy_pb2
 from connectors import gcp_accounts
 from connectors.aws_iam import role_name_of, role_tags, trust_policy
 from connectors.gcp_policy import Members, expiry_condition
-from tools.model import Grant
-from tools.orgmodel import OrgModel
+from tools.core.model import Grant
+from tools.core.orgmodel import OrgModel
 
 
 class Naive:

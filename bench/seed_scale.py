@@ -21,11 +21,11 @@ from typing import Iterable
 from connectors import gcp_accounts
 from connectors.aws_iam import role_name_of, role_tags, trust_policy
 from connectors.gcp_policy import Binding, Ensure, Members, edit, expiry_condition
-from fakes.aws import MANAGEMENT_ACCOUNT, REGION, FakeAws
-from fakes.gcp import FakeGcp
-from fakes.sandbox import UNMANAGED_GCP
-from tools.model import Grant, Target
-from tools.orgmodel import OrgModel
+from tools.core.model import Grant, Target
+from tools.core.orgmodel import OrgModel
+from tools.sandbox.aws import MANAGEMENT_ACCOUNT, REGION, FakeAws
+from tools.sandbox.gcp import FakeGcp
+from tools.sandbox.sandbox import UNMANAGED_GCP
 
 INTRUDER = "intruder@acme.example"  # extra access nobody requested (drift)
 

@@ -9,7 +9,7 @@ Two parts:
    rate, and checks from the service's side that no more than 15 operations
    were ever in progress and that no interval ever saw more submissions than
    ``burst + rate × interval``.
-2. A small real run through moto (``tests/fakes/aws.FakeAws``, operations
+2. A small real run through moto (``tools/sandbox/aws.FakeAws``, operations
    answering IN_PROGRESS once) with ``AwsConnector``, showing the limiter is
    the one pacing the connector's calls.
 
@@ -95,10 +95,10 @@ def simulate(rate: float, latency: tuple[float, float] = (0.5, 3.0), burst: floa
 def real_run(rate: float = 20.0, people: int = 12) -> dict:
     """60 assignments through AwsConnector and moto, paced by the limiter."""
     from connectors.aws import AwsConnector
-    from tests.fakes.aws import CallLog, FakeAws
-    from tools.model import Action, Change, Grant
-    from tools.orgmodel import load
-    from tools.repo import Tree
+    from tools.core.model import Action, Change, Grant
+    from tools.core.orgmodel import load
+    from tools.core.repo import Tree
+    from tools.sandbox.aws import CallLog, FakeAws
 
     org = load(Tree(ROOT))
     target = org.target("aws", "acme-prod")

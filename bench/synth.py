@@ -25,7 +25,7 @@ from pathlib import Path
 
 NOW = datetime(2026, 11, 22, 12, tzinfo=timezone.utc)
 DOMAIN = "acme.example"
-SCHEMA_LINE = "# yaml-language-server: $schema=../../../tools/schemas/request.v1.schema.json\n"
+SCHEMA_LINE = "# yaml-language-server: $schema=../../../tools/request/schemas/request.v1.schema.json\n"
 TIER_WEIGHTS = {"standard": 75, "sensitive": 20, "privileged": 5}
 PRINCIPAL_WEIGHTS = {"user": 70, "group": 20, "serviceAccount": 10}
 ENVIRONMENTS = ("dev", "staging", "prod")

@@ -28,8 +28,9 @@ import jsonschema
 import yaml
 
 from bench.synth import NOW, generate
-from tools import load, orgmodel, validate, yamlsafe
-from tools.repo import Tree
+from tools.core import orgmodel, yamlsafe
+from tools.core.repo import Tree
+from tools.request import load, validate
 
 PROJECT = Path(__file__).resolve().parent.parent
 

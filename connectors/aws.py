@@ -16,16 +16,17 @@ from typing import Any, Callable, Mapping, Sequence
 
 import boto3
 import botocore.session
-from botocore.credentials import RefreshableCredentials
 from botocore.config import Config
+from botocore.credentials import RefreshableCredentials
 from botocore.exceptions import BotoCoreError, ClientError
 
 from connectors.aws_iam import IamWriter, read_group_members, read_roles
-from connectors.aws_sso import KIND as SSO_KIND, IdentityCenter
+from connectors.aws_sso import KIND as SSO_KIND
+from connectors.aws_sso import IdentityCenter
 from connectors.ratelimit import Limiter
-from tools.errors import UsageError
-from tools.model import Action, Change, ChangeResult, Grant, Target
-from tools.orgmodel import OrgModel
+from tools.core.errors import UsageError
+from tools.core.model import Action, Change, ChangeResult, Grant, Target
+from tools.core.orgmodel import OrgModel
 
 # The service refuses more assignment operations in progress than this.
 MAX_OUTSTANDING_ASSIGNMENTS = 15

@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from botocore.exceptions import ClientError
 
-from tools.model import Change, Grant, Target
+from tools.core.model import Change, Grant, Target
 
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 MANAGED_BY = "accessctl"

@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 
 from connectors.aws_iam import error_code
 from connectors.ratelimit import Limiter, Outcome, drive
-from tools.model import Action, Change, ChangeResult, Grant, Target
+from tools.core.model import Action, Change, ChangeResult, Grant, Target
 
 KIND = "aws-sso-assignment"
 

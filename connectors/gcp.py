@@ -27,10 +27,10 @@ from google.protobuf import field_mask_pb2
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from connectors import gcp_accounts as accounts
-from connectors.gcp_policy import Binding, Condition, Ensure, Members, Revoke, edit, expiry_condition, \
-    live_members, merge
-from tools.errors import UsageError
-from tools.model import Action, Change, ChangeResult, Grant, Target
+from connectors.gcp_policy import (Binding, Condition, Ensure, Members, Revoke, edit, expiry_condition, live_members,
+                                   merge)
+from tools.core.errors import UsageError
+from tools.core.model import Action, Change, ChangeResult, Grant, Target
 
 ROLE_KIND = "gcp-project-role"
 # Throttling, unavailability and dropped connections (requests raises OSError

@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from tools.load import format_expiry, parse_expiry
-from tools.model import IDENTITY_KINDS, Grant
+from tools.core.expiry import format_expiry, parse_expiry
+from tools.core.model import IDENTITY_KINDS, Grant
 
 MARKER = "managed-by: accessctl"
 DESCRIPTION_LIMIT = 256  # bytes, GCP's limit

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterable, Sequence
 
-from tools.load import format_expiry, parse_expiry
-from tools.orgmodel import OrgModel
+from tools.core.expiry import format_expiry, parse_expiry
+from tools.core.orgmodel import OrgModel
 
 SA_DOMAIN = ".iam.gserviceaccount.com"
 TITLE_PREFIX = "accessctl:"  # marks the conditions the pipeline wrote

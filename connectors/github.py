@@ -16,12 +16,11 @@ import os
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, TypeVar
-
 from urllib.parse import urlsplit
 
 from github import Auth, Github, GithubException
 
-from tools.errors import UsageError
+from tools.core.errors import UsageError
 
 T = TypeVar("T")
 STATUS_CONTEXT = "accessctl/check-pr"
@@ -54,7 +53,7 @@ class Review:
 
 @dataclass(frozen=True, slots=True)
 class PRContext:
-    """What the policy needs to know about a PR (tools/pr_context.py did not
+    """What the policy needs to know about a PR (tools/core/pr_context.py did not
     exist when this was written; the policy stage may convert from this)."""
 
     number: int

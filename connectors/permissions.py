@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import json
 
-from tools.connector import CONNECTORS
+from tools.core.connector import CONNECTORS
 
 
 def declared(provider: str) -> dict[str, tuple[str, ...]]:

@@ -62,7 +62,7 @@ class AccessRepo:
 
     def run(self, *args: str, capsys=None) -> Result:
         """Run accessctl in-process (fast) with the repository as cwd."""
-        from tools.cli import main
+        from tools.commands.cli import main
         old = os.getcwd()
         os.chdir(self.root)
         try:

@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from fakes.memory import MemoryCloud
-from tools.apply import build_plan, execute
+
+from tools.provision.apply import build_plan, execute
 
 NOW = datetime.fromisoformat("2026-11-22T12:00:00+00:00")
 
@@ -68,7 +69,7 @@ def test_org_model_change_widens_since_to_every_target(repo):
 
 def test_plan_cli_json_contract(repo, capsys, monkeypatch):
     cloud = MemoryCloud()
-    monkeypatch.setattr("tools.apply.connector_for", cloud.connector)
+    monkeypatch.setattr("tools.provision.apply.connector_for", cloud.connector)
     import json
     res = repo.run("plan", "--format", "json", capsys=capsys)
     assert res.code == 0, res.err

@@ -12,10 +12,10 @@ from datetime import datetime, timezone
 from html.parser import HTMLParser
 
 import pytest
-
 from fakes.memory import MemoryCloud
-from tools import records
-from tools.model import Action, Change, ChangeResult, Grant
+
+from tools.core.model import Action, Change, ChangeResult, Grant
+from tools.provision import record as records
 
 NOW = datetime(2026, 11, 22, 12, tzinfo=timezone.utc)
 DEV = "requests/gcp/acme-data-dev"
@@ -98,7 +98,7 @@ def test_who_has_reads_git_history_with_one_log_process(repo, monkeypatch, capsy
         calls.append(cmd)
         return real(cmd, *a, **kw)
 
-    monkeypatch.setattr("tools.repo.subprocess.run", counting)
+    monkeypatch.setattr("tools.core.repo.subprocess.run", counting)
     res = repo.run("audit", "who-has", "acme-data-dev", "--format", "json", capsys=capsys)
     grants = json.loads(res.out)["grants"]
     assert len(grants) == 30 and {g["pr"] for g in grants} == {100 + i for i in range(0, 30, 3)} | {200}
@@ -113,7 +113,7 @@ def test_unknown_target_is_a_usage_error(repo):
 @pytest.fixture
 def cloud(repo, monkeypatch, capsys):
     cloud = MemoryCloud()
-    monkeypatch.setattr("tools.apply.connector_for", cloud.connector)
+    monkeypatch.setattr("tools.provision.apply.connector_for", cloud.connector)
     assert repo.run("apply", capsys=capsys).code == 0
     return cloud
 

@@ -11,16 +11,16 @@ import json
 from datetime import datetime, timezone
 
 import pytest
-
 from conftest import PROJECT
+
 from connectors.aws import PERMISSIONS, AwsConnector
 from connectors.ratelimit import Limiter, Outcome, TokenBucket, drive
-from tests.fakes.aws import CallLog, FakeAws, SimulatedCrash, inject_error, inject_throttling
-from tools.errors import UsageError
-from tools.model import Action, Change, Grant
-from tools.orgmodel import load
-from tools.plan import diff
-from tools.repo import Tree
+from tools.core.errors import UsageError
+from tools.core.model import Action, Change, Grant
+from tools.core.orgmodel import load
+from tools.core.repo import Tree
+from tools.provision.plan import diff
+from tools.sandbox.aws import CallLog, FakeAws, SimulatedCrash, inject_error, inject_throttling
 
 DEV, PROD = "111111111111", "333333333333"
 READONLY = "arn:aws:iam::aws:policy/ReadOnlyAccess"

@@ -13,11 +13,11 @@ import re
 from pathlib import Path
 
 import pytest
-
 from conftest import git
 from test_pr_lifecycle import ADMIN, CAROL, admin, carol, request
-from tools import check_pr as cp
-from tools.comment import code, md
+
+from tools.review import check_pr as cp
+from tools.review.comment import code, md
 
 GOLDEN = Path(__file__).parent / "golden"
 ORG = cp.Org({"platform": "acme/platform", "sre": "acme/sre", "security": "acme/security"}, "security")
@@ -122,9 +122,9 @@ def test_without_a_pull_request_it_says_what_is_missing(repo, tmp_path):
 
 
 def test_live_plan_is_read_from_the_clouds_for_the_prs_targets_only(repo, capsys, monkeypatch):
-    from fakes.aws import FakeAws
-    from tools import orgmodel
-    from tools.repo import Tree
+    from tools.core import orgmodel
+    from tools.core.repo import Tree
+    from tools.sandbox.aws import FakeAws
     base = git(repo.root, "rev-parse", "HEAD").strip()
     repo.write(CAROL, carol("2026-12-20"))
     ctx = local_pr(repo, base, [(CAROL, "modified")])

@@ -12,8 +12,9 @@ import pytest
 from codeowners import CodeOwners
 
 from tests.conftest import PROJECT
-from tools import codeowners, orgmodel
-from tools.repo import Tree
+from tools.core import orgmodel
+from tools.core.repo import Tree
+from tools.review import codeowners
 
 SEC = "@acme/security"
 
@@ -47,7 +48,7 @@ def generated(repo):
     (".github/workflows/pr-check.yml", {SEC}),
     (".github/CODEOWNERS", {SEC}),
     ("connectors/github.py", {SEC}),
-    ("tools/cli.py", {SEC}),
+    ("tools/commands/cli.py", {SEC}),
     ("pyproject.toml", {SEC}),
 ])
 def test_each_path_resolves_to_the_owning_team(rendered, path, expected):

@@ -189,7 +189,7 @@ def test_unknown_base_and_bad_context_are_usage_errors(repo, capsys):
 
 
 def test_pr_number_reads_the_pr_from_github(repo, capsys, monkeypatch):
-    from fakes.github import FakeGitHub
+    from tools.sandbox.github import FakeGitHub
     base = git(repo.root, "rev-parse", "HEAD").strip()
     repo.write(CAROL, LONG.replace('"2027-06-01"', '"2026-12-20"'))
     repo.commit("carol asks")

@@ -4,16 +4,16 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from fakes.memory import MemoryCloud
-from tools.apply import build_plan, execute
-from tools.load import parse_expiry
+
+from tools.core.expiry import parse_expiry
+from tools.provision.apply import build_plan, execute
 
 
 @pytest.fixture
 def cloud(repo, monkeypatch):
     cloud = MemoryCloud()
-    monkeypatch.setattr("tools.apply.connector_for", cloud.connector)
+    monkeypatch.setattr("tools.provision.apply.connector_for", cloud.connector)
     planned = build_plan(repo.root, parse_expiry("2026-11-22T12:00:00Z"), factory=cloud.connector)
     execute(planned.plan, planned.connectors)
     return cloud

@@ -15,11 +15,13 @@ import pytest
 
 from connectors.gcp import GcpConnector, GcpError
 from connectors.gcp_policy import TITLE_LIMIT, Members
-from tests.fakes.gcp import FakeGcp
-from tools import load, orgmodel, state
-from tools.model import Action, Change, Grant
-from tools.plan import diff
-from tools.repo import Tree
+from tools.core import orgmodel
+from tools.core.model import Action, Change, Grant
+from tools.core.repo import Tree
+from tools.provision import desired as state
+from tools.provision.plan import diff
+from tools.request import load
+from tools.sandbox.gcp import FakeGcp
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 22, 12, tzinfo=timezone.utc)
@@ -47,7 +49,7 @@ def target(org):
 
 @pytest.fixture(scope="module")
 def wanted(org):
-    """The sample requests' desired grants for the project, via tools.state."""
+    """The sample requests' desired grants for the project, via tools.provision.desired."""
     files = load.read_all(Tree(PROJECT_ROOT))
     grants = [g for g in state.desired(files, org, NOW).grants if g.target == P]
     assert {g.kind for g in grants} == {"gcp-project-role", "gcp-service-account"}
@@ -292,7 +294,7 @@ def test_service_accounts_are_read_across_pages(fake, org, server, target):
 
 
 def test_read_failure_is_a_one_line_usage_error(fake, gcp, org):
-    from tools.errors import UsageError
+    from tools.core.errors import UsageError
     ghost = replace(org.target("gcp", P), id="ghost-project")
     with pytest.raises(UsageError, match="ghost-project.*403"):
         gcp.read(ghost)
@@ -307,7 +309,7 @@ def test_every_operation_declares_permissions():
 
 def test_endpoints_come_from_the_environment(fake, org, target, monkeypatch):
     """How the sandbox and demo reach the fake: only the two variables."""
-    from tools.connector import connector_for
+    from tools.core.connector import connector_for
     for name, value in fake.env().items():
         monkeypatch.setenv(name, value)
     conn = connector_for("gcp", org)

@@ -14,7 +14,7 @@ from google.cloud import iam_admin_v1, resourcemanager_v3
 from google.cloud.iam_admin_v1.services.iam.transports import IAMGrpcTransport
 from google.iam.v1 import policy_pb2
 
-from tests.fakes.gcp import FakeGcp
+from tools.sandbox.gcp import FakeGcp
 
 COND = {"expression": 'request.time < timestamp("2027-01-01T00:00:00Z")', "title": "temp", "description": "d"}
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from connectors.github import STATUS_CONTEXT, GitHubConnector, GitHubError, marker, retry_delay
-from tests.fakes.github import FakeGitHub
+from tools.sandbox.github import FakeGitHub
 
 TEAMS = ["acme/platform", "acme/security"]
 

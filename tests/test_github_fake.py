@@ -15,7 +15,7 @@ import pytest
 from github import Auth, Github, GithubException, RateLimitExceededException
 from github.Requester import Requester
 
-from tests.fakes.github import FakeGitHub, blob_sha
+from tools.sandbox.github import FakeGitHub, blob_sha
 
 
 @pytest.fixture

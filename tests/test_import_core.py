@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from fakes.memory import MemoryCloud
-from tools.model import Grant
+
+from tools.core.model import Grant
 
 
 @pytest.fixture
 def cloud(repo, monkeypatch):
     cloud = MemoryCloud()
-    monkeypatch.setattr("tools.apply.connector_for", cloud.connector)
+    monkeypatch.setattr("tools.provision.apply.connector_for", cloud.connector)
     cloud.grants |= {
         Grant("gcp", "acme-data-dev", "user:frank@acme.example", "gcp-project-role", "roles/bigquery.dataViewer"),
         Grant("gcp", "acme-data-dev", "user:frank@acme.example", "gcp-project-role", "roles/storage.objectViewer"),

@@ -5,9 +5,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from tools.errors import FindingError
-from tools.model import Grant, Target
-from tools.plan import BlastRadius, diff, make_plan
+from tools.core.errors import FindingError
+from tools.core.model import Grant, Target
+from tools.provision.plan import BlastRadius, diff, make_plan
 
 T1 = datetime(2027, 1, 31, tzinfo=timezone.utc)
 T2 = datetime(2027, 2, 28, tzinfo=timezone.utc)

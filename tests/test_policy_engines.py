@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pytest
-
 from fakes.opa_stub import OpaStub
-from tools import orgmodel
-from tools.errors import FindingError, UsageError
-from tools.policy import OpaServerEngine, RegorusEngine, load_bundle, policy_id
-from tools.policy_eval import evaluate_files
-from tools.repo import Tree
+
+from tools.core import orgmodel
+from tools.core.errors import FindingError, UsageError
+from tools.core.repo import Tree
+from tools.policy.engines import OpaServerEngine, RegorusEngine, load_bundle, policy_id
+from tools.policy.evaluate import evaluate_files
 
 NOW = datetime(2026, 11, 22, 12, tzinfo=timezone.utc)
 

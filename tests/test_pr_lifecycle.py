@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import git
-from fakes.github import FakeGitHub
+
+from tools.sandbox.github import FakeGitHub
 
 STATUS = "accessctl/check-pr"
 TEAMS = {"platform": ["alice-acme", "bob-acme", "carol-acme"], "data": ["dave-acme", "erin-acme", "frank-acme"],

@@ -8,13 +8,13 @@ from dataclasses import replace
 from datetime import datetime
 
 import pytest
-
 from fakes.memory import MemoryCloud
-from tools.apply import build_plan, execute
-from tools.model import Grant
-from tools.orgmodel import load
-from tools.reconcile import Shard
-from tools.repo import Tree
+
+from tools.core.model import Grant
+from tools.core.orgmodel import load
+from tools.core.repo import Tree
+from tools.jobs.reconcile import Shard
+from tools.provision.apply import build_plan, execute
 
 NOW = datetime.fromisoformat("2026-11-22T12:00:00+00:00")
 
@@ -22,7 +22,7 @@ NOW = datetime.fromisoformat("2026-11-22T12:00:00+00:00")
 @pytest.fixture
 def cloud(repo, monkeypatch):
     cloud = MemoryCloud()
-    monkeypatch.setattr("tools.apply.connector_for", cloud.connector)
+    monkeypatch.setattr("tools.provision.apply.connector_for", cloud.connector)
     planned = build_plan(repo.root, NOW, factory=cloud.connector)
     execute(planned.plan, planned.connectors)
     return cloud
@@ -99,7 +99,7 @@ def test_bad_shard_is_a_usage_error(repo, capsys):
 
 
 def test_shards_publish_one_drift_issue_for_the_whole_run(repo, cloud, capsys, monkeypatch, tmp_path):
-    from fakes.github import FakeGitHub
+    from tools.sandbox.github import FakeGitHub
 
     cloud.grants.add(Grant("aws", "111111111111", "user:heidi@acme.example", "aws-iam-group", "developers"))
     cloud.grants.add(Grant("gcp", "acme-data-dev", "user:frank@acme.example", "gcp-project-role",

@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from fakes.github import FakeGitHub
 from fakes.memory import MemoryCloud
-from tools import records
+
+from tools.provision import record as records
+from tools.sandbox.github import FakeGitHub
 
 RECORD = ".accessctl/apply-record.jsonl"
 
@@ -17,7 +17,7 @@ RECORD = ".accessctl/apply-record.jsonl"
 @pytest.fixture
 def cloud(monkeypatch):
     cloud = MemoryCloud()
-    monkeypatch.setattr("tools.apply.connector_for", cloud.connector)
+    monkeypatch.setattr("tools.provision.apply.connector_for", cloud.connector)
     return cloud
 
 

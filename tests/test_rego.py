@@ -12,9 +12,9 @@ from functools import cache
 
 import pytest
 import yaml
-
 from conftest import PROJECT
-from tools import policy_testing as pt
+
+from tools.policy import testing as pt
 
 
 @cache

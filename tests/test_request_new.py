@@ -11,9 +11,10 @@ import sys
 import time
 
 import pytest
-
 from conftest import NOW, PROJECT
-from tools import scaffold, yamlsafe
+
+from tools.core import yamlsafe
+from tools.request import scaffold
 
 WHY = "Investigate the failing deploys of the billing service this week."
 
@@ -61,7 +62,7 @@ def test_flags_write_a_valid_file_at_the_right_path(repo, capsys):
     assert r.code == 0, r.out + r.err
     assert f"wrote {path}" in r.out and "pull request" in r.out
     text = repo.read(path)
-    assert text.splitlines()[0] == "# yaml-language-server: $schema=../../../tools/schemas/request.v1.schema.json"
+    assert text.splitlines()[0] == "# yaml-language-server: $schema=../../../tools/request/schemas/request.v1.schema.json"
     assert load(repo, path) == {
         "apiVersion": "accessctl/v1", "kind": "AccessRequest", "principal": "user:carol@acme.example",
         "requester": "carol-acme", "justification": WHY, "expires": "2027-02-20",  # standard: 90 days

@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import PROJECT, make_repo
-from fakes.github import FakeGitHub
-from fakes.sandbox import Sandbox, UNMANAGED_GCP
-from tools.orgmodel import load
-from tools.repo import Tree
+
+from tools.core.orgmodel import load
+from tools.core.repo import Tree
+from tools.sandbox.github import FakeGitHub
+from tools.sandbox.sandbox import UNMANAGED_GCP, Sandbox
 
 
 @pytest.fixture(scope="module")

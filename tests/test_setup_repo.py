@@ -9,8 +9,8 @@ import json
 
 import pytest
 
-from tests.fakes.github import FakeGitHub
 from tools.commands.setup_repo import CHECK, desired_document, drift
+from tools.sandbox.github import FakeGitHub
 
 
 @pytest.fixture

@@ -6,11 +6,10 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from test_yamlsafe import GOOD, PATH, line_of, rejected
 
 SA = """\
-# yaml-language-server: $schema=../../../tools/schemas/request.v1.schema.json
+# yaml-language-server: $schema=../../../tools/request/schemas/request.v1.schema.json
 apiVersion: accessctl/v1
 kind: ServiceAccount
 provider: gcp
@@ -27,7 +26,7 @@ SA_PATH = "requests/gcp/acme-data-dev/report-builder.yaml"
 def gcp(principal: str = "user:erin@acme.example", role: str = "roles/bigquery.dataViewer",
         project: str = "acme-data-dev", expires: str = "2026-12-20", extra: str = "") -> str:
     return f"""\
-# yaml-language-server: $schema=../../../tools/schemas/request.v1.schema.json
+# yaml-language-server: $schema=../../../tools/request/schemas/request.v1.schema.json
 apiVersion: accessctl/v1
 kind: AccessRequest
 principal: {principal}
@@ -394,8 +393,9 @@ def test_all_errors_of_all_files_in_one_run(repo, capsys):
 def test_generated_org_is_valid_deterministic_and_mixed(tmp_path, capsys):
     """bench.synth feeds every benchmark: its files must all validate, or the
     figures measure error paths instead of the real workload."""
-    from bench.synth import generate
     from conftest import AccessRepo
+
+    from bench.synth import generate
 
     a = generate(tmp_path / "a", 400, seed=7, people=300, teams=6, accounts=4, projects=4, commit=False)
     b = generate(tmp_path / "b", 400, seed=7, people=300, teams=6, accounts=4, projects=4, commit=False)
@@ -415,7 +415,7 @@ def test_generated_org_passes_the_policy_too(tmp_path):
     from datetime import datetime, timezone
 
     from bench.synth import generate
-    from tools.policy_eval import evaluate_files
+    from tools.policy.evaluate import evaluate_files
 
     org = generate(tmp_path / "a", 1000, seed=1)
     decisions = evaluate_files(org.root, None, now=datetime(2026, 11, 22, 12, tzinfo=timezone.utc)).decisions

@@ -6,10 +6,10 @@ import os
 
 import pytest
 
-from tools import yamlsafe
+from tools.core import yamlsafe
 
 GOOD = """\
-# yaml-language-server: $schema=../../../tools/schemas/request.v1.schema.json
+# yaml-language-server: $schema=../../../tools/request/schemas/request.v1.schema.json
 apiVersion: accessctl/v1
 kind: AccessRequest
 principal: user:bob@acme.example

@@ -1,4 +1,4 @@
-"""An in-memory cloud behind the Connector interface (tools/connector.py).
+"""An in-memory cloud behind the Connector interface (tools/core/connector.py).
 
 For tests of the core's orchestration (batching, modes, sharding, drift
 bookkeeping); the real connectors are tested against loopback clouds.
@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from tools.model import Action, ChangeResult, Grant, Target
-from tools.orgmodel import OrgModel
+from tools.core.model import Action, ChangeResult, Grant, Target
+from tools.core.orgmodel import OrgModel
 
 
 class MemoryCloud:

@@ -10,11 +10,11 @@ from pathlib import Path
 
 from rich.markup import escape
 
-from tools import records
-from tools.apply import build_plan, execute, guard, provider_list
-from tools.errors import EXIT_FINDING, EXIT_OK
-from tools.output import console, emit_json
-from tools.render_plan import change_json, plan_table, summary_line
+from tools.core.errors import EXIT_FINDING, EXIT_OK
+from tools.core.output import console, emit_json
+from tools.provision import record as records
+from tools.provision.apply import build_plan, execute, guard, provider_list
+from tools.provision.render import change_json, plan_table, summary_line
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

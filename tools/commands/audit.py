@@ -14,11 +14,14 @@ from pathlib import Path
 from rich.markup import escape
 from rich.table import Table
 
-from tools import audit, audit_history, orgmodel, records
-from tools.audit_report import Report, last_review
-from tools.errors import EXIT_FINDING, EXIT_OK, UsageError
-from tools.output import console, emit_json
-from tools.repo import Tree, git
+from tools.audit import history as audit_history
+from tools.audit import who_has as audit
+from tools.audit.report import Report, last_review
+from tools.core import orgmodel
+from tools.core.errors import EXIT_FINDING, EXIT_OK, UsageError
+from tools.core.output import console, emit_json
+from tools.core.repo import Tree, git
+from tools.provision import record as records
 
 FORMATS = ["text", "json", "markdown"]
 
@@ -216,7 +219,7 @@ def _summary(args, ctx, fmt: str, record: Path | None) -> int:
         number = args.pr or (last[0].pr if last else None)
         if number is None:
             raise UsageError("no PR to comment on: the record names none; pass --pr N")
-        from tools.github_context import client
+        from tools.core.github_context import client
         gh = client()
         if gh is None:
             raise UsageError("--comment needs GITHUB_REPOSITORY and GITHUB_TOKEN (the Actions environment)")

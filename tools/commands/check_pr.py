@@ -51,16 +51,20 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from tools import check_pr as cp
-from tools import comment, load, orgmodel, pr_context as prc, state, validate
-from tools.apply import Connectors, folder_of, load_folders, read_live
-from tools.errors import EXIT_FINDING, EXIT_OK, UsageError
-from tools.output import console, emit_json
-from tools.plan import Plan, make_plan
-from tools.policy_eval import evaluate_files, resolve_base
-from tools.progress import job_summary
-from tools.render_plan import plan_json
-from tools.repo import Tree, git
+from tools.core import orgmodel
+from tools.core import pr_context as prc
+from tools.core.errors import EXIT_FINDING, EXIT_OK, UsageError
+from tools.core.output import console, emit_json
+from tools.core.progress import job_summary
+from tools.core.repo import Tree, git
+from tools.policy.evaluate import evaluate_files, resolve_base
+from tools.provision import desired as state
+from tools.provision.apply import Connectors, folder_of, load_folders, read_live
+from tools.provision.plan import Plan, make_plan
+from tools.provision.render import plan_json
+from tools.request import load, validate
+from tools.review import check_pr as cp
+from tools.review import comment
 
 NO_CREDENTIALS = "plan unavailable: no read-only cloud credentials configured"
 CREDENTIAL_ENV = {
@@ -109,7 +113,7 @@ def _pull_request(args, ctx, event: dict[str, Any]):
     if number is None:
         raise UsageError("check-pr needs a pull request: run it on a pull_request event (GITHUB_EVENT_PATH), "
                          "or pass --pr N (with GITHUB_TOKEN) or --pr-context FILE")
-    from tools.github_context import client
+    from tools.core.github_context import client
     gh = client(args.github_repo)
     if gh is None:
         raise UsageError("check-pr needs GITHUB_REPOSITORY (or --github-repo) and GITHUB_TOKEN to read "

@@ -10,10 +10,11 @@ import argparse
 
 from rich.markup import escape
 
-from tools import codeowners, orgmodel
-from tools.errors import EXIT_FINDING, EXIT_OK
-from tools.output import console, emit_json
-from tools.repo import Tree
+from tools.core import orgmodel
+from tools.core.errors import EXIT_FINDING, EXIT_OK
+from tools.core.output import console, emit_json
+from tools.core.repo import Tree
+from tools.review import codeowners
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -12,12 +12,13 @@ import sys
 
 from rich.markup import escape
 
-from tools import orgmodel, pr_context as prc
 from tools.commands.validate import selected_paths
-from tools.errors import EXIT_FINDING, EXIT_OK, UsageError
-from tools.output import console, emit_json
-from tools.policy_eval import Evaluation, evaluate_files
-from tools.repo import Tree
+from tools.core import orgmodel
+from tools.core import pr_context as prc
+from tools.core.errors import EXIT_FINDING, EXIT_OK, UsageError
+from tools.core.output import console, emit_json
+from tools.core.repo import Tree
+from tools.policy.evaluate import Evaluation, evaluate_files
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -36,7 +37,7 @@ def _github_context(args, ctx) -> prc.PRContext:
     """The PR from GitHub (lazily: only --pr needs PyGithub), converted to
     the policy's PR-context model. Reviewer teams are looked up for every
     team of the org model; the policy matches them against the base's."""
-    from tools.github_context import client
+    from tools.core.github_context import client
     gh = client(args.github_repo)
     if gh is None:
         raise UsageError("--pr needs GITHUB_REPOSITORY (or --github-repo) and GITHUB_TOKEN; "

@@ -10,13 +10,16 @@ import argparse
 
 from rich.markup import escape
 
-from tools import expire, github_context, load, orgmodel, state, validate
-from tools.apply import Connectors, execute, guard, provider_list, read_live, select_targets
-from tools.errors import EXIT_FINDING, EXIT_OK
-from tools.output import console, emit_json
-from tools.plan import Plan
-from tools.render_plan import change_json
-from tools.repo import Tree
+from tools.core import github_context, orgmodel
+from tools.core.errors import EXIT_FINDING, EXIT_OK
+from tools.core.output import console, emit_json
+from tools.core.repo import Tree
+from tools.jobs import expire
+from tools.provision import desired as state
+from tools.provision.apply import Connectors, execute, guard, provider_list, read_live, select_targets
+from tools.provision.plan import Plan
+from tools.provision.render import change_json
+from tools.request import load, validate
 
 CLEANUP_BRANCH = "accessctl/expired-{date}"
 

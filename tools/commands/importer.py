@@ -5,11 +5,11 @@ import argparse
 
 from rich.markup import escape
 
-from tools.apply import build_plan, provider_list
-from tools.importer import plan_imports
-from tools.errors import UsageError
-from tools.output import console, emit_json
-from tools.repo import Tree
+from tools.core.errors import UsageError
+from tools.core.output import console, emit_json
+from tools.core.repo import Tree
+from tools.jobs.importer import plan_imports
+from tools.provision.apply import build_plan, provider_list
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

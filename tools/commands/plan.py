@@ -4,9 +4,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tools.apply import build_plan, provider_list
-from tools.output import console, emit_json
-from tools.render_plan import plan_json, plan_markdown, plan_table, summary_line
+from tools.core.output import console, emit_json
+from tools.provision.apply import build_plan, provider_list
+from tools.provision.render import plan_json, plan_markdown, plan_table, summary_line
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

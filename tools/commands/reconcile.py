@@ -16,14 +16,14 @@ from pathlib import Path
 from rich.markup import escape
 from rich.table import Table
 
-from tools import drift_issue
-from tools.apply import build_plan, execute, guard, provider_list
-from tools.errors import EXIT_FINDING, EXIT_OK, UsageError
-from tools.mdsafe import code, md
-from tools.output import console, emit_json
-from tools.progress import job_summary, per_target
-from tools.reconcile import Drift, Shard, drift_of, summary
-from tools.render_plan import target_label
+from tools.core.errors import EXIT_FINDING, EXIT_OK, UsageError
+from tools.core.mdsafe import code, md
+from tools.core.output import console, emit_json
+from tools.core.progress import job_summary, per_target
+from tools.jobs import drift_issue
+from tools.jobs.reconcile import Drift, Shard, drift_of, summary
+from tools.provision.apply import build_plan, execute, guard, provider_list
+from tools.provision.render import target_label
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

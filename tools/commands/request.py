@@ -18,11 +18,12 @@ from typing import Callable
 
 from rich.markup import escape
 
-from tools import load, orgmodel, scaffold, validate
-from tools.errors import EXIT_FINDING, EXIT_OK, UsageError
-from tools.model import KINDS, Target
-from tools.output import console, emit_json
-from tools.repo import Tree, git
+from tools.core import orgmodel
+from tools.core.errors import EXIT_FINDING, EXIT_OK, UsageError
+from tools.core.model import KINDS, Target
+from tools.core.output import console, emit_json
+from tools.core.repo import Tree, git
+from tools.request import load, scaffold, validate
 
 TICKET = re.compile(r"^[A-Z][A-Z0-9]+-[0-9]+$")
 MIN_JUSTIFICATION = 20

@@ -2,12 +2,13 @@
 
 ``eval "$(accessctl sandbox up)"`` starts the emulators in the background,
 seeded from this repository's org model, and points the shell at them.
-The emulators live in the source checkout's ``tests/fakes`` (they are test
-doubles, not part of the installed product).
+The emulators live in ``tools/sandbox`` and need the ``sandbox`` extra
+(``pip install 'accessctl[sandbox]'``): moto's server and grpcio.
 """
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import shlex
@@ -17,10 +18,9 @@ import sys
 import time
 from pathlib import Path
 
-from tools.errors import EXIT_OK, UsageError
-from tools.output import emit_json
+from tools.core.errors import EXIT_OK, UsageError
+from tools.core.output import emit_json
 
-SOURCE = Path(__file__).resolve().parents[2]  # the checkout holding tools/ and tests/
 STATE = ".accessctl/sandbox.json"
 
 
@@ -28,16 +28,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("action", choices=["up", "down", "status"])
 
 
-def fakes_path() -> Path:
-    path = SOURCE / "tests"
-    if not (path / "fakes" / "sandbox.py").is_file():
-        raise UsageError("the sandbox needs a source checkout of accessctl (tests/fakes is missing)")
-    return path
-
-
-def child_env() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(fakes_path()), str(SOURCE),
-                                                          os.environ.get("PYTHONPATH", "")])}
+def require_extra() -> None:
+    """The emulators' own dependencies come with the ``sandbox`` extra only."""
+    missing = [m for m in ("moto", "grpc", "werkzeug") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise UsageError(f"the sandbox needs {', '.join(missing)}: pip install 'accessctl[sandbox]'")
 
 
 def _alive(pid: int) -> bool:
@@ -92,8 +87,9 @@ def run(args, ctx) -> int:
         (root / STATE).parent.mkdir(parents=True, exist_ok=True)
         (root / STATE).unlink(missing_ok=True)
         log = open(root / ".accessctl/sandbox.log", "ab")
-        proc = subprocess.Popen([sys.executable, "-m", "fakes.sandbox", "--repo", str(root),
-                                 "--state", str(root / STATE)], env=child_env(), stdin=subprocess.DEVNULL,
+        require_extra()
+        proc = subprocess.Popen([sys.executable, "-m", "tools.sandbox.sandbox", "--repo", str(root),
+                                 "--state", str(root / STATE)], stdin=subprocess.DEVNULL,
                                 stdout=log, stderr=log, start_new_session=True)
         for _ in range(600):
             state = _state(root)

@@ -19,8 +19,8 @@ from typing import Any
 
 from rich.markup import escape
 
-from tools.errors import EXIT_FINDING, EXIT_OK, UsageError
-from tools.output import console, emit_json
+from tools.core.errors import EXIT_FINDING, EXIT_OK, UsageError
+from tools.core.output import console, emit_json
 
 NEEDS_REPO = False  # configures GitHub; reads nothing from the access repository
 CHECK = "accessctl/check-pr"

@@ -5,10 +5,11 @@ import argparse
 
 from rich.markup import escape
 
-from tools import load, orgmodel, validate
-from tools.errors import EXIT_FINDING, EXIT_OK, UsageError
-from tools.output import console, emit_json
-from tools.repo import Tree
+from tools.core import orgmodel
+from tools.core.errors import EXIT_FINDING, EXIT_OK, UsageError
+from tools.core.output import console, emit_json
+from tools.core.repo import Tree
+from tools.request import load, validate
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -1,0 +1,103 @@
+"""The ``accessctl`` entry point: parse flags, find the repository, dispatch.
+
+Subcommands live in ``tools/commands/<name>.py``, each with
+``add_arguments(parser)`` and ``run(args, ctx) -> int``. The explicit map
+below is the only place a command is registered: nothing is discovered by
+walking the file system, so a PR cannot add code that runs.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from tools.core.errors import EXIT_USAGE, AccessctlError, UsageError
+from tools.core.repo import find_root
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "validate": ("tools.commands.validate", "check request files: safe YAML, schema, org model"),
+    "evaluate": ("tools.commands.evaluate", "decide requests with the Rego policies"),
+    "plan": ("tools.commands.plan", "show the cloud changes that main would make"),
+    "apply": ("tools.commands.apply", "make the clouds match main"),
+    "reconcile": ("tools.commands.reconcile", "find and fix drift between the clouds and main"),
+    "expire": ("tools.commands.expire", "revoke expired access and clean up request files"),
+    "import": ("tools.commands.importer", "write request files for access that predates the pipeline"),
+    "audit": ("tools.commands.audit", "answer who has what, since when, approved by whom"),
+    "codeowners": ("tools.commands.codeowners", "write .github/CODEOWNERS from the org model"),
+    "check-pr": ("tools.commands.check_pr", "the pull-request check: validate, evaluate, plan, comment"),
+    "setup-repo": ("tools.commands.setup_repo", "configure branch protection the pipeline relies on"),
+    "request": ("tools.commands.request", "scaffold a new access request"),
+    "sandbox": ("tools.commands.sandbox", "start or stop the loopback cloud emulators"),
+    "demo": ("tools.commands.demo", "run the whole loop on the loopback sandbox"),
+}
+
+
+@dataclass
+class Context:
+    root: Path
+    format: str
+    now: datetime
+
+
+def _now(text: str | None) -> datetime:
+    if not text:
+        return datetime.now(timezone.utc)
+    from tools.core.expiry import parse_expiry
+    try:
+        return parse_expiry(text)
+    except ValueError:
+        raise UsageError(f"--now / ACCESSCTL_NOW {text!r} is not a date or RFC 3339 timestamp") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--repo", metavar="PATH", help="access repository (default: found from the current directory)")
+    common.add_argument("--format", choices=["text", "json", "markdown"], default="text",
+                        help="output format (json is machine-readable on stdout)")
+    common.add_argument("--now", metavar="TIME", default=os.environ.get("ACCESSCTL_NOW"),
+                        help=argparse.SUPPRESS)
+    parser = argparse.ArgumentParser(prog="accessctl", description="Access requests as pull requests.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (module, help_text) in COMMANDS.items():
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            continue  # command not shipped in this build
+        p = sub.add_parser(name, parents=[common], help=help_text, description=help_text)
+        mod.add_arguments(p)
+        p.set_defaults(_run=mod.run, _needs_repo=getattr(mod, "NEEDS_REPO", True))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse already printed the usage error
+        return int(exc.code or 0) and EXIT_USAGE
+    try:
+        root = find_root(args.repo) if args._needs_repo or args.repo else Path.cwd()
+        return int(args._run(args, Context(root, args.format, _now(args.now))) or 0)
+    except AccessctlError as exc:
+        print(f"accessctl: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # a bug, not a user's mistake: say so, keep it to a line
+        if os.environ.get("ACCESSCTL_DEBUG"):
+            raise
+        print(f"accessctl: internal error: {type(exc).__name__}: {exc} "
+              "(set ACCESSCTL_DEBUG=1 for the traceback and report it)", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

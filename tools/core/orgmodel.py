@@ -1,0 +1,139 @@
+"""The organisation model (``policies/data/*.yaml``) as typed objects.
+
+The same files are handed to the Rego engine as ``data.org``; this module
+gives the Python stages (validate, plan, codeowners) typed access to them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from tools.core import yamlsafe
+from tools.core.errors import FindingError
+from tools.core.model import KINDS, Target, Tier
+from tools.core.repo import Tree
+
+DATA_DIR = "policies/data"
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    email: str
+    github: str
+    name: str
+    active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Team:
+    key: str
+    github_team: str
+    group_email: str
+    members: tuple[str, ...]
+    leads: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogEntry:
+    kind: str
+    entitlement: str
+    tier: Tier
+    max_hours: int
+    owner: str | None  # approving team; None means the target's owner
+
+
+@dataclass
+class OrgModel:
+    raw: dict[str, Any]
+    people: dict[str, Person] = field(default_factory=dict)  # by email
+    teams: dict[str, Team] = field(default_factory=dict)
+    targets: dict[tuple[str, str], Target] = field(default_factory=dict)  # (provider, name)
+    catalog: dict[tuple[str, str], CatalogEntry] = field(default_factory=dict)  # (kind, entitlement)
+
+    @cached_property
+    def people_by_login(self) -> dict[str, Person]:
+        return {p.github.lower(): p for p in self.people.values()}
+
+    @cached_property
+    def teams_by_login(self) -> dict[str, tuple[str, ...]]:
+        """GitHub login (lower-case) -> keys of the teams it is a member of."""
+        out: dict[str, list[str]] = {}
+        for team in self.teams.values():
+            for login in team.members:
+                out.setdefault(login.lower(), []).append(team.key)
+        return {login: tuple(sorted(keys)) for login, keys in out.items()}
+
+    @property
+    def domains(self) -> list[str]:
+        return list(self.raw["organization"]["domains"])
+
+    @property
+    def security_team(self) -> str:
+        return self.raw["organization"]["security_team"]
+
+    def setting(self, *path: str, default: Any = None) -> Any:
+        node: Any = self.raw
+        for part in path:
+            if not isinstance(node, dict) or part not in node:
+                return default
+            node = node[part]
+        return node
+
+    def target(self, provider: str, name: str) -> Target | None:
+        return self.targets.get((provider, name))
+
+    def target_by_id(self, provider: str, ident: str) -> Target | None:
+        for t in self.targets.values():
+            if t.provider == provider and t.id == ident:
+                return t
+        return None
+
+
+def load(tree: Tree) -> OrgModel:
+    raw: dict[str, Any] = {}
+    for path in tree.list(DATA_DIR, (".yaml", ".yml")):
+        try:
+            doc = yamlsafe.loads(tree.read_text(path))
+        except yamlsafe.YamlError as exc:
+            raise FindingError(f"{path}:{exc.line or 1}: {exc.message}") from None
+        if not isinstance(doc.data, dict):
+            raise FindingError(f"{path}:1: the org model file must be a mapping")
+        for key, value in doc.data.items():
+            if key in raw:
+                raise FindingError(f"{path}:{doc.line_of((key,))}: {key!r} is also defined in another file of {DATA_DIR}")
+            raw[key] = value
+    try:
+        return _build(raw)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise FindingError(f"{DATA_DIR}: the org model is incomplete or malformed ({exc!r}); "
+                           f"compare with the sample files in {DATA_DIR}") from None
+
+
+def _build(raw: dict[str, Any]) -> OrgModel:
+    org = OrgModel(raw)
+    for p in raw.get("people", []):
+        person = Person(p["email"].lower(), p["github"], p.get("name", ""), bool(p.get("active", True)))
+        org.people[person.email] = person
+    for key, t in raw.get("teams", {}).items():
+        org.teams[key] = Team(key, t["github_team"], t.get("group_email", ""),
+                              tuple(t.get("members", [])), tuple(t.get("leads", [])))
+    for a in raw.get("aws", {}).get("accounts", []):
+        ident = str(a["id"])
+        if not (len(ident) == 12 and ident.isdigit()):
+            raise ValueError(f"AWS account {a['name']} id must be a quoted 12-digit string")
+        org.targets[("aws", a["name"])] = Target(
+            "aws", ident, a["name"], a["environment"], a["owner"], a.get("mode", "report-only"),
+            {k: tuple(v) for k, v in a.get("managed", {}).items()})
+    for p in raw.get("gcp", {}).get("projects", []):
+        org.targets[("gcp", p["id"])] = Target(
+            "gcp", p["id"], p["id"], p["environment"], p["owner"], p.get("mode", "report-only"),
+            {k: tuple(v) for k, v in p.get("managed", {}).items()})
+    tiers = raw["tiers"]
+    for c in raw.get("catalog", []):
+        if c["kind"] not in KINDS:
+            raise ValueError(f"catalog kind {c['kind']} is not one of {sorted(KINDS)}")
+        tier = Tier(c["tier"])
+        hours = min(int(c.get("max_hours", tiers[tier.value]["max_hours"])), int(tiers[tier.value]["max_hours"]))
+        org.catalog[(c["kind"], c["entitlement"])] = CatalogEntry(c["kind"], c["entitlement"], tier, hours, c.get("owner"))
+    return org

@@ -1,0 +1,104 @@
+"""The pull-request context the approval and PR-scope rules judge.
+
+One shape for every source: ``--pr-context FILE`` (JSON, for local runs and
+tests) and the GitHub connector (``connectors/github.py``: ``pr_context(repo,
+number)``) both produce a ``PRContext``. The policy sees ``as_input()``.
+Keeping it a plain dataclass means the core never imports PyGithub.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tools.core.errors import UsageError
+
+REVIEW_STATES = ("APPROVED", "CHANGES_REQUESTED", "COMMENTED", "DISMISSED", "PENDING")
+FILE_STATUSES = ("added", "modified", "removed", "renamed", "copied", "changed", "unchanged")
+
+
+@dataclass(frozen=True, slots=True)
+class ChangedFile:
+    path: str
+    status: str  # GitHub's file status: added, modified, removed, renamed …
+    previous_path: str | None = None  # for renames
+
+
+@dataclass(frozen=True, slots=True)
+class Review:
+    """One submitted review, in the order GitHub lists them (oldest first)."""
+
+    user: str  # GitHub login
+    state: str  # APPROVED | CHANGES_REQUESTED | COMMENTED | DISMISSED
+    commit_id: str  # the commit the review was made on
+    teams: tuple[str, ...] = ()  # the reviewer's teams ("org/slug")
+
+
+@dataclass(frozen=True, slots=True)
+class PRContext:
+    number: int
+    author: str
+    head_sha: str
+    base_sha: str
+    files: tuple[ChangedFile, ...] = ()
+    reviews: tuple[Review, ...] = ()
+    base_ref: str | None = None  # branch name, informational
+
+    @property
+    def request_paths(self) -> list[str]:
+        """Request files the PR adds or changes (removals need no decision)."""
+        return sorted(f.path for f in self.files
+                      if f.path.startswith("requests/") and f.status != "removed")
+
+    def as_input(self) -> dict[str, Any]:
+        return {
+            "number": self.number,
+            "author": self.author,
+            "head_sha": self.head_sha,
+            "base_sha": self.base_sha,
+            "files": [{"path": f.path, "status": f.status} for f in self.files],
+            "reviews": [{"user": r.user, "state": r.state, "commit_id": r.commit_id,
+                         "teams": list(r.teams)} for r in self.reviews],
+        }
+
+
+def from_dict(data: Any, source: str = "PR context") -> PRContext:
+    """Build from the JSON shape of ``as_input()``; errors name the field."""
+    def need(obj: Any, key: str, typ: type, where: str) -> Any:
+        if not isinstance(obj, dict) or key not in obj:
+            raise UsageError(f"{source}: {where} needs `{key}`")
+        value = obj[key]
+        if not isinstance(value, typ) or isinstance(value, bool) and typ is int:
+            raise UsageError(f"{source}: {where}.{key} must be {typ.__name__}, got {value!r}")
+        return value
+
+    number = need(data, "number", int, "the PR")
+    files = []
+    for i, f in enumerate(need(data, "files", list, "the PR")):
+        status = need(f, "status", str, f"files[{i}]")
+        if status not in FILE_STATUSES:
+            raise UsageError(f"{source}: files[{i}].status {status!r} is not one of {', '.join(FILE_STATUSES)}")
+        files.append(ChangedFile(need(f, "path", str, f"files[{i}]"), status, f.get("previous_path")))
+    reviews = []
+    for i, r in enumerate(data.get("reviews", []) or []):
+        state = need(r, "state", str, f"reviews[{i}]").upper()
+        if state not in REVIEW_STATES:
+            raise UsageError(f"{source}: reviews[{i}].state {state!r} is not one of {', '.join(REVIEW_STATES)}")
+        teams = r.get("teams", []) or []
+        if not isinstance(teams, list) or not all(isinstance(t, str) for t in teams):
+            raise UsageError(f"{source}: reviews[{i}].teams must be a list of team names")
+        reviews.append(Review(need(r, "user", str, f"reviews[{i}]"), state,
+                              need(r, "commit_id", str, f"reviews[{i}]"), tuple(teams)))
+    return PRContext(number, need(data, "author", str, "the PR"), need(data, "head_sha", str, "the PR"),
+                     need(data, "base_sha", str, "the PR"), tuple(files), tuple(reviews), data.get("base_ref"))
+
+
+def load(path: str | Path) -> PRContext:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"--pr-context {path}: cannot read it ({exc.strerror})") from None
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"--pr-context {path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+    return from_dict(data, f"--pr-context {path}")

@@ -1,0 +1,68 @@
+"""Where the access repository is, and how to read it at a given commit.
+
+Policies, the org model and CODEOWNERS are read from a PR's base commit
+(``git show BASE:path``) so a PR can never change the rules judging it.
+``Tree`` hides whether files come from the working tree or from a commit.
+"""
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from tools.core.errors import UsageError
+
+MARKERS = ("policies/data",)
+
+
+def find_root(start: Path | str | None = None) -> Path:
+    """Walk up from ``start`` like git does, to the folder holding policies/data."""
+    here = Path(start or Path.cwd()).resolve()
+    for candidate in (here, *here.parents):
+        if all((candidate / m).is_dir() for m in MARKERS):
+            return candidate
+    raise UsageError(
+        f"{here} is not inside an access repository (no policies/data/ here or above); "
+        "run from the repository or pass --repo PATH")
+
+
+def git(root: Path, *args: str, check: bool = True, text: bool = True) -> str:
+    proc = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=text)
+    if check and proc.returncode != 0:
+        err = proc.stderr if text else proc.stderr.decode(errors="replace")
+        raise UsageError(f"git {' '.join(args)} failed: {err.strip()}")
+    return proc.stdout
+
+
+@dataclass(frozen=True)
+class Tree:
+    """A read-only view of the repository, at ``ref`` or in the working tree."""
+
+    root: Path
+    ref: str | None = None
+
+    def read_text(self, path: str) -> str:
+        if self.ref is None:
+            return (self.root / path).read_text(encoding="utf-8")
+        return git(self.root, "show", f"{self.ref}:{path}")
+
+    def exists(self, path: str) -> bool:
+        if self.ref is None:
+            return (self.root / path).exists()
+        return bool(git(self.root, "ls-tree", "--name-only", self.ref, "--", path, check=False).strip())
+
+    def list(self, directory: str, suffixes: tuple[str, ...] = ()) -> list[str]:
+        """Repository paths of files under ``directory``, sorted."""
+        if self.ref is None:
+            base = self.root / directory
+            if not base.is_dir():
+                return []
+            found = [p.relative_to(self.root).as_posix() for p in base.rglob("*")
+                     if p.is_file() or p.is_symlink()]
+        else:
+            out = git(self.root, "ls-tree", "-r", "--name-only", self.ref, "--", directory, check=False)
+            found = out.splitlines()
+        return sorted(p for p in found if not suffixes or p.endswith(suffixes))
+
+    def describe(self) -> str:
+        return f"commit {self.ref}" if self.ref else "the working tree"

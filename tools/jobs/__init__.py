@@ -1,0 +1,3 @@
+"""The scheduled writers: reconcile drift, expire access, import existing access, the drift issue.
+Imports the stages below it (core, request, policy, provision).
+"""

@@ -1,0 +1,118 @@
+"""Decide request files: the library call behind ``accessctl evaluate`` and
+the PR check.
+
+``evaluate_files(root, paths, pr_context, base_ref, now)`` reads the
+policies and the org model from the base commit whenever a PR (or a base
+ref) is given, so the PR under judgement cannot change its own rules; the
+request files themselves come from the working tree (the PR head).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from tools.core import orgmodel
+from tools.core.errors import UsageError
+from tools.core.pr_context import PRContext
+from tools.core.repo import Tree, git
+from tools.policy.engines import Engine, PolicyBundle, engine_for, load_bundle
+from tools.policy.input import PreloadedTree, StateIndex, build_input, may_mention, read_texts, state_needles
+from tools.request import load
+
+
+@dataclass
+class FileDecision:
+    file: str
+    allow: bool
+    violations: list[dict[str, Any]]
+    waived: list[dict[str, Any]] = field(default_factory=list)
+    post_incident_review: bool = False
+    required_approvals: dict[str, Any] = field(default_factory=dict)
+    input: dict[str, Any] | None = None  # exactly what the engine was given
+
+    def as_json(self) -> dict[str, Any]:
+        return {"file": self.file, "allow": self.allow, "violations": self.violations,
+                "waived": self.waived, "post_incident_review": self.post_incident_review,
+                "required_approvals": self.required_approvals}
+
+
+@dataclass
+class Evaluation:
+    decisions: list[FileDecision]
+    bundle: PolicyBundle
+    engine: str
+    rules_from: str  # "commit <sha>" or "the working tree"
+
+    @property
+    def allowed(self) -> bool:
+        return all(d.allow for d in self.decisions)
+
+
+def resolve_base(root: Path, ref: str) -> str:
+    out = git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False).strip()
+    if not out:
+        raise UsageError(f"base {ref!r} is not a commit of this repository; fetch it first "
+                         "(actions/checkout with fetch-depth: 0) or pass --base REF")
+    return out
+
+
+def invalid_decision(rf: load.RequestFile) -> FileDecision:
+    """A file that does not load cannot be judged by policy: deny, saying why."""
+    violations = [{"rule": "invalid-request", "title": "Invalid request file", "severity": "high",
+                   "message": f.message + (f" (line {f.line})" if f.line else ""),
+                   "remediation": f.fix or "run `accessctl validate` for details", "file": rf.path}
+                  for f in rf.findings]
+    return FileDecision(rf.path, False, violations)
+
+
+def evaluate_files(root: Path | str, paths: list[str] | None = None, pr_context: PRContext | None = None,
+                   base_ref: str | None = None, now: datetime | None = None,
+                   engine: Engine | None = None, keep_input: bool = False,
+                   env: dict[str, str] | None = None) -> Evaluation:
+    """Decide each request file.
+
+    ``paths``: repository paths; None means the PR's changed request files,
+    or every file under requests/ without a PR. ``base_ref`` (or the PR's
+    base SHA) selects the commit policies, org model and existing desired
+    state are read from. ``engine`` is built from the base bundle when None
+    (``ACCESSCTL_OPA_URL`` in ``env`` selects the OPA server).
+    """
+    root = Path(root)
+    now = now or datetime.now(timezone.utc)
+    base = base_ref or (pr_context.base_sha if pr_context else None)
+    rules_tree = Tree(root, resolve_base(root, base)) if base else Tree(root)
+    org = orgmodel.load(rules_tree)
+    bundle = load_bundle(rules_tree, org)
+    engine = engine or engine_for(bundle, env if env is not None else dict(os.environ))
+
+    head = Tree(root)
+    if paths is None:
+        paths = pr_context.request_paths if pr_context else head.list(load.REQUESTS_DIR)
+    files = [load.read(head, p) for p in paths]
+    evaluated = {rf.path for rf in files}
+
+    state = StateIndex()
+    state.add_files(files, org, now)
+    needles = state_needles((rf.request for rf in files if rf.request is not None), org)
+    others = [p for p in rules_tree.list(load.REQUESTS_DIR) if p not in evaluated]
+    if others and needles:
+        texts = read_texts(rules_tree, others)
+        candidates = [p for p in others if may_mention(texts[p], needles)]
+        tree = PreloadedTree(rules_tree.root, rules_tree.ref, texts) if rules_tree.ref else rules_tree
+        state.add_files([load.read(tree, p) for p in candidates], org, now)
+
+    decisions: list[FileDecision] = []
+    for rf in files:
+        if rf.request is None or rf.findings:
+            decisions.append(invalid_decision(rf))
+            continue
+        doc = build_input(rf, org, state, pr_context, now)
+        result = engine.decide(doc)
+        decisions.append(FileDecision(
+            rf.path, bool(result.get("allow")), list(result.get("violations", [])),
+            list(result.get("waived", [])), bool(result.get("post_incident_review", False)),
+            dict(result.get("required_approvals", {})), doc if keep_input else None))
+    return Evaluation(decisions, bundle, engine.name, rules_tree.describe())

@@ -1,0 +1,178 @@
+"""Read live state, plan, and apply: the only stage with cloud side effects.
+
+Connectors are created per provider on first use; each target is read
+once (one pass, paginated inside the connector) and written once per run
+(changes are batched per target). Dry-run is enforced here, in one place:
+a dry run never hands changes to a connector at all.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Callable, Iterable
+
+from tools.core import orgmodel
+from tools.core.connector import Connector, connector_for
+from tools.core.errors import UsageError
+from tools.core.model import ChangeResult, Grant, Target
+from tools.core.orgmodel import OrgModel
+from tools.core.repo import Tree, git
+from tools.policy.input import PreloadedTree, read_texts
+from tools.provision import desired as state
+from tools.provision.plan import BlastRadius, Plan, make_plan
+from tools.request import load, validate
+
+PROVIDERS = ("aws", "gcp")
+
+
+@dataclass
+class Connectors:
+    """Lazily built connectors, one per provider, shared by a whole run."""
+
+    org: OrgModel
+    factory: Callable[[str, OrgModel], Connector] | None = None
+    _made: dict[str, Connector] = field(default_factory=dict)
+
+    def __call__(self, provider: str) -> Connector:
+        if provider not in self._made:
+            self._made[provider] = (self.factory or connector_for)(provider, self.org)
+        return self._made[provider]
+
+
+def select_targets(org: OrgModel, providers: Iterable[str], only: set[tuple[str, str]] | None = None
+                   ) -> dict[tuple[str, str], Target]:
+    """Targets keyed (provider, id); ``only`` limits them (by id)."""
+    out = {}
+    for t in org.targets.values():
+        if t.provider in providers and (only is None or (t.provider, t.id) in only):
+            out[(t.provider, t.id)] = t
+    return out
+
+
+def changed_targets(root, since: str, org: OrgModel) -> set[tuple[str, str]] | None:
+    """Targets whose request files changed since ``since`` (None = all of them).
+
+    A change to the org model can move any grant (a person leaves, a scope
+    grows), so it widens the run to every target; the scheduled reconcile
+    stays the full safety net either way.
+    """
+    if not since.strip("0") or not git(root, "rev-parse", "--verify", "--quiet", f"{since}^{{commit}}",
+                                       check=False).strip():
+        return None  # first push to a branch (before = 0000…) or unknown commit: everything
+    out = git(root, "diff", "--name-only", "--no-renames", f"{since}", "--", "requests", orgmodel.DATA_DIR)
+    touched: set[tuple[str, str]] = set()
+    for path in out.splitlines():
+        if path.startswith(orgmodel.DATA_DIR + "/"):
+            return None
+        provider, target_name, _ = load.path_parts(path)
+        target = org.target(provider, target_name)
+        if target is not None:
+            touched.add((provider, target.id))
+    return touched
+
+
+def folder_of(path: str) -> str | None:
+    """requests/<provider>/<target>: the folder holding every file of one target."""
+    provider, target, _ = load.path_parts(path)
+    return f"{load.REQUESTS_DIR}/{provider}/{target}" if provider else None
+
+
+def load_folders(tree: Tree, folders: set[str], org: OrgModel, now: datetime) -> list[load.RequestFile]:
+    """The request files of some targets' folders, plus the folders of the
+    service accounts they name, validated together.
+
+    Equivalent, for those targets, to validating the whole tree: every
+    cross-file check (a duplicate grant, an undefined service account, a
+    name defined twice) only ever compares files of one folder, or a file
+    with the definition in the folder its principal names."""
+    def read(wanted: set[str]) -> list[load.RequestFile]:
+        paths = [p for p in tree.list(load.REQUESTS_DIR) if folder_of(p) in wanted]
+        source = PreloadedTree(tree.root, tree.ref, read_texts(tree, paths)) if tree.ref is not None else tree
+        return [load.read(source, p) for p in paths]
+
+    files = read(folders)
+    named = {f"{load.REQUESTS_DIR}/{rf.request.provider}/{rf.request.principal.id.split('/', 1)[0]}"
+             for rf in files if isinstance(rf.request, load.AccessRequest)
+             and rf.request.principal.type == "serviceAccount"}
+    if named - folders:
+        files += read(named - folders)
+    validate.validate(files, org, now)
+    return files
+
+
+def desired_state(tree: Tree, org: OrgModel, now: datetime, folders: set[str] | None = None
+                  ) -> state.DesiredState:
+    """Desired grants of the whole tree, or of ``folders`` only (see load_folders)."""
+    if folders is not None:
+        return state.desired(load_folders(tree, folders, org, now), org, now)
+    files = load.read_all(tree)
+    validate.validate(files, org, now)
+    return state.desired(files, org, now)
+
+
+def read_live(targets: dict[tuple[str, str], Target], connectors: Connectors,
+              progress: Callable[[Target, int], None] | None = None) -> list[Grant]:
+    """One read per target; ``progress(target, total)`` after each."""
+    live: list[Grant] = []
+    for key in sorted(targets):
+        target = targets[key]
+        live.extend(connectors(target.provider).read(target))
+        if progress:
+            progress(target, len(targets))
+    return live
+
+
+@dataclass
+class PlannedRun:
+    plan: Plan
+    org: OrgModel
+    connectors: Connectors
+
+
+def build_plan(root, now: datetime, providers: Iterable[str] = PROVIDERS, since: str | None = None,
+               factory: Callable[[str, OrgModel], Connector] | None = None, progress=None,
+               where: Callable[[Target], bool] | None = None) -> PlannedRun:
+    """Desired vs live for the selected targets (``where`` narrows them, e.g. a shard)."""
+    tree = Tree(root)
+    org = orgmodel.load(tree)
+    only = changed_targets(root, since, org) if since else None
+    targets = select_targets(org, providers, only)
+    if where is not None:
+        targets = {k: t for k, t in targets.items() if where(t)}
+    connectors = Connectors(org, factory)
+    # --since: read only the touched targets' folders, so a one-file merge
+    # does not load and validate every request of a large organisation
+    folders = {f"{load.REQUESTS_DIR}/{t.provider}/{t.name}" for t in targets.values()} if only is not None else None
+    wanted = desired_state(tree, org, now, folders)
+    live = read_live(targets, connectors, progress)
+    protected = org.setting("organization", "protected_principals", default=[]) or []
+    return PlannedRun(make_plan(wanted.grants, live, targets, protected), org, connectors)
+
+
+def guard(org: OrgModel) -> BlastRadius:
+    cfg = org.setting("organization", "blast_radius", default={}) or {}
+    return BlastRadius(float(cfg.get("max_remove_share", 0.25)), int(cfg.get("max_remove_count", 50)))
+
+
+def execute(plan: Plan, connectors: Connectors, dry_run: bool = False) -> list[ChangeResult]:
+    """Apply every target's batch; failures are gathered, never stop the run."""
+    results: list[ChangeResult] = []
+    for (provider, _), changes in sorted(plan.by_target().items()):
+        target = plan.targets[(provider, changes[0].grant.target)]
+        if dry_run:
+            results.extend(ChangeResult(c, True, None, 0) for c in changes)
+            continue
+        try:
+            results.extend(connectors(provider).apply(target, changes))
+        except Exception as exc:  # a connector bug or outage must not hide other targets' results
+            results.extend(ChangeResult(c, False, f"{type(exc).__name__}: {exc}") for c in changes)
+    return results
+
+
+def provider_list(value: str | None) -> tuple[str, ...]:
+    if value is None:
+        return PROVIDERS
+    if value not in PROVIDERS:
+        raise UsageError(f"--provider must be one of {', '.join(PROVIDERS)}")
+    return (value,)
+

@@ -1,0 +1,122 @@
+"""The diff: desired grants vs live grants → changes. Pure functions only.
+
+Identity is ``Grant.key``; anything else that differs on a matching key
+(an expiry the cloud enforces, an identity's attributes, a disabled
+account) is an update. Management modes, protected principals and the
+blast-radius guard decide which changes may be applied; they never hide a
+change from the plan, so what the PR shows is what apply would consider.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping
+
+from tools.core.errors import FindingError
+from tools.core.model import EXPIRY_KINDS, Action, Change, Grant, Target
+
+
+def _differences(want: Grant, have: Grant) -> list[str]:
+    out = []
+    if want.kind in EXPIRY_KINDS and want.expires != have.expires:
+        was = have.expires.strftime("%Y-%m-%dT%H:%MZ") if have.expires else "none"
+        out.append(f"expiry {was} → {want.expires:%Y-%m-%dT%H:%MZ}")
+    if want.kind in EXPIRY_KINDS and have.request is not None and want.request != have.request:
+        out.append(f"request {have.request} → {want.request}")
+    have_attrs, want_attrs = dict(have.attributes), dict(want.attributes)
+    for name in sorted(set(want_attrs) | {"disabled"}):
+        if want_attrs.get(name) != have_attrs.get(name):
+            out.append(f"{name} {have_attrs.get(name)!r} → {want_attrs.get(name)!r}")
+    return out
+
+
+def diff(desired: Iterable[Grant], live: Iterable[Grant]) -> list[Change]:
+    """Set arithmetic on grant keys; sorted so plans are stable to read and test."""
+    want = {g.key: g for g in desired}
+    have = {g.key: g for g in live}
+    changes = [Change(Action.ADD, want[k], None, f"requested in {want[k].request}")
+               for k in want.keys() - have.keys()]
+    changes += [Change(Action.REMOVE, have[k], have[k], "no request on main grants this")
+                for k in have.keys() - want.keys()]
+    for k in want.keys() & have.keys():
+        why = _differences(want[k], have[k])
+        if why:
+            changes.append(Change(Action.UPDATE, want[k], have[k], "; ".join(why)))
+    order = {Action.ADD: 0, Action.UPDATE: 1, Action.REMOVE: 2}
+    return sorted(changes, key=lambda c: (c.grant.key, order[c.action]))
+
+
+@dataclass(frozen=True)
+class Held:
+    change: Change
+    why: str
+
+
+@dataclass
+class Plan:
+    """Changes to apply, changes held back (and why), and what they were computed from."""
+
+    changes: list[Change]
+    held: list[Held] = field(default_factory=list)
+    live_counts: Mapping[tuple[str, str], int] = field(default_factory=dict)
+    targets: Mapping[tuple[str, str], Target] = field(default_factory=dict)
+
+    def summary(self) -> dict:
+        counts = Counter(c.action.value for c in self.changes)
+        return {"add": counts["add"], "update": counts["update"], "remove": counts["remove"],
+                "held": len(self.held),
+                "targets": len({(c.grant.provider, c.grant.target) for c in self.changes}),
+                "managed_live_grants": sum(self.live_counts.values())}
+
+    def by_target(self) -> dict[tuple[str, str], list[Change]]:
+        out: dict[tuple[str, str], list[Change]] = {}
+        for c in self.changes:
+            out.setdefault((c.grant.provider, c.grant.target), []).append(c)
+        return out
+
+
+def make_plan(desired: Iterable[Grant], live: Iterable[Grant], targets: Mapping[tuple[str, str], Target],
+              protected: Iterable[str] = ()) -> Plan:
+    """Diff, then hold back what the target's mode or protection forbids."""
+    desired, live = list(desired), list(live)
+    in_scope = set(targets)
+    desired = [g for g in desired if (g.provider, g.target) in in_scope]
+    live = [g for g in live if (g.provider, g.target) in in_scope]
+    protected = set(protected)
+    plan = Plan([], [], Counter((g.provider, g.target) for g in live), targets)
+    for change in diff(desired, live):
+        target = targets[(change.grant.provider, change.grant.target)]
+        if target.mode == "report-only":
+            plan.held.append(Held(change, f"{target.name} is report-only: drift is reported, never fixed"))
+        elif target.mode == "additive" and change.action is Action.REMOVE:
+            plan.held.append(Held(change, f"{target.name} is additive: extra access is reported, not removed"))
+        elif change.action is Action.REMOVE and change.grant.principal in protected:
+            plan.held.append(Held(change, f"{change.grant.principal} is the pipeline's own access: never removed"))
+        else:
+            plan.changes.append(change)
+    return plan
+
+
+@dataclass(frozen=True)
+class BlastRadius:
+    max_remove_share: float = 0.25
+    max_remove_count: int = 50
+    # Below this many removals the share is not checked: revoking 1 of 2
+    # grants in a small org is routine (expiry), not a blast.
+    share_floor: int = 3
+
+    def check(self, plan: Plan) -> None:
+        """Refuse a plan that revokes too much at once (a bad merge, a broken
+        read that returned nothing desired): say which limit and by how much."""
+        removes = sum(1 for c in plan.changes if c.action is Action.REMOVE)
+        managed = sum(plan.live_counts.values())
+        if removes > self.max_remove_count:
+            raise FindingError(
+                f"refusing to apply: the plan removes {removes} grants, over the limit of "
+                f"{self.max_remove_count} by {removes - self.max_remove_count}; review the plan and "
+                "re-run with --allow-mass-revoke if it is intended")
+        if removes > self.share_floor and managed and removes / managed > self.max_remove_share:
+            raise FindingError(
+                f"refusing to apply: the plan removes {removes} of {managed} managed grants "
+                f"({removes / managed:.0%}), over the limit of {self.max_remove_share:.0%}; review the "
+                "plan and re-run with --allow-mass-revoke if it is intended")

@@ -1,0 +1,219 @@
+"""The apply record: one JSON line per change the applier made (or tried).
+
+Clouds keep only part of a grant's provenance (a tag, a condition title), and
+git knows what was merged but not what the applier actually did. The record
+joins the two: time, the change, its request file, the commit applied, the PR
+it came from, who approved it and how it went. The apply workflow uploads the
+file as an artifact and ``accessctl audit summary`` turns the latest run into
+the comment on the merged PR; ``audit who-has``/``history`` read it back.
+
+Approvers come from GitHub only when the run has a GitHub context; without
+one they are recorded as unknown (``null``), never guessed.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+from tools.core.errors import FindingError
+from tools.core.model import ChangeResult, as_json
+from tools.core.repo import git
+
+DEFAULT_PATH = ".accessctl/apply-record.jsonl"
+VERSION = 1
+PR_SUBJECT = (re.compile(r"^Merge pull request #(\d+)\b"), re.compile(r"\(#(\d+)\)\s*$"))
+
+
+def pr_from_subject(subject: str) -> int | None:
+    """PR number of a merge commit ("Merge pull request #12 from …") or a
+    squash commit ("Title (#12)"); None for a direct push."""
+    for pattern in PR_SUBJECT:
+        m = pattern.search(subject)
+        if m:
+            return int(m.group(1))
+    return None
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where an apply run's changes came from: the same for every change of a run."""
+
+    commit: str | None
+    pr: int | None
+    approvers: tuple[str, ...] | None  # None = unknown (no GitHub context)
+    actor: str | None = None
+    run: str | None = None  # GitHub run id, or the commit when run by hand
+
+
+@dataclass(frozen=True)
+class Record:
+    """One line of the record, as read back."""
+
+    time: datetime
+    run: str | None
+    action: str
+    grant: dict
+    request: str | None
+    commit: str | None
+    pr: int | None
+    approvers: tuple[str, ...] | None
+    ok: bool
+    error: str | None
+    actor: str | None = None
+    raw: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def principal(self) -> str:
+        return str(self.grant.get("principal", ""))
+
+    def as_json(self) -> dict:
+        return self.raw
+
+
+def _event_pr() -> int | None:
+    """The PR number from the Actions event payload, when there is one."""
+    path = os.environ.get("GITHUB_EVENT_PATH")
+    if not path or not Path(path).is_file():
+        return None
+    try:
+        event = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    number = (event.get("pull_request") or {}).get("number") or event.get("number")
+    return int(number) if isinstance(number, int) else None
+
+
+def collect_provenance(root: Path, client_factory: Callable[[], object | None] | None = None) -> Provenance:
+    """Commit, PR and approvers of this apply run.
+
+    The PR comes from the event payload, else from the HEAD commit's subject
+    (merge or squash). Approvers are asked of GitHub lazily, only when a PR
+    is known and a GitHub context exists; any GitHub failure leaves them
+    unknown rather than failing an apply that already happened.
+    """
+    commit = git(root, "rev-parse", "HEAD", check=False).strip() or None
+    pr = _event_pr()
+    if pr is None and commit:
+        pr = pr_from_subject(git(root, "log", "-1", "--format=%s", commit, check=False).strip())
+    approvers: tuple[str, ...] | None = None
+    if pr is not None:
+        approvers = _approvers(pr, client_factory)
+    return Provenance(commit, pr, approvers, os.environ.get("GITHUB_ACTOR"),
+                      os.environ.get("GITHUB_RUN_ID") or commit)
+
+
+def _approvers(pr: int, client_factory: Callable[[], object | None] | None) -> tuple[str, ...] | None:
+    if client_factory is None:
+        from tools.core.github_context import client as client_factory  # GitHub only when used
+    try:
+        gh = client_factory()
+        if gh is None:
+            return None
+        ctx = gh.pr_context(pr)
+    except Exception:  # an outage must not fail the record of an apply that happened
+        return None
+    latest: dict[str, str] = {}
+    for review in ctx.reviews:  # oldest first: the last word of each reviewer counts
+        if review.state in ("APPROVED", "CHANGES_REQUESTED", "DISMISSED"):
+            latest[review.user] = review.state
+    return tuple(sorted(u for u, s in latest.items() if s == "APPROVED"))
+
+
+def lines(results: Iterable[ChangeResult], prov: Provenance, now: datetime) -> list[dict]:
+    """The JSON objects to append for one run's results."""
+    out = []
+    for r in results:
+        g = r.change.grant
+        out.append({
+            "v": VERSION, "time": as_json(now), "run": prov.run, "action": r.change.action.value,
+            "grant": as_json(g), "reason": r.change.reason, "request": g.request,
+            "commit": prov.commit, "pr": prov.pr,
+            "approvers": list(prov.approvers) if prov.approvers is not None else None,
+            "actor": prov.actor,
+            "result": {"ok": r.ok, "error": r.error, "calls": r.calls},
+        })
+    return out
+
+
+def append(path: Path, objects: Iterable[dict]) -> int:
+    """Append one line per object; the file only ever grows (an audit trail)."""
+    objects = list(objects)
+    if not objects:
+        return 0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as fh:
+        for obj in objects:
+            fh.write(json.dumps(obj, sort_keys=True, separators=(",", ":")) + "\n")
+    return len(objects)
+
+
+def _parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def read(path: Path) -> Iterator[Record]:
+    """Records in file order. A missing file is an empty record; a damaged
+    line is an error naming the line, since an audit must not skip evidence."""
+    if not path.is_file():
+        return
+    with path.open(encoding="utf-8") as fh:
+        for number, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+                result = obj.get("result") or {}
+                approvers = obj.get("approvers")
+                yield Record(_parse_time(obj["time"]), obj.get("run"), obj["action"], dict(obj["grant"]),
+                             obj.get("request"), obj.get("commit"), obj.get("pr"),
+                             tuple(approvers) if approvers is not None else None,
+                             bool(result.get("ok")), result.get("error"), obj.get("actor"), obj)
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                raise FindingError(f"{path}:{number}: not an apply record line ({exc}); "
+                                   "the record is append-only JSON lines, restore it from the workflow artifact") from None
+
+
+def latest_run(records: Iterable[Record]) -> list[Record]:
+    """The records of the last run in the file (runs are appended in order)."""
+    records = list(records)
+    if not records:
+        return []
+    last = records[-1].run
+    out = []
+    for r in reversed(records):
+        if r.run != last:
+            break
+        out.append(r)
+    return out[::-1]
+
+
+def summary_markdown(records: list[Record]) -> str:
+    """The merged PR's comment: what was applied, what failed, with provenance."""
+    if not records:
+        return "### accessctl apply\n\nNothing was applied: the clouds already matched `main`.\n"
+    failed = [r for r in records if not r.ok]
+    first = records[0]
+    who = ", ".join(first.approvers) if first.approvers else "unknown (no GitHub context)"
+    head = (f"### accessctl apply\n\n{len(records) - len(failed)} of {len(records)} change(s) applied"
+            f" from commit `{(first.commit or 'unknown')[:12]}`"
+            + (f" (PR #{first.pr})" if first.pr else "") + f"; approvers: {who}.\n")
+    if failed:
+        head += f"\n**{len(failed)} failed**: re-run the apply job; it is idempotent.\n"
+    rows = ["", "| result | action | principal | kind | entitlement | target | expires | request |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in records:
+        g = r.grant
+        mark = "✅" if r.ok else f"❌ {_md(r.error or 'failed')}"
+        rows.append(f"| {mark} | {r.action} | {_md(g.get('principal', ''))} | {g.get('kind', '')} | "
+                    f"{_md(g.get('entitlement', ''))} | {g.get('target', '')} | {g.get('expires') or '—'} | "
+                    f"{_md(r.request or '—')} |")
+    return head + "\n".join(rows) + "\n"
+
+
+def _md(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")

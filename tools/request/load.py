@@ -1,0 +1,244 @@
+"""Read request files safely and turn them into typed requests.
+
+Layer one of validation: path rules, size, encoding and safe YAML, then the
+JSON Schema. Whatever passes becomes an ``AccessRequest`` or
+``ServiceAccount``; later stages never see raw dicts.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cache
+from importlib import resources
+from pathlib import PurePosixPath
+from typing import Any
+
+import jsonschema
+
+from tools.core import yamlsafe
+from tools.core.errors import Finding
+from tools.core.expiry import parse_expiry
+from tools.core.model import KINDS, Principal
+from tools.core.repo import Tree
+
+REQUESTS_DIR = "requests"
+SUFFIXES = (".yaml", ".yml")
+MAX_BYTES = 64 * 1024
+SCHEMA_PATH = "tools/request/schemas/request.v1.schema.json"
+API_VERSION = "accessctl/v1"
+
+
+@dataclass(frozen=True, slots=True)
+class GrantSpec:
+    kind: str
+    target: str  # account name or project id, as written
+    entitlement: str
+    index: int  # position in the file's grants list (for line lookup)
+
+
+@dataclass(frozen=True, slots=True)
+class AccessRequest:
+    path: str
+    principal: Principal
+    requester: str | None  # None only while an imported file awaits its owner
+    justification: str | None
+    expires: datetime | None
+    grants: tuple[GrantSpec, ...]
+    ticket: str | None = None
+    break_glass: bool = False
+    imported: bool = False
+
+    @property
+    def provider(self) -> str:
+        return path_parts(self.path)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceAccount:
+    path: str
+    provider: str
+    name: str
+    target: str  # account name or project id
+    owner: str | None  # None only while an imported file awaits its owner
+    purpose: str | None  # None only while an imported file awaits its owner
+    requester: str | None
+    expires: datetime | None
+    ticket: str | None = None
+    oidc_repository: str | None = None
+    oidc_ref: str | None = None
+    user_managed_keys: bool = False
+    imported: bool = False
+
+    @property
+    def ref(self) -> str:
+        """How AccessRequests name this identity: serviceAccount:<target>/<name>."""
+        return f"serviceAccount:{self.target}/{self.name}"
+
+
+@dataclass
+class RequestFile:
+    path: str
+    doc: yamlsafe.Document | None = None
+    request: AccessRequest | ServiceAccount | None = None
+    findings: list[Finding] = field(default_factory=list)
+
+    def line(self, *path: str | int) -> int | None:
+        return self.doc.line_of(path) if self.doc else None
+
+    def finding(self, message: str, fix: str = "", at: tuple = (), rule: str = "invalid") -> None:
+        self.findings.append(Finding(self.path, message, fix, self.line(*at) if at or self.doc else None, rule))
+
+
+def path_parts(path: str) -> tuple[str, str, str]:
+    """requests/<provider>/<target>/<name>.yaml → (provider, target, name)."""
+    parts = PurePosixPath(path).parts
+    if len(parts) != 4 or parts[0] != REQUESTS_DIR:
+        return ("", "", "")
+    return (parts[1], parts[2], PurePosixPath(parts[3]).stem)
+
+
+@cache
+def schema() -> dict[str, Any]:
+    return json.loads(resources.files("tools.request").joinpath("schemas/request.v1.schema.json").read_text())
+
+
+@cache
+def _validator() -> jsonschema.protocols.Validator:
+    cls = jsonschema.validators.validator_for(schema())
+    return cls(schema(), format_checker=cls.FORMAT_CHECKER)
+
+
+def read(tree: Tree, path: str) -> RequestFile:
+    """Load one file; problems become findings, never exceptions."""
+    rf = RequestFile(path)
+    if not _path_ok(tree, rf):
+        return rf
+    try:
+        raw = (tree.root / path).read_bytes() if tree.ref is None else tree.read_text(path).encode()
+    except OSError as exc:
+        rf.finding(f"cannot read the file ({exc.strerror})", "check the path")
+        return rf
+    if len(raw) > MAX_BYTES:
+        rf.finding(f"file is {len(raw)} bytes, over the {MAX_BYTES}-byte limit",
+                   "split it into several requests")
+        return rf
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        rf.findings.append(Finding(path, "file is not valid UTF-8", "save it as UTF-8", line))
+        return rf
+    try:
+        rf.doc = yamlsafe.loads(text)
+    except yamlsafe.YamlError as exc:
+        rf.findings.append(Finding(path, exc.message, "", exc.line))
+        return rf
+    if not isinstance(rf.doc.data, dict):
+        rf.finding("the file must hold one mapping (apiVersion, kind, …)",
+                   "start from `accessctl request new`")
+        return rf
+    for err in sorted(_validator().iter_errors(rf.doc.data), key=lambda e: list(map(str, e.absolute_path))):
+        rf.finding(*_describe(err), at=_where(err), rule="schema")
+    if not rf.findings:
+        _build(rf)
+    return rf
+
+
+def _path_ok(tree: Tree, rf: RequestFile) -> bool:
+    path = rf.path
+    if not path.endswith(SUFFIXES):
+        rf.finding("request files must end in .yaml or .yml", "rename the file")
+        return False
+    if PurePosixPath(path).parts[:1] != (REQUESTS_DIR,) or ".." in PurePosixPath(path).parts:
+        rf.finding(f"request files must live under {REQUESTS_DIR}/", f"move it to {REQUESTS_DIR}/<aws|gcp>/<account-or-project>/")
+        return False
+    if tree.ref is None and (tree.root / path).is_symlink():
+        rf.finding("symbolic links are not accepted as requests", "commit the file itself, not a link")
+        return False
+    provider, target, name = path_parts(path)
+    if not provider:
+        rf.finding("request files must be at requests/<aws|gcp>/<account-or-project>/<name>.yaml",
+                   "move the file so its folder names the account or project it asks for")
+        return False
+    if provider not in ("aws", "gcp"):
+        rf.finding(f"unknown provider folder {provider!r}", "use requests/aws/… or requests/gcp/…")
+        return False
+    if not name.replace("-", "").replace("_", "").isalnum() or not name.isascii():
+        rf.finding(f"file name {name!r} must be ASCII letters, digits, '-' or '_'", "rename the file")
+        return False
+    return True
+
+
+def _where(err: jsonschema.ValidationError) -> tuple:
+    """The path to point at: the first unknown key itself, not its parent."""
+    path = tuple(err.absolute_path)
+    if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+        extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+        if extra:
+            return path + (extra[0],)
+    return path
+
+
+def _describe(err: jsonschema.ValidationError) -> tuple[str, str]:
+    """Turn a schema error into what is wrong and how to fix it."""
+    where = "/".join(str(p) for p in err.absolute_path) or "the file"
+    v = err.validator
+    if v == "additionalProperties":
+        extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+        allowed = ", ".join(k for k in err.schema.get("properties", {}) if k != "kind")
+        return (f"unknown field {', '.join(map(repr, extra))} in {where}", f"remove it; allowed fields: {allowed}")
+    if v == "required":
+        return (err.message.replace("'", "`", 2) + f" in {where}", "add it")
+    if v == "type" and err.validator_value == "string" and isinstance(err.instance, (int, float, bool)):
+        return (f"{where} must be text, got {err.instance!r}", 'quote it, e.g. "011111111111" or "no"')
+    if v == "type" and err.validator_value == "boolean" and isinstance(err.instance, str):
+        return (f"{where} must be true or false, got {err.instance!r}",
+                "write true or false (yes/no/on/off are plain text here)")
+    if v in ("enum", "const"):
+        choices = err.validator_value if v == "enum" else [err.validator_value]
+        return (f"{where} is {err.instance!r}", "use one of: " + ", ".join(map(str, choices)))
+    if v == "minLength" and err.absolute_path and err.absolute_path[-1] in ("justification", "purpose"):
+        return (f"{where} is too short ({len(err.instance)} characters)",
+                f"explain why the access is needed in at least {err.validator_value} characters")
+    if v == "pattern" and err.absolute_path and err.absolute_path[-1] == "principal" \
+            and str(err.instance).rpartition(":")[2].lower() in ("allusers", "allauthenticatedusers", "*"):
+        return (f"principal {err.instance!r} is public", "public principals are never granted access; "
+                "name a person, team or service account")
+    if v == "pattern":
+        desc = err.schema.get("description", f"it must match {err.validator_value}")
+        return (f"{where} has an invalid value {err.instance!r}", desc)
+    if v == "not" and err.absolute_path == [] or v == "not":
+        return (f"{where} has a field that does not belong with this provider", "remove account/oidc for gcp, project for aws")
+    return (f"{where}: {err.message}", "see tools/request/schemas/request.v1.schema.json")
+
+
+def _build(rf: RequestFile) -> None:
+    d = rf.doc.data
+    try:
+        expires = parse_expiry(d["expires"]) if "expires" in d else None
+    except ValueError:
+        rf.finding(f"expires {d['expires']!r} is not a real date", "use YYYY-MM-DD or an RFC 3339 timestamp", at=("expires",))
+        return
+    if d["kind"] == "ServiceAccount":
+        oidc = d.get("oidc") or {}
+        rf.request = ServiceAccount(
+            rf.path, d["provider"], d["name"], d.get("account") or d.get("project"), d.get("owner"),
+            d.get("purpose"), d.get("requester"), expires, d.get("ticket"), oidc.get("repository"),
+            oidc.get("ref"), bool(d.get("user_managed_keys", False)), bool(d.get("imported", False)))
+        return
+    try:
+        principal = Principal.parse(d["principal"])
+    except ValueError as exc:
+        rf.finding(str(exc), at=("principal",))
+        return
+    grants = tuple(
+        GrantSpec(g["kind"], g[KINDS[g["kind"]].target_field], g[KINDS[g["kind"]].entitlement_field], i)
+        for i, g in enumerate(d["grants"]))
+    rf.request = AccessRequest(
+        rf.path, principal, d.get("requester"), d.get("justification"), expires, grants,
+        d.get("ticket"), bool(d.get("break_glass", False)), bool(d.get("imported", False)))
+
+
+def read_all(tree: Tree) -> list[RequestFile]:
+    return [read(tree, p) for p in tree.list(REQUESTS_DIR)]

@@ -1,0 +1,348 @@
+"""`accessctl demo`: the whole loop, narrated, on loopback emulators.
+
+A developer's request PR is denied with a clear fix, fixed, approved by the
+code owners, merged and applied to AWS and GCP; someone grants access by
+hand and the reconcile job finds and fixes it; the clock moves past the
+expiry and the grant is revoked with a cleanup PR; the audit answers. Every
+step runs the real CLI in-process against the real SDKs talking to moto,
+the GCP fake and the GitHub fake, on a throwaway copy of this repository.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from importlib import resources
+from pathlib import Path
+from typing import Callable, Iterator
+
+from rich.console import Console
+from rich.markdown import Markdown
+from rich.panel import Panel
+from rich.table import Table
+
+from tools.core.errors import UsageError
+
+START = datetime(2026, 11, 22, 9, 0, tzinfo=timezone.utc)  # the samples are valid then
+# The sample access repository ships as package data (links to the checkout's
+# own folders, copied into the wheel), so the demo runs from any directory.
+SAMPLE = (("policies", "policies"), ("requests", "requests"), ("github", ".github"))
+ENV_KEYS = ("COLUMNS", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+            "AWS_DEFAULT_REGION", "AWS_REGION", "ACCESSCTL_GCP_ENDPOINT", "ACCESSCTL_GCP_IAM_ENDPOINT",
+            "GITHUB_API_URL", "GITHUB_REPOSITORY", "GITHUB_TOKEN", "GITHUB_EVENT_PATH", "ACCESSCTL_BASE_SHA",
+            "ACCESSCTL_NOW", "GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "ACCESSCTL_OPA_URL",
+            "MOTO_IAM_LOAD_MANAGED_POLICIES")
+
+FRANK_PATH = "requests/gcp/acme-data-prod/frank-bigquery-admin.yaml"
+FRANK_FIRST = """\
+# yaml-language-server: $schema=../../../tools/request/schemas/request.v1.schema.json
+apiVersion: accessctl/v1
+kind: AccessRequest
+principal: user:frank@acme.example
+requester: frank-acme
+justification: Repair the partitioning of the billing dataset after last night's failed migration.
+expires: "{expires}"
+grants:
+  - kind: gcp-project-role
+    project: acme-data-prod
+    role: roles/bigquery.admin
+"""
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> dict:
+        return json.loads(self.out)
+
+
+@dataclass
+class World:
+    repo: Path
+    console: Console
+    cli: Callable[[list[str]], int]
+    now: datetime = START
+    pr: int = 0
+    frank_expires: datetime = START
+    steps: list[str] | None = None  # titles of the steps run, for --format json
+
+    def git(self, *args: str) -> str:
+        stamp = self.now.strftime("%Y-%m-%dT%H:%M:%S+00:00")  # commits happen on the demo's clock
+        env = {**os.environ, "GIT_AUTHOR_DATE": stamp, "GIT_COMMITTER_DATE": stamp}
+        return subprocess.run(["git", "-C", str(self.repo), *args], check=True, capture_output=True,
+                              text=True, env=env).stdout.strip()
+
+    def run(self, *args: str) -> Result:
+        """The real CLI, in-process, in the demo repository."""
+        out, err = io.StringIO(), io.StringIO()
+        old = os.getcwd()
+        os.environ["ACCESSCTL_NOW"] = self.now.strftime("%Y-%m-%dT%H:%M:%SZ")
+        os.environ["COLUMNS"] = str(self.console.width)  # tables fit the narration
+        os.chdir(self.repo)
+        try:
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                code = self.cli(list(args))
+        finally:
+            os.chdir(old)
+        return Result(code, out.getvalue(), err.getvalue())
+
+    def shell(self, *args: str) -> None:
+        self.console.print(f"[bold cyan]$ accessctl {' '.join(args)}[/]")
+
+
+@contextlib.contextmanager
+def _environment() -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in ENV_KEYS}
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _make_repo(dest: Path) -> None:
+    sample = resources.files("tools.sandbox") / "sample"
+    for packaged, name in SAMPLE:
+        with resources.as_file(sample / packaged) as src:
+            shutil.copytree(src, dest / name)
+    for args in (["init", "-q", "-b", "main"], ["config", "user.email", "demo@acme.example"],
+                 ["config", "user.name", "Acme"], ["add", "-A"], ["commit", "-q", "-m", "Acme's access today"]):
+        subprocess.run(["git", "-C", str(dest), *args], check=True, capture_output=True)
+
+
+def run_demo(console: Console, cli: Callable[[list[str]], int],
+             summary: Callable[[dict], None] | None = None) -> int:
+    """Narrate on ``console``; ``cli`` is the accessctl entry point the steps
+    run in-process; ``summary`` receives the steps run (for --format json)."""
+    from tools.core.orgmodel import load
+    from tools.core.repo import Tree
+    from tools.sandbox.github import FakeGitHub
+    from tools.sandbox.sandbox import Sandbox
+
+    started = time.monotonic()
+    with _environment(), tempfile.TemporaryDirectory(prefix="accessctl-demo-") as tmp:
+        repo = Path(tmp) / "access"
+        _make_repo(repo)
+        world = World(repo, console, cli)
+        console.rule("[bold]accessctl demo[/]: access requests as pull requests")
+        console.print("Starting loopback AWS (moto), GCP and GitHub emulators, seeded from the org model …")
+        with Sandbox(load(Tree(repo))) as sandbox, FakeGitHub(org="acme", repo="access") as gh:
+            os.environ.update(sandbox.env())
+            os.environ.update({"GITHUB_API_URL": gh.url, "GITHUB_REPOSITORY": gh.full_name,
+                               "GITHUB_TOKEN": "demo-token"})
+            for team in sandbox.org.teams.values():
+                gh.add_team(team.github_team.split("/", 1)[1], list(team.members))
+            steps: list[Callable[[World, object, object], None]] = [
+                step_baseline, step_pr_denied, step_pr_fixed, step_approved, step_merge_apply,
+                step_console_drift, step_expiry, step_audit]
+            for step in steps:
+                step(world, sandbox, gh)
+        elapsed = time.monotonic() - started
+    if summary:
+        summary({"ok": True, "seconds": round(elapsed, 1), "steps": world.steps})
+    console.rule(f"[bold green]Demo finished in {elapsed:.1f} s[/]: emulators stopped, temporary repository removed")
+    return 0
+
+
+# ---- the steps ---------------------------------------------------------------
+
+def _title(world: World, n: int, text: str, why: str) -> None:
+    world.steps = [*(world.steps or []), text]
+    world.console.print()
+    world.console.rule(f"[bold]{n}. {text}")
+    world.console.print(f"[dim]{why}[/]")
+
+
+def _expect(result: Result, code: int, what: str) -> None:
+    if result.code != code:
+        raise UsageError(f"demo step failed: {what} exited {result.code}, expected {code}: "
+                         f"{(result.err or result.out).strip()[:500]}")
+
+
+def _apply_table(results: list[dict]) -> Table:
+    table = Table(show_edge=False)
+    for col in ("", "where", "principal", "what", "API calls"):
+        table.add_column(col)
+    for r in results:
+        where = r.get("account_name") or r.get("account") or r.get("project")
+        table.add_row("[green]+[/]" if r["action"] == "add" else "[red]-[/]" if r["action"] == "remove" else "~",
+                      where, r["principal"], f"{r['kind']} {r['target']}", str(r.get("calls", 0)))
+    return table
+
+
+def step_baseline(world: World, sandbox, gh) -> None:
+    _title(world, 1, "Acme already runs accessctl",
+           "main holds 8 requests; the merge job has applied them to AWS and GCP.")
+    world.shell("apply")
+    res = world.run("apply", "--format", "json")
+    _expect(res, 0, "apply")
+    doc = res.json()
+    world.console.print(f"applied {len(doc['results'])} grant(s) in {doc['summary']['calls']} API calls; "
+                        "a second run makes none:")
+    again = world.run("apply", "--format", "json").json()
+    world.console.print(f"  second apply: {len(again['results'])} change(s), {again['summary']['calls']} calls")
+
+
+def _open_or_push(world: World, gh, text: str, message: str, pr: int | None) -> int:
+    base = world.git("rev-parse", "main")
+    if pr is None:
+        world.git("checkout", "-q", "-b", "frank/bigquery-admin")
+    (world.repo / FRANK_PATH).write_text(text)
+    world.git("add", "-A")
+    world.git("commit", "-q", "-m", message)
+    head = world.git("rev-parse", "HEAD")
+    if pr is None:
+        gh.branches["main"]["sha"] = base
+        pr = gh.add_pr("frank-acme", [(FRANK_PATH, "added")], title="Frank: BigQuery admin on acme-data-prod",
+                       head_ref="frank/bigquery-admin", head_sha=head)
+    else:
+        gh.pulls[pr].head_sha = head
+    event = world.repo.parent / "event.json"
+    event.write_text(json.dumps({"pull_request": {"number": pr, "base": {"sha": base}, "head": {"sha": head}}}))
+    os.environ["GITHUB_EVENT_PATH"] = str(event)
+    os.environ["ACCESSCTL_BASE_SHA"] = base
+    return pr
+
+
+def _check(world: World, gh, pr: int, code: int) -> dict:
+    world.shell("check-pr")
+    res = world.run("check-pr", "--format", "json")
+    _expect(res, code, "check-pr")
+    doc = res.json()
+    comment = [c for c in gh.pr_comments(pr)]
+    body = comment[-1]["body"] if comment else doc.get("comment", "")
+    first = next((line for line in body.splitlines() if line.strip() and not line.startswith("<!--")), "")
+    world.console.print(Panel(Markdown(first), title=f"PR #{pr} comment (one comment, updated in place: "
+                                                     f"{len(comment)} on the PR)", expand=False))
+    return doc
+
+
+def step_pr_denied(world: World, sandbox, gh) -> None:
+    _title(world, 2, "Frank asks for BigQuery admin in production",
+           "A privileged role for three days, without a ticket: the PR check denies it and says how to fix it.")
+    world.pr = _open_or_push(world, gh, FRANK_FIRST.format(expires=(world.now + timedelta(days=3))
+                                                           .strftime("%Y-%m-%dT%H:%M:%SZ")),
+                             "Frank: BigQuery admin on acme-data-prod", None)
+    doc = _check(world, gh, world.pr, 1)
+    table = Table(show_edge=False)
+    table.add_column("rule")
+    table.add_column("what is wrong")
+    table.add_column("how to fix it")
+    for f in doc["files"]:
+        for v in f["violations"]:
+            table.add_row(v["rule"], v["message"], v.get("remediation", ""))
+    world.console.print(table)
+
+
+def step_pr_fixed(world: World, sandbox, gh) -> None:
+    _title(world, 3, "Frank follows the fix",
+           "Eight hours, with the incident ticket. Now only the approvals are missing.")
+    fixed = FRANK_FIRST.format(expires=(world.now + timedelta(hours=8)).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    fixed = fixed.replace("expires:", "ticket: DATA-99\nexpires:")
+    world.frank_expires = world.now + timedelta(hours=8)
+    _open_or_push(world, gh, fixed, "Eight hours, with the ticket", world.pr)
+    _check(world, gh, world.pr, 1)
+
+
+def step_approved(world: World, sandbox, gh) -> None:
+    _title(world, 4, "The code owners approve",
+           "Privileged access needs two approvals on the head commit, one from security. An approval "
+           "of an older commit, or from outside the owning teams, does not count.")
+    head = gh.pulls[world.pr].head_sha
+    gh.add_review(world.pr, "olivia-acme", "APPROVED", head)
+    gh.add_review(world.pr, "dave-acme", "APPROVED", head)
+    world.console.print("olivia-acme (sre, not an owner here) and dave-acme (data lead) approve:")
+    _check(world, gh, world.pr, 1)
+    gh.add_review(world.pr, "ivan-acme", "APPROVED", head)
+    world.console.print("ivan-acme (security) approves:")
+    _check(world, gh, world.pr, 0)
+    newest = gh.statuses.get(head, [{}])[0]  # GitHub lists statuses newest first
+    world.console.print(f"commit status {newest.get('context')}: [green]{newest.get('state')}[/] — "
+                        "branch protection now lets the PR merge")
+
+
+def step_merge_apply(world: World, sandbox, gh) -> None:
+    _title(world, 5, "Merged: the apply job provisions exactly what changed",
+           "`apply --since` reads and writes only the targets whose requests changed.")
+    before = world.git("rev-parse", "main")
+    world.git("checkout", "-q", "main")
+    world.git("merge", "-q", "--no-ff", "frank/bigquery-admin", "-m",
+              f"Merge pull request #{world.pr} from acme/frank/bigquery-admin")
+    world.shell(f"apply --since {before[:7]}")
+    res = world.run("apply", "--since", before, "--format", "json")
+    _expect(res, 0, "apply --since")
+    doc = res.json()
+    world.console.print(_apply_table(doc["results"]))
+    world.console.print(f"{doc['summary']['calls']} API calls in total (one getIamPolicy + one setIamPolicy).")
+    binding = next(b for b in sandbox.gcp.policy("acme-data-prod")["bindings"]
+                   if b["role"] == "roles/bigquery.admin")
+    world.console.print(f"GCP binding condition: [yellow]{binding['condition']['expression']}[/] "
+                        "— GCP itself ends the access.")
+
+
+def step_console_drift(world: World, sandbox, gh) -> None:
+    _title(world, 6, "Someone grants access by hand in the AWS console",
+           "The hourly reconcile job reports the drift in a GitHub issue, then fixes it.")
+    sandbox.aws.client("iam", "111111111111").add_user_to_group(GroupName="developers",
+                                                               UserName="heidi@acme.example")
+    world.console.print("console: heidi@acme.example added to IAM group developers in acme-dev")
+    world.shell("reconcile --mode report")
+    res = world.run("reconcile", "--format", "json")
+    _expect(res, 1, "reconcile --mode report")
+    for d in res.json()["drift"]:
+        world.console.print(f"  [red]{d['kind']}[/] {d['principal']} {d['grant_kind']} {d['target']} "
+                            f"in {d.get('account_name') or d.get('account') or d.get('project')}")
+    opened = [(n, i) for n, i in gh.issues.items() if i["state"] == "open"]
+    for n, issue in opened:
+        world.console.print(f"GitHub issue #{n} opened: {issue['title']}")
+    world.shell("reconcile --mode fix")
+    res = world.run("reconcile", "--mode", "fix", "--format", "json")
+    _expect(res, 0, "reconcile --mode fix")
+    doc = res.json()
+    world.console.print(f"fixed {doc['summary']['fixed']} drifted grant(s); read again: "
+                        f"{doc['summary']['remaining_after_fix']} left")
+    _expect(world.run("reconcile", "--format", "json"), 0, "reconcile after fix")
+    for n, issue in gh.issues.items():
+        if issue["state"] == "closed":
+            world.console.print(f"next run is clean: issue #{n} closed")
+
+
+def step_expiry(world: World, sandbox, gh) -> None:
+    _title(world, 7, "Nine hours later: Frank's access has expired",
+           "GCP already refuses it (the condition); the daily expire job removes the dead binding "
+           "and opens one PR deleting the expired request file.")
+    world.now = world.frank_expires + timedelta(hours=1)
+    world.shell("expire")
+    res = world.run("expire", "--format", "json")
+    _expect(res, 0, "expire")
+    doc = res.json()
+    for r in doc["revoked"]:
+        world.console.print(f"  [red]revoked[/] {r['principal']} {r['target']} — {r['reason']}")
+    if doc["cleanup_pr"]:
+        pr = gh.pulls[doc["cleanup_pr"]]
+        world.console.print(f"PR #{pr.number} opened: {pr.title}")
+    still = [b for b in sandbox.gcp.policy("acme-data-prod")["bindings"] if b["role"] == "roles/bigquery.admin"]
+    world.console.print(f"bigquery.admin bindings left in acme-data-prod: {len(still)}")
+
+
+def step_audit(world: World, sandbox, gh) -> None:
+    _title(world, 8, "The auditor asks", "Who holds what in acme-data-prod, and what happened to Frank's access?")
+    world.console.print("[dim](the request file is still on main until the cleanup PR merges)[/]")
+    for args in (("audit", "who-has", "acme-data-prod"), ("audit", "history", "user:frank@acme.example")):
+        world.shell(*args)
+        res = world.run(*args)
+        _expect(res, 0, " ".join(args))
+        world.console.print(res.out.rstrip())
