@@ -1,37 +1,31 @@
 # The one document the pipeline queries: data.access.decision.
 # Each rule package contributes a `deny` set; this file only gathers them,
-# sets waived ones apart and says who must approve.
+# sets waived ones apart and says who must approve. Rules of other packages
+# are named by their full path: regorus evaluates every rule of a package
+# referenced through an import alias, so an error in an unrelated rule would
+# surface there and not in OPA. Functions through an alias are fine.
 package access
 
 import data.access.lib
-import data.access.rules.approvals
-import data.access.rules.catalog
-import data.access.rules.changes
-import data.access.rules.expiry
-import data.access.rules.identities
-import data.access.rules.principals
-import data.access.rules.privileged
-import data.access.rules.production
-import data.access.rules.sod
 import data.access.waivers
 
-_found contains v if some v in catalog.deny
+_found contains v if some v in data.access.rules.catalog.deny
 
-_found contains v if some v in expiry.deny
+_found contains v if some v in data.access.rules.expiry.deny
 
-_found contains v if some v in privileged.deny
+_found contains v if some v in data.access.rules.privileged.deny
 
-_found contains v if some v in principals.deny
+_found contains v if some v in data.access.rules.principals.deny
 
-_found contains v if some v in identities.deny
+_found contains v if some v in data.access.rules.identities.deny
 
-_found contains v if some v in sod.deny
+_found contains v if some v in data.access.rules.sod.deny
 
-_found contains v if some v in approvals.deny
+_found contains v if some v in data.access.rules.approvals.deny
 
-_found contains v if some v in changes.deny
+_found contains v if some v in data.access.rules.changes.deny
 
-_found contains v if some v in production.deny
+_found contains v if some v in data.access.rules.production.deny
 
 _waived contains w if {
 	some v in _found
@@ -45,11 +39,11 @@ _violations contains v if {
 
 default _required := {}
 
-_required := approvals.required
+_required := data.access.rules.approvals.required
 
 default _post_incident_review := false
 
-_post_incident_review if privileged.post_incident_review
+_post_incident_review if data.access.rules.privileged.post_incident_review
 
 decision := {
 	"allow": count(_violations) == 0,

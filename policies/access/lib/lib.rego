@@ -24,7 +24,61 @@ sorted(s) := [o[k] | some k in sort(object.keys(o))] if {
 	o := {sprintf("%s|%s|%s", [v.rule, v.file, v.message]): v | some v in s}
 }
 
-hours_until(ts, now) := (time.parse_rfc3339_ns(ts) - time.parse_rfc3339_ns(now)) / hour_ns
+# hours_until: undefined unless both are timestamps Go's RFC 3339 parser
+# accepts (see timestamp); the engines disagree on anything looser.
+hours_until(ts, now) := (time.parse_rfc3339_ns(ts) - time.parse_rfc3339_ns(now)) / hour_ns if {
+	timestamp(ts)
+	timestamp(now)
+}
+
+# timestamp: a string OPA (Go) and regorus both parse the same way: upper-case
+# T and Z, seconds below 60, a real day of the month, a year both can hold in
+# nanoseconds. regorus alone accepts a space for T, lower case and second 60;
+# checking first keeps the decision independent of the engine.
+timestamp(ts) if {
+	is_string(ts)
+	regex.match(`^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$`, ts)
+	year := substring(ts, 0, 4)
+	year >= "1678"
+	year <= "2261"
+	substring(ts, 8, 2) <= _days_in_month(to_number(year), substring(ts, 5, 2))
+}
+
+# Two-digit strings: regorus's to_number refuses a leading zero ("09").
+_days_in_month(_, month) := "31" if month in {"01", "03", "05", "07", "08", "10", "12"}
+
+_days_in_month(_, month) := "30" if month in {"04", "06", "09", "11"}
+
+_days_in_month(year, "02") := "29" if _leap(year)
+
+_days_in_month(year, "02") := "28" if not _leap(year)
+
+_leap(year) if {
+	year % 4 == 0
+	year % 100 != 0
+}
+
+_leap(year) if year % 400 == 0
+
+# fold: case-insensitive form of an identifier. Only ASCII is lowered: Go and
+# Rust lower some other letters differently (İ, final sigma), so a
+# non-ASCII string is compared as written. Undefined for non-strings, where
+# lower() would be an error in one engine and undefined in the other.
+fold(s) := lower(s) if {
+	is_string(s)
+	regex.match(`^[[:ascii:]]*$`, s)
+}
+
+fold(s) := s if {
+	is_string(s)
+	not regex.match(`^[[:ascii:]]*$`, s)
+}
+
+# quoted: a value for a message, in double quotes when it is a string and
+# `none` otherwise. sprintf's %q differs between the engines (null, escapes).
+quoted(x) := concat("", [`"`, x, `"`]) if is_string(x)
+
+quoted(x) := "none" if not is_string(x)
 
 provider_of(kind) := split(kind, "-")[0]
 
@@ -38,7 +92,9 @@ target(org, "gcp", name) := t if {
 	t.id == name
 }
 
-target_id(org, provider, name) := object.get(target(org, provider, name), "id", name)
+target_id(org, provider, name) := t.id if {
+	t := target(org, provider, name)
+} else := name
 
 catalog_entry(org, kind, entitlement) := c if {
 	some c in org.catalog
@@ -46,22 +102,38 @@ catalog_entry(org, kind, entitlement) := c if {
 	c.entitlement == entitlement
 }
 
+# strictest_tier: how a grant the catalog does not list is judged. Its
+# catalog-not-requestable violation may be waived, but the waiver removes that
+# one violation only: the grant still needs the strictest tier's approvals
+# and ends within the strictest tier's maximum.
+strictest_tier := "privileged"
+
+grant_tier(org, g) := entry.tier if {
+	entry := catalog_entry(org, g.kind, g.entitlement)
+} else := strictest_tier
+
 # max_hours: the catalog entry may lower its tier's maximum, never raise it.
 max_hours(org, entry) := min([object.get(entry, "max_hours", tier_max), tier_max]) if {
 	tier_max := org.tiers[entry.tier].max_hours
 }
 
-# approving_team: the catalog's owner for the role, else the target's owner.
-approving_team(org, g) := team if {
+# grant_max_hours: the limit for one grant, listed in the catalog or not.
+grant_max_hours(org, g) := max_hours(org, entry) if {
 	entry := catalog_entry(org, g.kind, g.entitlement)
-	t := target(org, provider_of(g.kind), g.target)
-	team := object.get(entry, "owner", t.owner)
-}
+} else := org.tiers[strictest_tier].max_hours
 
-grant_tier(org, g) := catalog_entry(org, g.kind, g.entitlement).tier
+# approving_team: the catalog's owner for the role, else the target's owner,
+# else (a target the org model does not know) the security team: every
+# grant has a team that must approve it, waived violations or not.
+approving_team(org, g) := team if {
+	team := catalog_entry(org, g.kind, g.entitlement).owner
+	is_string(team)
+} else := team if {
+	team := target(org, provider_of(g.kind), g.target).owner
+} else := org.organization.security_team
 
-# request_tier: the highest tier among the request's grants (standard when
-# none is in the catalog, which the catalog rule denies anyway).
+# request_tier: the highest tier among the request's grants (a grant the
+# catalog does not list counts as the strictest tier).
 request_tier(org, request) := tier if {
 	ranks := [tier_rank[grant_tier(org, g)] | some g in object.get(request, "grants", [])]
 	count(ranks) > 0
@@ -92,12 +164,12 @@ service_account_owner(state, ref) := owner if {
 
 # person: by the loader's index (org._index, built from org.people) when
 # present, else by scanning org.people (small models in unit tests).
-person(org, email) := org._index.people[lower(email)] if org._index
+person(org, email) := org._index.people[fold(email)] if org._index
 
 person(org, email) := p if {
 	not org._index
 	some p in org.people
-	lower(p.email) == lower(email)
+	fold(p.email) == fold(email)
 }
 
 # in_team: a reviewer's GitHub teams (from the PR context) include the org

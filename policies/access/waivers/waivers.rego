@@ -14,14 +14,20 @@ unwaivable := {
 	"principal-public",
 }
 
-# waiver_for(v): the active waiver covering violation v.
-waiver_for(v) := w if {
+# waiver_for(v): the first active waiver covering violation v, in file order.
+# A list rather than a function with several values: two waivers for the
+# same rule and file (which the org-model schema refuses) would otherwise
+# be a conflict error in both engines, failing every decision.
+waiver_for(v) := ws[0] if {
 	not v.rule in unwaivable
-	some w in object.get(data.org, "waivers", [])
-	w.rule == v.rule
-	w.file == v.file
-	data.org.teams[w.owner]
-	lib.hours_until(w.expires, input.now) > 0
+	ws := [w |
+		some w in object.get(data.org, "waivers", [])
+		w.rule == v.rule
+		w.file == v.file
+		data.org.teams[w.owner]
+		lib.hours_until(w.expires, input.now) > 0
+	]
+	count(ws) > 0
 }
 
 waived(v) := object.union(v, {"waiver": {

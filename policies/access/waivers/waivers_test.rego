@@ -57,3 +57,41 @@ test_deny_safety_rules_cannot_be_waived if {
 	[v.rule | some v in d.violations] == ["approval-owner-missing"]
 	d.waived == []
 }
+
+# Waiving catalog-not-requestable removes that one violation: the grant still
+# needs its owners' approval and ends within the strictest tier's limit.
+test_deny_waived_catalog_violation_keeps_approval_and_expiry_limit if {
+	req := fixtures.with_request({"grants": [{"kind": "aws-sso-assignment", "target": "acme-dev", "entitlement": "NotInCatalog"}]})
+	inp := object.union(fixtures.input_for(req), {"pr": {
+		"number": 3, "author": "bob-acme", "head_sha": "h", "base_sha": "b", "reviews": [],
+		"files": [{"path": fixtures.file, "status": "added"}],
+	}})
+	org := _org([_waiver("catalog-not-requestable", "2026-12-01T00:00:00Z", "platform")])
+	d := access.decision with input as inp with data.org as org
+	d.allow == false
+	[w.rule | some w in d.waived] == ["catalog-not-requestable"]
+	rules := {v.rule | some v in d.violations}
+	{"approval-owner-missing", "expiry-too-long", "privileged-ticket-required"} & rules == {"approval-owner-missing", "expiry-too-long", "privileged-ticket-required"}
+	d.required_approvals == {"approvals": 2, "teams": ["platform"], "security": true}
+}
+
+# Two waivers for the same rule and file: the first applies, no conflict error.
+test_allow_duplicate_waivers_do_not_break_the_decision if {
+	inp := fixtures.input_for(_prod)
+	org := _org([
+		_waiver("production-ticket-required", "2026-12-01T00:00:00Z", "platform"),
+		_waiver("production-ticket-required", "2026-12-02T00:00:00Z", "platform"),
+	])
+	d := access.decision with input as inp with data.org as org
+	d.allow == true
+	[w.waiver.expires | some w in d.waived] == ["2026-12-01T00:00:00Z"]
+}
+
+# A waiver whose expiry Go's RFC 3339 parser refuses never applies (and
+# never errors), whichever engine runs.
+test_deny_waiver_with_unparsable_expiry_does_not_apply if {
+	inp := fixtures.input_for(_prod)
+	org := _org([_waiver("production-ticket-required", "2026-12-01 00:00:00Z", "platform")])
+	d := access.decision with input as inp with data.org as org
+	d.violations == [_violation]
+}

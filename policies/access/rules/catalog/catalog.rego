@@ -29,7 +29,7 @@ deny contains v if {
 	lib.is_access_request(input.request)
 	some g in input.request.grants
 	not lib.target(data.org, lib.provider_of(g.kind), g.target)
-	msg := sprintf("%s %q is not a known %s target", [g.kind, g.target, lib.provider_of(g.kind)])
+	msg := sprintf("%s %s is not a known %s target", [g.kind, lib.quoted(g.target), lib.provider_of(g.kind)])
 	v := lib.violation(_rules["catalog-unknown-target"], "catalog-unknown-target", msg, input.file)
 }
 
@@ -43,7 +43,7 @@ deny contains v if {
 deny contains v if {
 	lib.is_service_account(input.request)
 	not lib.target(data.org, input.request.provider, input.request.target.name)
-	msg := sprintf("service account %s is in %q, not a known %s target", [input.request.name, input.request.target.name, input.request.provider])
+	msg := sprintf("service account %s is in %s, not a known %s target", [input.request.name, lib.quoted(input.request.target.name), input.request.provider])
 	v := lib.violation(_rules["catalog-unknown-target"], "catalog-unknown-target", msg, input.file)
 }
 
@@ -59,7 +59,7 @@ deny contains v if {
 	some g in input.request.grants
 	t := lib.target(data.org, lib.provider_of(g.kind), g.target)
 	not _requestable(t, g)
-	msg := sprintf("%s %q is not requestable in %s", [g.kind, g.entitlement, g.target])
+	msg := sprintf("%s %s is not requestable in %s", [g.kind, lib.quoted(g.entitlement), g.target])
 	v := lib.violation(_rules["catalog-not-requestable"], "catalog-not-requestable", msg, input.file)
 }
 

@@ -42,7 +42,7 @@ _sa := input.request if lib.is_service_account(input.request)
 #   remediation: Set `owner` to a team key from policies/data/teams.yaml.
 deny contains v if {
 	not data.org.teams[_sa.owner]
-	msg := sprintf("owner team %q of %s does not exist", [_sa.owner, _sa.ref])
+	msg := sprintf("owner team %s of %s does not exist", [lib.quoted(_sa.owner), _sa.ref])
 	v := lib.violation(_rules["identity-owner-unknown"], "identity-owner-unknown", msg, input.file)
 }
 
@@ -61,15 +61,21 @@ deny contains v if {
 	v := lib.violation(_rules["identity-expiry-too-long"], "identity-expiry-too-long", msg, input.file)
 }
 
+# _text: a string as it is, anything else (null) as "", so regex.match never
+# sees a non-string (a type error in regorus, undefined in OPA).
+_text(x) := x if is_string(x)
+
+_text(x) := "" if not is_string(x)
+
 _trust_problem := "it names no OIDC repository and ref" if {
 	_sa.provider == "aws"
 	not is_object(object.get(_sa, "oidc", null))
-} else := sprintf("repository %q is not exactly one owner/name", [_sa.oidc.repository]) if {
+} else := sprintf("repository %s is not exactly one owner/name", [lib.quoted(object.get(_sa.oidc, "repository", null))]) if {
 	_sa.provider == "aws"
-	not regex.match(`^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$`, object.get(_sa.oidc, "repository", ""))
-} else := sprintf("ref %q is not a branch, tag or environment pattern", [_sa.oidc.ref]) if {
+	not regex.match(`^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$`, _text(object.get(_sa.oidc, "repository", "")))
+} else := sprintf("ref %s is not a branch, tag or environment pattern", [lib.quoted(object.get(_sa.oidc, "ref", null))]) if {
 	_sa.provider == "aws"
-	not regex.match(`^(refs/(heads|tags)/|environment:)[^*]+\*?$`, object.get(_sa.oidc, "ref", ""))
+	not regex.match(`^(refs/(heads|tags)/|environment:)[^*]+\*?$`, _text(object.get(_sa.oidc, "ref", "")))
 }
 
 # METADATA

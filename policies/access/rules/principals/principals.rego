@@ -29,7 +29,7 @@ _public_ids := {"allusers", "allauthenticatedusers", "*", "public", "anonymous"}
 
 _principal := input.request.principal if lib.is_access_request(input.request)
 
-_public if lower(_principal.id) in _public_ids
+_public if lib.fold(_principal.id) in _public_ids
 
 _public if contains(_principal.id, "*")
 
@@ -53,7 +53,7 @@ _external := sprintf("%s is outside the organisation's domains (%s)", [_principa
 	not domain in data.org.organization.domains
 }
 
-_external := sprintf("%s is in %q, which is not an account or project of the organisation", [_principal.ref, account]) if {
+_external := sprintf("%s is in %s, which is not an account or project of the organisation", [_principal.ref, lib.quoted(account)]) if {
 	not _public
 	_principal.type == "serviceAccount"
 	account := split(_principal.id, "/")[0]

@@ -7,7 +7,7 @@ import data.access.lib
 _rules := {
 	"privileged-ticket-required": {
 		"title": "Privileged access without a ticket",
-		"description": "Privileged-tier access must reference the ticket or incident it serves.",
+		"description": "Access in a tier whose ticket_required is true (policies/data/tiers.yaml; the privileged tier) must reference the ticket or incident it serves.",
 		"remediation": "Add `ticket` with the change or incident reference, e.g. ticket: OPS-1234.",
 		"severity": "high",
 	},
@@ -23,18 +23,26 @@ _rules := {
 # incident is over; the decision carries this so the PR check can file it.
 post_incident_review if input.request.break_glass == true
 
+# _ticket_tiers: the tiers of this request's grants that require a ticket,
+# read from data (tiers.*.ticket_required), never assumed from a tier name.
+_ticket_tiers contains tier if {
+	lib.is_access_request(input.request)
+	some g in input.request.grants
+	tier := lib.grant_tier(data.org, g)
+	data.org.tiers[tier].ticket_required == true
+}
+
 # METADATA
 # title: Privileged access without a ticket
-# description: Privileged-tier access must reference the ticket or incident it serves.
+# description: Access in a tier whose ticket_required is true (policies/data/tiers.yaml; the privileged tier) must reference the ticket or incident it serves.
 # custom:
 #   id: privileged-ticket-required
 #   severity: high
 #   remediation: 'Add `ticket` with the change or incident reference, e.g. ticket: OPS-1234.'
 deny contains v if {
-	lib.is_access_request(input.request)
-	lib.request_tier(data.org, input.request) == "privileged"
+	count(_ticket_tiers) > 0
 	not lib.has_ticket(input.request)
-	msg := "privileged access needs a ticket reference"
+	msg := sprintf("%s access needs a ticket reference", [concat(" and ", sort(_ticket_tiers))])
 	v := lib.violation(_rules["privileged-ticket-required"], "privileged-ticket-required", msg, input.file)
 }
 
