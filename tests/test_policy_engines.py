@@ -14,6 +14,7 @@ from tools.policy.engines import OpaServerEngine, RegorusEngine, load_bundle, po
 from tools.policy.evaluate import evaluate_files
 
 NOW = datetime(2026, 11, 22, 12, tzinfo=timezone.utc)
+CAROL = "requests/aws/acme-staging/carol-poweruser.yaml"
 
 # Requests that trip every rule, added next to the samples for parity checks.
 EXTRA = {
@@ -149,3 +150,67 @@ def test_policies_compile_once_per_run(repo, monkeypatch):
     monkeypatch.setattr(regorus, "Engine", lambda: made.append(1) or real())
     ev = evaluate_files(repo.root, now=NOW)
     assert len(ev.decisions) == 8 and len(made) == 1
+
+
+# ---- every OPA error answer becomes one clear line --------------------------
+# Bodies follow OPA's ErrorV1 (v1/server/types/types.go) as writer.ErrorAuto
+# sends them (v1/server/writer/writer.go).
+CONFLICT = {"code": "internal_error", "message": "error(s) occurred while evaluating query",
+            "errors": [{"code": "eval_conflict_error", "message": "functions must not produce multiple outputs",
+                        "location": {"file": "accessctl/policies/access/waivers/waivers.rego", "row": 12, "col": 1}}]}
+COMPILE = {"code": "invalid_parameter", "message": "error(s) occurred while compiling module(s)",
+           "errors": [{"code": "rego_parse_error", "message": "unexpected eof token",
+                       "location": {"file": "accessctl/policies/access/lib/lib.rego", "row": 3, "col": 8}}]}
+
+
+@pytest.mark.parametrize("answer, expected", [
+    (("GET /v1/policies", 401, {"code": "unauthorized", "message": "missing or invalid credentials"}),
+     "HTTP 401 unauthorized: missing or invalid credentials; the server requires a token"),
+    (("PUT /v1/policies/", 400, COMPILE),
+     "invalid_parameter: error(s) occurred while compiling module(s) "
+     "(accessctl/policies/access/lib/lib.rego:3: rego_parse_error: unexpected eof token)"),
+    (("PUT /v1/policies/", 502, b"<html><body>Bad Gateway</body></html>"), "not JSON"),
+    (("PUT /v1/data/org", 404, {"code": "resource_not_found", "message": "storage_not_found_error: /org"}),
+     "resource_not_found: storage_not_found_error: /org; is ACCESSCTL_OPA_URL the server's root"),
+])
+def test_opa_server_refusing_the_upload_is_a_clear_usage_error(repo, stub, answer, expected):
+    where, status, body = answer
+    stub.answers[where] = (status, body)
+    org = orgmodel.load(Tree(repo.root))
+    with pytest.raises(UsageError) as err:
+        OpaServerEngine(load_bundle(Tree(repo.root), org), stub.url)
+    assert str(err.value).startswith(f"OPA server at {stub.url}: ")
+    assert expected in str(err.value)
+    assert "\n" not in str(err.value) and "Traceback" not in str(err.value)
+
+
+def test_opa_evaluation_error_denies_the_file_with_the_servers_reason(repo, stub):
+    stub.answers["POST /v1/data/access/decision"] = (500, CONFLICT)
+    ev = evaluate_files(repo.root, [CAROL], now=NOW, env={"ACCESSCTL_OPA_URL": stub.url})
+    [d] = ev.decisions
+    assert d.allow is False and [v["rule"] for v in d.violations] == ["policy-error"]
+    message = d.violations[0]["message"]
+    assert "could not evaluate " + CAROL in message
+    assert "accessctl/policies/access/waivers/waivers.rego:12: eval_conflict_error" in message
+
+
+def test_opa_undefined_decision_denies_the_file_and_says_so(repo, stub):
+    stub.answers["POST /v1/data/access/decision"] = (200, {})
+    ev = evaluate_files(repo.root, [CAROL], now=NOW, env={"ACCESSCTL_OPA_URL": stub.url})
+    [d] = ev.decisions
+    assert d.allow is False
+    assert "data.access.decision is undefined" in d.violations[0]["message"]
+
+
+def test_opa_query_refused_stops_the_run_with_exit_2(repo, stub):
+    stub.answers["POST /v1/data/"] = (404, {"code": "resource_not_found", "message": "not found"})
+    result = repo.run_process("evaluate", CAROL, env={"ACCESSCTL_OPA_URL": stub.url})
+    assert result.code == 2 and "Traceback" not in result.err
+    assert "resource_not_found: not found" in result.err
+
+
+def test_opa_python_client_is_pinned_to_a_version_with_the_api_we_use():
+    import tomllib
+    from conftest import PROJECT
+    deps = tomllib.loads((PROJECT / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert "opa-python-client>=2.0.5" in deps

@@ -32,6 +32,9 @@ class OpaStub:
     data: dict[str, Any] = field(default_factory=dict)
     calls: list[Call] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # protocol violations seen
+    # Injected answers: "METHOD /path-prefix" -> (status, body). A dict body is
+    # sent as JSON, bytes as they are (a proxy's HTML page, say).
+    answers: dict[str, tuple[int, Any]] = field(default_factory=dict)
     _engine: Any = None
 
     def engine(self):
@@ -63,18 +66,35 @@ class OpaStub:
                 self.end_headers()
                 self.wfile.write(raw)
 
-            def _record(self) -> None:
+            def _record(self) -> bool:
+                """Record the call; True when an injected answer was sent."""
                 stub.calls.append(Call(self.command, self.path, self.headers.get("Content-Type")))
+                for key, (status, body) in stub.answers.items():
+                    method, _, prefix = key.partition(" ")
+                    if method == self.command and self.path.startswith(prefix):
+                        self._body()
+                        if isinstance(body, bytes):
+                            self.send_response(status)
+                            self.send_header("Content-Type", "text/html")
+                            self.send_header("Content-Length", str(len(body)))
+                            self.end_headers()
+                            self.wfile.write(body)
+                        else:
+                            self._send(status, body)
+                        return True
+                return False
 
             def do_GET(self):
-                self._record()
+                if self._record():
+                    return
                 if self.path.rstrip("/") == "/v1/policies":
                     return self._send(200, {"result": [{"id": pid, "raw": src} for pid, src in stub.policies.items()]})
                 stub.errors.append(f"GET {self.path}")
                 self._send(404, {"code": "resource_not_found", "message": "not found"})
 
             def do_PUT(self):
-                self._record()
+                if self._record():
+                    return
                 body = self._body()
                 if self.path.startswith("/v1/policies/"):
                     if not (self.headers.get("Content-Type") or "").startswith("text/plain"):
@@ -106,7 +126,8 @@ class OpaStub:
                 self._send(405, {"code": "invalid_parameter", "message": "method not allowed"})
 
             def do_DELETE(self):
-                self._record()
+                if self._record():
+                    return
                 pid = self.path[len("/v1/policies/"):] if self.path.startswith("/v1/policies/") else None
                 if pid is None or pid not in stub.policies:
                     return self._send(404, {"code": "resource_not_found", "message": f"storage_not_found_error: policy id {pid!r}"})
@@ -115,7 +136,8 @@ class OpaStub:
                 self._send(200, {})
 
             def do_POST(self):
-                self._record()
+                if self._record():
+                    return
                 body = self._body()
                 if not self.path.startswith("/v1/data/"):
                     stub.errors.append(f"POST {self.path}")
@@ -127,12 +149,18 @@ class OpaStub:
                     return self._send(400, {"code": "invalid_parameter", "message": "body is not JSON"})
                 if set(payload) - {"input"}:
                     stub.errors.append(f"POST {self.path} with keys {sorted(payload)}, not {{'input'}}")
-                from opa_bindings import OpaUndefinedError
+                from opa_bindings import OpaError, OpaUndefinedError
                 doc = self.path[len("/v1/data/"):].split("?")[0].strip("/").replace("/", ".")
                 try:
                     result = stub.engine().eval_document(doc, payload.get("input"))
                 except OpaUndefinedError:
                     return self._send(200, {})
+                except OpaError as exc:
+                    # OPA's writer.ErrorAuto for a topdown error: 500, ErrorV1
+                    # {code: internal_error, message, errors: [...]}.
+                    return self._send(500, {"code": "internal_error",
+                                            "message": "error(s) occurred while evaluating query",
+                                            "errors": [{"code": "eval_error", "message": str(exc)}]})
                 self._send(200, {"result": result})
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

@@ -60,6 +60,11 @@ def run(args, ctx) -> int:
         docs = [{"input": d.input, "data": result.bundle.data} for d in result.decisions if d.input is not None]
         json.dump(docs[0] if len(docs) == 1 else docs, sys.stdout, indent=2)
         sys.stdout.write("\n")
+        # The input is printed even when the engine failed on it: that is when
+        # it is needed, to reproduce the failure with `opa eval`.
+        for d in result.decisions:
+            if d.error:
+                sys.stderr.write(f"{d.file}: {d.error}\n")
     elif ctx.format == "json":
         emit_json([d.as_json() for d in result.decisions])
     elif ctx.format == "markdown":

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from tools.core.errors import FindingError, UsageError
 from tools.core.orgmodel import OrgModel
 from tools.core.repo import Tree
+from tools.policy import opa_errors
 
 POLICY_DIR = "policies"
 ENTRYPOINT = "data.access.decision"
@@ -155,7 +156,8 @@ class OpaServerEngine:
         except UsageError:
             raise
         except Exception as exc:
-            raise UsageError(f"OPA server at {url}: {_opa_error(exc)}") from None
+            # Nothing was decided: the check fails closed (exit 2) and says why.
+            raise UsageError(f"OPA server at {url}: {opa_errors.describe(exc).message}") from None
 
     def _push(self, bundle: PolicyBundle) -> None:
         ours = {policy_id(p) for p in bundle.modules}
@@ -167,23 +169,23 @@ class OpaServerEngine:
         self._client.update_or_create_data(bundle.data["org"], "org")
 
     def decide(self, input_doc: dict[str, Any]) -> dict[str, Any]:
+        """An evaluation error is a finding about this file (it is denied);
+        a server that cannot be reached or refuses the call stops the run."""
         try:
             response = self._client.query_rule(input_doc, "access", "decision")
         except Exception as exc:
-            raise UsageError(f"OPA server at {self._url}: {_opa_error(exc)}") from None
-        if "result" not in response or not isinstance(response["result"], dict):
-            raise FindingError(f"{ENTRYPOINT} is undefined on the OPA server at {self._url}")
-        return response["result"]
+            failure = opa_errors.describe(exc)
+            if failure.evaluation:
+                raise FindingError(f"OPA server at {self._url} could not evaluate {input_doc.get('file')}: "
+                                   f"{failure.message}") from None
+            raise UsageError(f"OPA server at {self._url}: {failure.message}") from None
+        result, problem = opa_errors.result_of(response)
+        if result is None:
+            raise FindingError(f"OPA server at {self._url}, {input_doc.get('file')}: {problem}")
+        return result
 
     def close(self) -> None:
         self._client.close_connection()
-
-
-def _opa_error(exc: Exception) -> str:
-    text = str(exc) or type(exc).__name__
-    if "Connection refused" in text or "Max retries" in text:
-        return "cannot connect (is it running?)"
-    return text.splitlines()[0][:300]
 
 
 def engine_for(bundle: PolicyBundle, env: dict[str, str] | None = None) -> Engine:

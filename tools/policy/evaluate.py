@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from tools.core import orgmodel
-from tools.core.errors import UsageError
+from tools.core.errors import FindingError, UsageError
 from tools.core.pr_context import PRContext
 from tools.core.repo import Tree, git
 from tools.policy.engines import Engine, PolicyBundle, engine_for, load_bundle
-from tools.policy.input import PreloadedTree, StateIndex, build_input, may_mention, read_texts, state_needles
+from tools.policy.input import (PreloadedTree, StateIndex, build_input, may_mention, read_texts, removal_input,
+                                state_needles)
 from tools.request import load
 
 
@@ -32,6 +33,7 @@ class FileDecision:
     post_incident_review: bool = False
     required_approvals: dict[str, Any] = field(default_factory=dict)
     input: dict[str, Any] | None = None  # exactly what the engine was given
+    error: str | None = None  # the engine failed on this input (the file is denied)
 
     def as_json(self) -> dict[str, Any]:
         return {"file": self.file, "allow": self.allow, "violations": self.violations,
@@ -68,6 +70,41 @@ def invalid_decision(rf: load.RequestFile) -> FileDecision:
     return FileDecision(rf.path, False, violations)
 
 
+POLICY_ERROR = "policy-error"
+
+
+def error_decision(path: str, error: str, doc: dict[str, Any] | None) -> FileDecision:
+    """The engine could not decide: deny (fail closed), saying why, and keep
+    the input so `evaluate --explain-input` can hand it to `opa eval`."""
+    violation = {"rule": POLICY_ERROR, "title": "Policy evaluation failed", "severity": "high",
+                 "message": error, "file": path,
+                 "remediation": "run `accessctl evaluate --explain-input` on this file and reproduce it with "
+                                "`opa eval`; fix the policy on the default branch"}
+    return FileDecision(path, False, [violation], input=doc, error=error)
+
+
+def _decide(engine: Engine, path: str, doc: dict[str, Any], keep_input: bool) -> FileDecision:
+    try:
+        result = engine.decide(doc)
+    except FindingError as exc:
+        return error_decision(path, str(exc), doc)
+    return FileDecision(
+        path, bool(result.get("allow")), list(result.get("violations", [])),
+        list(result.get("waived", [])), bool(result.get("post_incident_review", False)),
+        dict(result.get("required_approvals", {})), doc if keep_input else None)
+
+
+class _Broken:
+    """Stands in for an engine that did not compile, so every input is still
+    built (and explained) and every file is denied with the reason."""
+
+    def __init__(self, name: str, error: str):
+        self.name, self._error = name, error
+
+    def decide(self, input_doc: dict[str, Any]) -> dict[str, Any]:
+        raise FindingError(self._error)
+
+
 def evaluate_files(root: Path | str, paths: list[str] | None = None, pr_context: PRContext | None = None,
                    base_ref: str | None = None, now: datetime | None = None,
                    engine: Engine | None = None, keep_input: bool = False,
@@ -86,9 +123,16 @@ def evaluate_files(root: Path | str, paths: list[str] | None = None, pr_context:
     rules_tree = Tree(root, resolve_base(root, base)) if base else Tree(root)
     org = orgmodel.load(rules_tree)
     bundle = load_bundle(rules_tree, org)
-    engine = engine or engine_for(bundle, env if env is not None else dict(os.environ))
+    if engine is None:
+        try:
+            engine = engine_for(bundle, env if env is not None else dict(os.environ))
+        except FindingError as exc:
+            if not keep_input:
+                raise
+            engine = _Broken("regorus", str(exc))
 
     head = Tree(root)
+    judge_removals = paths is None and pr_context is not None
     if paths is None:
         paths = pr_context.request_paths if pr_context else head.list(load.REQUESTS_DIR)
     files = [load.read(head, p) for p in paths]
@@ -110,9 +154,12 @@ def evaluate_files(root: Path | str, paths: list[str] | None = None, pr_context:
             decisions.append(invalid_decision(rf))
             continue
         doc = build_input(rf, org, state, pr_context, now)
-        result = engine.decide(doc)
-        decisions.append(FileDecision(
-            rf.path, bool(result.get("allow")), list(result.get("violations", [])),
-            list(result.get("waived", [])), bool(result.get("post_incident_review", False)),
-            dict(result.get("required_approvals", {})), doc if keep_input else None))
+        decisions.append(_decide(engine, rf.path, doc, keep_input))
+    if judge_removals and not files:
+        # Only deletions: the PR-scope rules still judge the PR through each
+        # removed file; a removal they allow needs no decision of its own.
+        for path in pr_context.removed_request_paths:
+            decision = _decide(engine, path, removal_input(path, pr_context, now), keep_input)
+            if not decision.allow:
+                decisions.append(decision)
     return Evaluation(decisions, bundle, engine.name, rules_tree.describe())

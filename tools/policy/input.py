@@ -89,7 +89,10 @@ def request_input(req: AccessRequest | ServiceAccount, org: OrgModel) -> dict[st
     derives them from ``data.org`` so a hand-made input cannot claim them.
     """
     provider, target_name, _ = path_parts(req.path)
-    common = {"requester": req.requester, "ticket": req.ticket, "expires": format_expiry(req.expires),
+    # An imported file may still lack its expiry: null, which the policy's
+    # expiry-missing rule denies (never a crash, never a silent pass).
+    expires = format_expiry(req.expires) if req.expires is not None else None
+    common = {"requester": req.requester, "ticket": req.ticket, "expires": expires,
               "imported": req.imported}
     if isinstance(req, ServiceAccount):
         oidc = ({"repository": req.oidc_repository, "ref": req.oidc_ref}
@@ -151,7 +154,7 @@ class StateIndex:
                   skip: set[str] = frozenset()) -> None:
         for rf in files:
             req = rf.request
-            if req is None or rf.findings or rf.path in skip or req.expires <= now:
+            if req is None or rf.findings or rf.path in skip or (req.expires is not None and req.expires <= now):
                 continue
             for g in grants_of(req, org):
                 self._by_principal[g.principal].append(g)
@@ -188,6 +191,18 @@ def build_input(rf: RequestFile, org: OrgModel, state: StateIndex, pr: PRContext
     return doc
 
 
+REMOVAL_KIND = "RequestRemoval"
+
+
+def removal_input(path: str, pr: PRContext, now: datetime) -> dict[str, Any]:
+    """The input for a request file the PR deletes. A removal grants nothing,
+    so only the PR-scope rules (a PR mixing rule and request changes) have
+    anything to say about it; without this input a PR whose request changes
+    are all removals would never be judged by them."""
+    return {"version": INPUT_VERSION, "file": path, "now": format_expiry(now),
+            "request": {"kind": REMOVAL_KIND}, "state": {"grants": [], "related": []}, "pr": pr.as_input()}
+
+
 def state_needles(requests: Iterable[AccessRequest | ServiceAccount], org: OrgModel) -> set[str]:
     """Lower-case strings one of which any file granting to these principals
     or their related ones (or defining their service account) must contain:
@@ -209,5 +224,5 @@ def may_mention(text: str, needles: set[str]) -> bool:
     return "\\" in low or any(n in low for n in needles)
 
 
-__all__ = ["INPUT_VERSION", "IDENTITY_KINDS", "PreloadedTree", "StateIndex", "build_input",
+__all__ = ["INPUT_VERSION", "IDENTITY_KINDS", "PreloadedTree", "REMOVAL_KIND", "StateIndex", "build_input", "removal_input",
            "read_texts", "request_input", "state_needles", "may_mention", "grants_of"]
