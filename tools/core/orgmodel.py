@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from tools.core import yamlsafe
-from tools.core.errors import FindingError
+from tools.core import orgschema, yamlsafe
+from tools.core.errors import Finding, FindingError
 from tools.core.model import KINDS, Target, Tier
 from tools.core.repo import Tree
 
@@ -90,8 +90,11 @@ class OrgModel:
         return None
 
 
-def load(tree: Tree) -> OrgModel:
+def read(tree: Tree) -> tuple[dict[str, Any], list[Finding]]:
+    """The merged org model and every problem with it (schema, unique ids),
+    each finding at its file and line. Unparsable files stop here."""
     raw: dict[str, Any] = {}
+    sources = orgschema.Sources()
     for path in tree.list(DATA_DIR, (".yaml", ".yml")):
         try:
             doc = yamlsafe.loads(tree.read_text(path))
@@ -103,6 +106,27 @@ def load(tree: Tree) -> OrgModel:
             if key in raw:
                 raise FindingError(f"{path}:{doc.line_of((key,))}: {key!r} is also defined in another file of {DATA_DIR}")
             raw[key] = value
+        sources.add(path, doc)
+    return raw, orgschema.check(raw, sources)
+
+
+def findings(tree: Tree) -> list[Finding]:
+    """What `validate` reports about policies/data (empty when all is well)."""
+    try:
+        return read(tree)[1]
+    except FindingError as exc:
+        file, _, rest = str(exc).partition(":")
+        line, _, message = rest.partition(":")
+        return [Finding(file, message.strip() or str(exc), "", int(line) if line.isdigit() else None, orgschema.RULE)]
+
+
+def load(tree: Tree) -> OrgModel:
+    """The org model, refused (exit 1, file and line) when it breaks its
+    schema: every stage, the PR check included, reads only a valid model."""
+    raw, problems = read(tree)
+    if problems:
+        more = f" (and {len(problems) - 1} more problem(s); run `accessctl validate`)" if len(problems) > 1 else ""
+        raise FindingError(f"{problems[0]}{more}")
     try:
         return _build(raw)
     except (KeyError, TypeError, ValueError) as exc:

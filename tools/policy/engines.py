@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from tools.core.errors import FindingError, UsageError
+from tools.core.expiry import format_expiry, parse_expiry
 from tools.core.orgmodel import OrgModel
 from tools.core.repo import Tree
 from tools.policy import opa_errors
@@ -70,6 +71,14 @@ def org_data(org: OrgModel) -> dict[str, Any]:
     decision; the index makes it a map lookup. Rego falls back to scanning
     ``people`` when ``_index`` is absent (the unit tests' small models)."""
     data = jsonable(org.raw)
+    # Waiver expiries may be written as dates (the schema allows it); Rego's
+    # time.parse_rfc3339_ns needs the full timestamp, in UTC, in one form.
+    for w in data.get("waivers") or []:
+        if isinstance(w, dict) and isinstance(w.get("expires"), str):
+            try:
+                w["expires"] = format_expiry(parse_expiry(w["expires"]))
+            except ValueError:
+                pass  # refused by the org-model schema before we get here
     people = {str(p.get("email", "")).lower(): p for p in data.get("people", []) if isinstance(p, dict)}
     data["_index"] = {"people": people}
     return data
