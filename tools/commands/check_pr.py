@@ -57,7 +57,7 @@ from tools.core.errors import EXIT_FINDING, EXIT_OK, UsageError
 from tools.core.output import console, emit_json
 from tools.core.progress import job_summary
 from tools.core.repo import Tree, git
-from tools.policy.evaluate import evaluate_files, resolve_base
+from tools.policy.evaluate import FileDecision, evaluate_files, resolve_base
 from tools.provision import desired as state
 from tools.provision.apply import Connectors, folder_of, load_folders, read_live
 from tools.provision.plan import Plan, make_plan
@@ -202,6 +202,13 @@ def _check(args, ctx, pr: prc.PRContext, base: str) -> cp.Verdict:
         by_path[p], findings[p] = rf, list(rf.findings)
 
     evaluation = evaluate_files(ctx.root, None, pr, base, ctx.now, keep_input=True)
+    if any(f.path.startswith(orgmodel.DATA_DIR + "/") for f in pr.files):
+        # The base's org model judges the PR, but a change to it that breaks
+        # its schema (a limit of 1.5, a duplicate waiver) must not merge.
+        for problem in orgmodel.findings(Tree(ctx.root)):
+            findings.setdefault(problem.file, []).append(problem)
+            if all(d.file != problem.file for d in evaluation.decisions):
+                evaluation.decisions.append(FileDecision(problem.file, False, []))
     lines = {}
     for d in evaluation.decisions:
         rf = by_path.get(d.file)

@@ -52,8 +52,13 @@ def load_and_validate(ctx, only: set[str] | None = None, tree: Tree | None = Non
 
 def run(args, ctx) -> int:
     only = selected_paths(ctx, args.paths)
-    _, files = load_and_validate(ctx, only)
-    found = validate.findings(files, only)
+    # The org model first: requests cannot be judged against a broken one,
+    # and each of its problems is reported with its file and line.
+    found = orgmodel.findings(Tree(ctx.root))
+    files: list = []
+    if not found:
+        _, files = load_and_validate(ctx, only)
+        found = validate.findings(files, only)
     checked = len(files) if only is None else len(only)
     if ctx.format == "json":
         emit_json({"files": checked, "valid": not found, "errors": [f.as_json() for f in found]})
