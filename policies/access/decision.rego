@@ -33,6 +33,8 @@ _found contains v if some v in changes.deny
 
 _found contains v if some v in production.deny
 
+_found contains v if some v in data.access.rules.rule_changes.deny
+
 _waived contains w if {
 	some v in _found
 	w := waivers.waived(v)
@@ -46,6 +48,8 @@ _violations contains v if {
 default _required := {}
 
 _required := approvals.required
+
+_required := data.access.rules.rule_changes.required
 
 default _post_incident_review := false
 

@@ -12,6 +12,8 @@ unwaivable := {
 	"approval-not-independent",
 	"pr-mixes-rules-and-requests",
 	"principal-public",
+	"rules-change-approval-missing",
+	"rules-change-invalid",
 }
 
 # waiver_for(v): the active waiver covering violation v.
