@@ -35,6 +35,8 @@ _found contains v if some v in production.deny
 
 _found contains v if some v in data.access.rules.rule_changes.deny
 
+_found contains v if some v in data.access.rules.removals.deny
+
 _waived contains w if {
 	some v in _found
 	w := waivers.waived(v)
@@ -50,6 +52,8 @@ default _required := {}
 _required := approvals.required
 
 _required := data.access.rules.rule_changes.required
+
+_required := data.access.rules.removals.required
 
 default _post_incident_review := false
 

@@ -14,6 +14,7 @@ unwaivable := {
 	"principal-public",
 	"rules-change-approval-missing",
 	"rules-change-invalid",
+	"removal-approval-missing",
 }
 
 # waiver_for(v): the active waiver covering violation v.
