@@ -240,18 +240,25 @@ def test_a_newer_push_keeps_the_comment_for_its_own_run(rig, capsys):
 def test_removing_a_request_is_a_planned_revocation(rig, capsys):
     rig.push({CAROL: None})
     doc = rig.check(capsys)
-    assert doc["verdict"] == "no-requests" and doc["allow"] and rig.status() == "success"
+    # carol removes her own request: the beneficiary needs nobody's approval
+    assert doc["verdict"] == "allowed" and doc["allow"] and rig.status() == "success"
     assert doc["removed"] == [CAROL]
     [change] = doc["plan"]["changes"]
     assert (change["action"], change["principal"], change["target"]) == ("remove", "user:carol@acme.example", "PowerUser")
     assert "| `-` | acme-staging (222222222222) | `user:carol@acme.example` |" in rig.comments()[0]
 
 
-def test_policy_only_change_succeeds_and_names_security(rig, capsys):
+def test_policy_only_change_needs_another_security_approval(rig, capsys):
     rig.push({"policies/data/waivers.yaml": "waivers: []\n# reviewed\n"}, author="ivan-acme")
     doc = rig.check(capsys)
-    assert doc["verdict"] == "no-requests" and rig.status() == "success"
-    assert doc["next_step"] == "@acme/security reviews it (CODEOWNERS)."
+    assert doc["verdict"] == "needs-approval" and rig.status() == "failure"
+    assert doc["headline"] == "Needs one more approval from @acme/security"
+    rig.review("ivan-acme")  # the author's own approval does not count
+    assert rig.check(capsys)["verdict"] == "needs-approval"
+    rig.review("judy-acme")
+    doc = rig.check(capsys)
+    assert doc["verdict"] == "allowed" and rig.status() == "success"
+    assert doc["approvals"]["files"][0]["approved_by"] == ["judy-acme"]
 
 
 def test_the_workflow_command_as_a_process_on_a_review_event(rig, capsys):

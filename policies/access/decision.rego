@@ -27,6 +27,10 @@ _found contains v if some v in data.access.rules.changes.deny
 
 _found contains v if some v in data.access.rules.production.deny
 
+_found contains v if some v in data.access.rules.rule_changes.deny
+
+_found contains v if some v in data.access.rules.removals.deny
+
 _waived contains w if {
 	some v in _found
 	w := waivers.waived(v)
@@ -40,6 +44,10 @@ _violations contains v if {
 default _required := {}
 
 _required := data.access.rules.approvals.required
+
+_required := data.access.rules.rule_changes.required
+
+_required := data.access.rules.removals.required
 
 default _post_incident_review := false
 

@@ -7,7 +7,7 @@ test_allow_decision_clean_request if {
 	inp := fixtures.input_for(fixtures.user_request)
 	access.decision == {
 		"allow": true, "violations": [], "waived": [], "post_incident_review": false,
-		"required_approvals": {"approvals": 1, "teams": ["platform"], "security": false},
+		"required_approvals": {"approvals": 1, "teams": ["platform"], "security": false, "fallback": []},
 	} with input as inp with data.org as fixtures.org
 }
 
@@ -31,7 +31,7 @@ test_allow_decision_break_glass_asks_for_post_incident_review if {
 	d := access.decision with input as inp with data.org as fixtures.org
 	d.allow == true
 	d.post_incident_review == true
-	d.required_approvals == {"approvals": 1, "teams": ["platform"], "security": false}
+	d.required_approvals == {"approvals": 1, "teams": ["platform"], "security": false, "fallback": []}
 }
 
 _removal_input(paths) := {

@@ -57,14 +57,15 @@ from tools.core.errors import EXIT_FINDING, EXIT_OK, UsageError
 from tools.core.output import console, emit_json
 from tools.core.progress import job_summary
 from tools.core.repo import Tree, git
-from tools.policy.evaluate import FileDecision, evaluate_files, resolve_base
+from tools.policy.engines import load_bundle
+from tools.policy.evaluate import FileDecision, evaluate_files, open_engine, resolve_base
 from tools.provision import desired as state
 from tools.provision.apply import Connectors, folder_of, load_folders, read_live
 from tools.provision.plan import Plan, make_plan
 from tools.provision.render import plan_json
 from tools.request import load, validate
 from tools.review import check_pr as cp
-from tools.review import comment
+from tools.review import comment, rules_pr
 
 NO_CREDENTIALS = "plan unavailable: no read-only cloud credentials configured"
 CREDENTIAL_ENV = {
@@ -182,10 +183,14 @@ def _plan(org, targets: dict, head: list, base: list, now) -> cp.PlanSection:
 # ---- running -----------------------------------------------------------------
 def _check(args, ctx, pr: prc.PRContext, base: str) -> cp.Verdict:
     base = resolve_base(ctx.root, base)
-    pr = replace(pr, base_sha=base)
     base_tree = Tree(ctx.root, base)
     org_model = orgmodel.load(base_tree)
-    org = cp.Org({k: t.github_team for k, t in org_model.teams.items()}, org_model.security_team)
+    # The changed files come from git (base...head), never from the API's
+    # list (truncated at 3,000); reviewers' teams from the base org model.
+    pr = rules_pr.with_org_teams(replace(pr, base_sha=base, files=prc.changed_files(ctx.root, base, pr.head_sha)),
+                                 org_model)
+    org = cp.Org({k: t.github_team for k, t in org_model.teams.items()}, org_model.security_team,
+                 {k: tuple(m.lower() for m in t.leads) for k, t in org_model.teams.items()})
     logins = {p.email.lower(): p.github for p in org_model.people.values()}
 
     folders = {f for f in (folder_of(x.path) for x in pr.files) if f}
@@ -201,7 +206,8 @@ def _check(args, ctx, pr: prc.PRContext, base: str) -> cp.Verdict:
         rf = load.read(Tree(ctx.root), p)
         by_path[p], findings[p] = rf, list(rf.findings)
 
-    evaluation = evaluate_files(ctx.root, None, pr, base, ctx.now, keep_input=True)
+    engine = open_engine(load_bundle(base_tree, org_model), fail_closed=True)
+    evaluation = evaluate_files(ctx.root, None, pr, base, ctx.now, engine=engine, keep_input=True)
     if any(f.path.startswith(orgmodel.DATA_DIR + "/") for f in pr.files):
         # The base's org model judges the PR, but a change to it that breaks
         # its schema (a limit of 1.5, a duplicate waiver) must not merge.
@@ -216,6 +222,7 @@ def _check(args, ctx, pr: prc.PRContext, base: str) -> cp.Verdict:
             field = cp.RULE_FIELDS.get(v.get("rule", ""), ())
             lines[(d.file, v.get("rule", ""))] = (rf.line(*field) if rf is not None and field else None) or 1
     results = [cp.file_result(d, findings.get(d.file, []), pr, org, logins, lines) for d in evaluation.decisions]
+    results += _extra_results(ctx, pr, base_tree, org_model, org, logins, engine)
 
     targets = {}
     for folder in folders:
@@ -225,6 +232,19 @@ def _check(args, ctx, pr: prc.PRContext, base: str) -> cp.Verdict:
             targets[(provider, t.id)] = t
     section = _plan(org_model, targets, head_files, base_files, ctx.now)
     return cp.assemble(pr, results, section, org, evaluation.rules_from, evaluation.engine)
+
+
+def _extra_results(ctx, pr: prc.PRContext, base_tree: Tree, org_model, org: cp.Org, logins, engine) -> list:
+    """The removed request files, then the rules change: decided by the same
+    base policy as the request files."""
+    out = []
+    for doc in rules_pr.removal_inputs(pr, base_tree, org_model, ctx.now):
+        out.append(cp.extra_result(doc["file"], engine.decide(doc), pr, org, logins))
+    if rules_pr.rule_paths(pr):
+        doc = rules_pr.rules_input(pr, org_model, Tree(ctx.root), ctx.now)
+        details = [f"changes {', '.join(rules_pr.rule_paths(pr))}", *rules_pr.membership_lines(doc["change"])]
+        out.append(cp.extra_result(doc["file"], engine.decide(doc), pr, org, logins, details))
+    return out
 
 
 def _post(gh, verdict: cp.Verdict, markdown: str, pr_head: str, judged: str) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tools.core.errors import UsageError
+from tools.core.repo import git
 
 REVIEW_STATES = ("APPROVED", "CHANGES_REQUESTED", "COMMENTED", "DISMISSED", "PENDING")
 FILE_STATUSES = ("added", "modified", "removed", "renamed", "copied", "changed", "unchanged")
@@ -46,6 +47,14 @@ class PRContext:
     base_ref: str | None = None  # branch name, informational
 
     @property
+    def removed_request_paths(self) -> list[str]:
+        """Request files the PR deletes, or moves or renames away."""
+        out = {f.path for f in self.files if f.path.startswith("requests/") and f.status == "removed"}
+        out |= {f.previous_path for f in self.files if f.previous_path and f.previous_path.startswith("requests/")
+                and f.status == "renamed"}
+        return sorted(out)
+
+    @property
     def request_paths(self) -> list[str]:
         """Request files the PR adds or changes (removals need no decision)."""
         return sorted(f.path for f in self.files
@@ -62,7 +71,8 @@ class PRContext:
             "author": self.author,
             "head_sha": self.head_sha,
             "base_sha": self.base_sha,
-            "files": [{"path": f.path, "status": f.status} for f in self.files],
+            "files": [{"path": f.path, "status": f.status, **({"previous_path": f.previous_path}
+                                                                 if f.previous_path else {})} for f in self.files],
             "reviews": [{"user": r.user, "state": r.state, "commit_id": r.commit_id,
                          "teams": list(r.teams)} for r in self.reviews],
         }
@@ -97,6 +107,28 @@ def from_dict(data: Any, source: str = "PR context") -> PRContext:
                               need(r, "commit_id", str, f"reviews[{i}]"), tuple(teams)))
     return PRContext(number, need(data, "author", str, "the PR"), need(data, "head_sha", str, "the PR"),
                      need(data, "base_sha", str, "the PR"), tuple(files), tuple(reviews), data.get("base_ref"))
+
+
+GIT_STATUS = {"A": "added", "M": "modified", "D": "removed", "R": "renamed", "C": "copied", "T": "changed"}
+
+
+def changed_files(root: Path, base: str, head: str) -> tuple[ChangedFile, ...]:
+    """What the PR changes, from git (``base...head``: since the merge base,
+    as GitHub's diff shows it), never from the API's file list, which stops
+    at 3,000 files and could hide a change. Renames keep both paths."""
+    out = git(root, "diff", "--name-status", "-z", "--find-renames", f"{base}...{head}", "--")
+    parts = out.split("\0")
+    files: list[ChangedFile] = []
+    i = 0
+    while i < len(parts) and parts[i]:
+        letter = parts[i][0]
+        if letter in "RC":
+            files.append(ChangedFile(parts[i + 2], GIT_STATUS[letter], parts[i + 1]))
+            i += 3
+        else:
+            files.append(ChangedFile(parts[i + 1], GIT_STATUS.get(letter, "modified")))
+            i += 2
+    return tuple(files)
 
 
 def load(path: str | Path) -> PRContext:

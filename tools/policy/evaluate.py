@@ -105,6 +105,19 @@ class _Broken:
         raise FindingError(self._error)
 
 
+def open_engine(bundle: PolicyBundle, env: dict[str, str] | None = None, fail_closed: bool = False) -> Engine:
+    """The engine for ``bundle``; with ``fail_closed`` an engine that cannot
+    start becomes one that denies every file with the reason, so the caller
+    still reports (and keeps each input for --explain-input) instead of
+    stopping with nothing said."""
+    try:
+        return engine_for(bundle, env if env is not None else dict(os.environ))
+    except FindingError as exc:
+        if not fail_closed:
+            raise
+        return _Broken("regorus", str(exc))
+
+
 def evaluate_files(root: Path | str, paths: list[str] | None = None, pr_context: PRContext | None = None,
                    base_ref: str | None = None, now: datetime | None = None,
                    engine: Engine | None = None, keep_input: bool = False,
@@ -124,12 +137,7 @@ def evaluate_files(root: Path | str, paths: list[str] | None = None, pr_context:
     org = orgmodel.load(rules_tree)
     bundle = load_bundle(rules_tree, org)
     if engine is None:
-        try:
-            engine = engine_for(bundle, env if env is not None else dict(os.environ))
-        except FindingError as exc:
-            if not keep_input:
-                raise
-            engine = _Broken("regorus", str(exc))
+        engine = open_engine(bundle, env, fail_closed=keep_input)
 
     head = Tree(root)
     judge_removals = paths is None and pr_context is not None

@@ -20,7 +20,8 @@ from tools.core.model import Action
 from tools.core.pr_context import PRContext
 from tools.provision.plan import Plan
 
-APPROVAL_RULES = frozenset({"approval-owner-missing", "approval-security-missing", "approval-not-independent"})
+APPROVAL_RULES = frozenset({"approval-owner-missing", "approval-security-missing", "approval-not-independent",
+                            "rules-change-approval-missing", "removal-approval-missing"})
 # The request field a policy rule is about, so an annotation lands on its line.
 RULE_FIELDS: dict[str, tuple[str, ...]] = {
     "expiry-missing": (), "expiry-past": ("expires",), "expiry-too-long": ("expires",),
@@ -42,6 +43,7 @@ class Org:
 
     teams: Mapping[str, str]  # team key -> GitHub team "org/slug"
     security_team: str  # team key
+    leads: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # team key -> lead logins (lower case)
 
     def mention(self, key: str) -> str:
         return "@" + self.teams.get(key, key)
@@ -70,14 +72,18 @@ class ReviewNote:
 
 @dataclass(frozen=True)
 class Ask:
-    """``count`` more approvals from any of ``who`` (team keys)."""
+    """``count`` more approvals from any of ``who`` (team keys), or from a
+    lead of that team when ``role`` is "lead"."""
 
     count: int
     who: tuple[str, ...]
+    role: str = "member"
 
     def text(self, org: Org, with_count: bool = True) -> str:
         n = WORDS.get(self.count, str(self.count))
         who = " or ".join(org.mention(t) for t in self.who)
+        if self.role == "lead":
+            who = "a lead of " + who
         return f"{n} more approval{'s' if self.count > 1 else ''} from {who}" if with_count else f"{n} from {who}"
 
 
@@ -94,6 +100,8 @@ class FileResult:
     request: dict[str, Any] = field(default_factory=dict)  # the policy input's request
     reviews: list[ReviewNote] = field(default_factory=list)
     asks: list[Ask] = field(default_factory=list)
+    details: list[str] = field(default_factory=list)  # plain sentences (rules change: who joins which team)
+    kind: str = "request"  # request | removal (a request file deleted or moved) | rules (files outside requests/)
 
     def as_json(self) -> dict[str, Any]:
         return {"file": self.file, "allow": self.allow, "status": self.status,
@@ -200,6 +208,10 @@ def asks_for(required: Mapping[str, Any], notes: list[ReviewNote], org: Org) -> 
             named = [Ask(a.count + rest, who) if a is same else a for a in named] if same else \
                 [*named, Ask(rest, who)]
         asks.extend(a for a in named if a not in asks)
+    if security and not required.get("teams"):  # nobody independent owns it: security gives them all
+        rest = need - len(members(security))
+        if rest > 0:
+            asks.append(Ask(rest, (security,)))
     return asks
 
 
@@ -217,6 +229,64 @@ def file_result(decision: Any, findings: list[Finding], pr: PRContext, org: Org,
     return FileResult(decision.file, allow, status, violations, findings, list(decision.waived),
                       decision.post_incident_review, dict(decision.required_approvals), dict(request),
                       notes, asks)
+
+
+def _latest_approvals(pr: PRContext) -> list[tuple[str, int, Any]]:
+    latest: dict[str, tuple[int, Any]] = {}
+    for i, r in enumerate(pr.reviews):
+        if r.state == "APPROVED":
+            latest[r.user.lower()] = (i, r)
+    return [(u, i, r) for u, (i, r) in sorted(latest.items(), key=lambda kv: kv[1][0])]
+
+
+def _stale_or_withdrawn(pr: PRContext, user: str, i: int, r: Any) -> str:
+    if r.commit_id != pr.head_sha:
+        return f"approved an older commit ({r.commit_id[:7]}), not the head {pr.head_sha[:7]}"
+    later = [x.state for x in pr.reviews[i + 1:] if x.user.lower() == user
+             and x.state in ("CHANGES_REQUESTED", "DISMISSED")]
+    if later:
+        return "withdrawn: requested changes later" if later[-1] == "CHANGES_REQUESTED" else "dismissed"
+    return ""
+
+
+def rules_notes(pr: PRContext, required: Mapping[str, Any], org: Org) -> list[ReviewNote]:
+    """Each approver of a rules change, counted as rule_changes counts it."""
+    excluded = set(required.get("excluded", []))
+    security = org.security_team
+    leads, owners = dict(required.get("leads") or {}), dict(required.get("owners") or {})
+    relevant = [org.mention(security)] + [f"a lead of {org.mention(t)}" for t in leads] + \
+        [org.mention(t) for t in owners]
+    notes = []
+    for user, i, r in _latest_approvals(pr):
+        why = _stale_or_withdrawn(pr, user, i, r)
+        if not why and user in excluded:
+            why = ("the PR author: cannot approve their own change" if user == pr.author.lower() else
+                   "named by the change (joins a team, becomes a lead or benefits from a waiver): cannot approve it")
+        if not why and not (org.has(security, r.teams) or any(user in org.leads.get(t, ()) for t in leads)
+                            or any(org.has(t, r.teams) for t in owners)):
+            why = "not in a team that must approve (" + ", ".join(relevant) + ")"
+        notes.append(ReviewNote(r.user, r.commit_id, tuple(r.teams), not why, why))
+    return notes
+
+
+def extra_result(file: str, result: Mapping[str, Any], pr: PRContext, org: Org,
+                 logins_by_email: Mapping[str, str], details: list[str] | None = None) -> FileResult:
+    """The rules change or one removed request file: its decision explained."""
+    violations = [dict(v, line=1) for v in result.get("violations", [])]
+    required = dict(result.get("required_approvals") or {})
+    allow = bool(result.get("allow"))
+    hard = [v for v in violations if v.get("rule") not in APPROVAL_RULES]
+    status = "allowed" if allow else "denied" if hard else "needs-approval"
+    if required.get("kind") == "rules":
+        notes = rules_notes(pr, required, org)
+        asks = [Ask(int(m["count"]), tuple(m["from"]), m.get("role", "member"))
+                for m in (v.get("missing") for v in violations) if isinstance(m, dict)]
+    else:
+        notes = review_notes(pr, {}, required, org, logins_by_email) if required else []
+        asks = asks_for(required, notes, org)
+    kind = "rules" if required.get("kind") == "rules" or details is not None else "removal"
+    return FileResult(file, allow, status, violations, [], list(result.get("waived", [])), False, required,
+                      {}, notes, asks if status == "needs-approval" else [], list(details or []), kind)
 
 
 def needs_text(asks: list[Ask], org: Org) -> str:
@@ -260,7 +330,8 @@ def headline(files: list[FileResult], removed: list[str], other: list[str], org:
                 "Ask them to review and approve the latest commit; the check re-runs on each review."
         v = pending[0].violations[0] if pending[0].violations else {}
         return "needs-approval", f"Needs approval: {v.get('message', 'see below')}", v.get("remediation", "")
-    return "allowed", f"Allowed: {len(files)} request(s) pass every policy with the required approvals", \
+    what = "request(s)" if all(f.kind == "request" for f in files) else "change(s)"
+    return "allowed", f"Allowed: {len(files)} {what} pass every policy with the required approvals", \
         "Merge to apply; the applier makes exactly the changes planned below."
 
 

@@ -60,7 +60,8 @@ def _file_block(f: FileResult) -> str:
     if req.get("break_glass"):
         facts.append("**break-glass**")
     why = req.get("justification") or req.get("purpose")
-    problems = [f"- **Invalid** ({code(x.rule)}{', line ' + str(x.line) if x.line else ''}): {md(x.message)}"
+    problems = [f"- {md(d)}" for d in f.details]
+    problems += [f"- **Invalid** ({code(x.rule)}{', line ' + str(x.line) if x.line else ''}): {md(x.message)}"
                 + (f"  \n  _Fix:_ {md(x.fix)}" if x.fix else "") for x in f.validation]
     hard = [v for v in f.violations if v.get("rule") not in APPROVAL_RULES]
     soft = [v for v in f.violations if v.get("rule") in APPROVAL_RULES]

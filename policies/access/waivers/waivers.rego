@@ -12,6 +12,9 @@ unwaivable := {
 	"approval-not-independent",
 	"pr-mixes-rules-and-requests",
 	"principal-public",
+	"rules-change-approval-missing",
+	"rules-change-invalid",
+	"removal-approval-missing",
 }
 
 # waiver_for(v): the first active waiver covering violation v, in file order.

@@ -1,7 +1,9 @@
 # Rule 7: who must approve, and which reviews count. Only evaluated with PR
 # context. A review counts when it approves the head commit, its author is
-# not the PR author, the requester or the beneficiary, and is not superseded
-# by a later change request or dismissal from the same reviewer.
+# not the PR author, the requester or a beneficiary (the user principal, or
+# any member of a group principal), and is not superseded by a later change
+# request or dismissal from the same reviewer. Team membership comes from
+# the base org model (teams.yaml), never from the PR or GitHub.
 package access.rules.approvals
 
 import data.access.lib
@@ -57,11 +59,55 @@ _owning contains t.owner if {
 	t := lib.target(data.org, input.request.provider, input.request.target.name)
 }
 
+# The service account's own owner team approves its definition and every
+# grant to it, in addition to the owners of the target and role.
+_sa_owner := owner if {
+	lib.is_service_account(input.request)
+	owner := input.request.owner
+	is_string(owner)
+}
+
+_sa_owner := owner if {
+	lib.is_access_request(input.request)
+	input.request.principal.type == "serviceAccount"
+	owner := lib.service_account_owner(input.state, input.request.principal.ref)
+	is_string(owner)
+}
+
+_teams_needed contains team if some team in _owning
+
+_teams_needed contains team if team := _sa_owner
+
+# A team cannot give the owner approval when nobody in it is independent
+# (every member is a beneficiary, e.g. group:sre on an sre-owned account),
+# nor when it owns both the service account and its target: that approval
+# must come from security instead.
+_fallback contains team if {
+	some team in _teams_needed
+	count(_team_members(team) - _excluded) == 0
+}
+
+_fallback contains team if {
+	team := _sa_owner
+	team in _owning
+}
+
+_direct := _teams_needed - _fallback
+
+_team_members(team) := {u | some m in object.get(data.org.teams, [team, "members"], []); u := lib.fold(m)}
+
+default _security_needed := false
+
+_security_needed if _needs_security
+
+_security_needed if count(_fallback) > 0
+
 # required: who must approve, also without PR context (for the PR comment).
 required := {
 	"approvals": _count,
-	"teams": sort(_owning),
-	"security": _needs_security,
+	"teams": sort(_direct),
+	"security": _security_needed,
+	"fallback": sort(_fallback),
 }
 
 # Logins are folded in the body: a call in a set rule's head that is
@@ -74,6 +120,12 @@ _excluded contains login if {
 	input.request.principal.type == "user"
 	p := lib.person(data.org, input.request.principal.id)
 	login := lib.fold(p.github)
+}
+
+# Every member of a group principal benefits from the grant.
+_excluded contains u if {
+	input.request.principal.type == "group"
+	some u in _team_members(input.request.principal.id)
 }
 
 _superseded(i, user) if {
@@ -93,13 +145,15 @@ approvers contains user if {
 	not _superseded(i, user)
 }
 
-_teams_of(user) := {t | some r in input.pr.reviews; lib.fold(r.user) == user; some t in r.teams}
+# _teams_of: team keys from the base org model (teams.yaml members), never
+# from the PR or GitHub's membership API.
+_teams_of(user) := {k | some k, t in data.org.teams; some m in object.get(t, "members", []); lib.fold(m) == user}
 
 _members(team) := {u | some u in approvers; lib.in_team(data.org, team, _teams_of(u))}
 
-_pool(team) := _members(team) | _members(_security) if _needs_security
+_pool(team) := _members(team) | _members(_security) if _security_needed
 
-_pool(team) := _members(team) if not _needs_security
+_pool(team) := _members(team) if not _security_needed
 
 _enough(team) if {
 	count(_members(team)) >= 1
@@ -115,7 +169,7 @@ _enough(team) if {
 #   remediation: Ask the named team to review and approve the latest commit; approvals by the author, the requester or the beneficiary do not count.
 deny contains v if {
 	input.pr
-	some team in _owning
+	some team in _direct
 	not _enough(team)
 	msg := sprintf("needs %d distinct approval(s) of head commit %s including team %s; counted: %s", [_count, substring(input.pr.head_sha, 0, 7), team, _names(_pool(team))])
 	v := lib.violation(_rules["approval-owner-missing"], "approval-owner-missing", msg, input.file)
@@ -135,10 +189,30 @@ _names(s) := "none" if count(s) == 0
 deny contains v if {
 	input.pr
 	_needs_security
+	count(_fallback) == 0
 	count(_members(_security)) == 0
 	msg := sprintf("privileged access needs an approval of head commit %s from team %s", [substring(input.pr.head_sha, 0, 7), _security])
 	v := lib.violation(_rules["approval-security-missing"], "approval-security-missing", msg, input.file)
 }
+
+# METADATA
+# title: Security approval missing
+# description: Privileged access needs one of its approvals from the security team.
+# custom:
+#   id: approval-security-missing
+#   severity: high
+#   remediation: Ask a member of the security team to approve the latest commit.
+deny contains v if {
+	input.pr
+	count(_fallback) > 0
+	need := _fallback_need
+	count(_members(_security)) < need
+	msg := sprintf("team(s) %s cannot approve independently (all beneficiaries, or owning both the service account and its target): needs %d approval(s) of head commit %s from team %s; counted: %s", [concat(", ", sort(_fallback)), need, substring(input.pr.head_sha, 0, 7), _security, _names(_members(_security))])
+	v := lib.violation(_rules["approval-security-missing"], "approval-security-missing", msg, input.file)
+}
+
+# With no other owning team left, security gives every approval the tier needs.
+_fallback_need := _count if count(_direct) == 0 else := 1
 
 # METADATA
 # title: Service-account owners approving alone

@@ -31,7 +31,7 @@ test_allow_approval_standard_one_owner if {
 test_allow_no_pr_context_no_approval_rule if {
 	inp := fixtures.input_for(fixtures.user_request)
 	count(approvals.deny) == 0 with input as inp with data.org as fixtures.org
-	approvals.required == {"approvals": 1, "teams": ["platform"], "security": false} with input as inp with data.org as fixtures.org
+	approvals.required == {"approvals": 1, "teams": ["platform"], "security": false, "fallback": []} with input as inp with data.org as fixtures.org
 }
 
 test_deny_approval_owner_missing_author_self_approval if {
@@ -101,8 +101,78 @@ _sa_request := fixtures.with_request({
 
 test_deny_approval_not_independent_service_account_owners_alone if {
 	inp := _input(_sa_request, [_alice], [fixtures.ci_role_grant])
-	expected := {fixtures.violation(approvals._rules, "approval-not-independent", "every counted approval (alice-acme) comes from platform, the team owning serviceAccount:acme-dev/billing-deployer")}
+	expected := {
+		fixtures.violation(approvals._rules, "approval-not-independent", "every counted approval (alice-acme) comes from platform, the team owning serviceAccount:acme-dev/billing-deployer"),
+		fixtures.violation(approvals._rules, "approval-security-missing", _fallback_msg("platform", 1, "none")),
+	}
 	approvals.deny == expected with input as inp with data.org as fixtures.org
+}
+
+_fallback_msg(teams, n, counted) := sprintf("team(s) %s cannot approve independently (all beneficiaries, or owning both the service account and its target): needs %d approval(s) of head commit headsha from team security; counted: %s", [teams, n, counted])
+
+# A service account owned by data, granted a role on platform's account:
+# data (its owner) and platform (the target's) both approve.
+_data_sa_grant := object.union(fixtures.ci_role_grant, {"attributes": {"owner": "data", "purpose": "Loads data."}})
+
+test_deny_approval_owner_missing_service_account_owner_team if {
+	inp := _input(_sa_request, [_alice], [_data_sa_grant])
+	expected := {fixtures.violation(approvals._rules, "approval-owner-missing", _msg(1, "data", "none"))}
+	approvals.deny == expected with input as inp with data.org as fixtures.org
+}
+
+test_allow_approval_service_account_owner_and_target_owner if {
+	inp := _input(_sa_request, [_alice, _review("erin-acme", "APPROVED", "headsha1234", [])], [_data_sa_grant])
+	count(approvals.deny) == 0 with input as inp with data.org as fixtures.org
+	r := approvals.required with input as inp with data.org as fixtures.org
+	r.teams == ["data", "platform"]
+}
+
+test_deny_approval_owner_missing_service_account_definition_needs_its_owner if {
+	sa := object.union(fixtures.ci_role, {"owner": "data"})
+	inp := _input(sa, [_carol], [])
+	expected := {fixtures.violation(approvals._rules, "approval-owner-missing", _msg(1, "data", "none"))}
+	approvals.deny == expected with input as inp with data.org as fixtures.org
+}
+
+test_deny_approval_security_missing_service_account_definition_owned_by_target_owner if {
+	inp := _input(fixtures.ci_role, [_carol], [])
+	expected := {fixtures.violation(approvals._rules, "approval-security-missing", _fallback_msg("platform", 1, "none"))}
+	approvals.deny == expected with input as inp with data.org as fixtures.org
+	count(approvals.deny) == 0 with input as _input(fixtures.ci_role, [_ivan], []) with data.org as fixtures.org
+}
+
+# group:platform on platform's account: every platform member benefits, so
+# none of them counts and the owner approval must come from security.
+_group_request := fixtures.with_request({
+	"principal": {"type": "group", "id": "platform", "ref": "group:platform"},
+	"requester": "alice-acme",
+})
+
+test_deny_approval_security_missing_group_members_are_beneficiaries if {
+	inp := _input(_group_request, [_carol], [])
+	expected := {fixtures.violation(approvals._rules, "approval-security-missing", _fallback_msg("platform", 1, "none"))}
+	approvals.deny == expected with input as inp with data.org as fixtures.org
+	r := approvals.required with input as inp with data.org as fixtures.org
+	r == {"approvals": 1, "teams": [], "security": true, "fallback": ["platform"]}
+}
+
+test_allow_approval_group_request_security_approves if {
+	inp := _input(_group_request, [_ivan], [])
+	count(approvals.deny) == 0 with input as inp with data.org as fixtures.org
+}
+
+test_deny_approval_owner_missing_group_member_of_another_team if {
+	# group:data on platform's account: dave (data) cannot approve; platform can
+	req := object.union(_group_request, {"principal": {"type": "group", "id": "data", "ref": "group:data"}})
+	inp := _input(req, [_review("dave-acme", "APPROVED", "headsha1234", [])], [])
+	expected := {fixtures.violation(approvals._rules, "approval-owner-missing", _msg(1, "platform", "none"))}
+	approvals.deny == expected with input as inp with data.org as fixtures.org
+}
+
+test_allow_approval_null_requester_is_no_error if {
+	req := fixtures.with_request({"requester": null})
+	inp := _input(req, [_alice], [])
+	count(approvals.deny) == 0 with input as inp with data.org as fixtures.org
 }
 
 test_allow_approval_service_account_with_outside_reviewer if {

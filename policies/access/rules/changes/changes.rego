@@ -1,48 +1,65 @@
-# Rule 8: a PR either changes the rules or asks for access, never both, so a
-# rule change is always reviewed on its own (by security, via CODEOWNERS).
+# Rule 8: a PR that changes request files may change nothing outside
+# requests/: an allow-list, not a list of protected folders, so nothing
+# (pyproject.toml, the Makefile, bench/) rides along with a request into
+# the main branch that later installs and runs it. A rule change is always
+# a PR of its own, judged by rules/rule_changes.
 package access.rules.changes
 
 import data.access.lib
 
 _rules := {"pr-mixes-rules-and-requests": {
-	"title": "Rule change mixed with requests",
-	"description": "A PR that changes policies/, .github/, connectors/, tools/ or CODEOWNERS must not also change request files.",
-	"remediation": "Split the PR; merge the rule or pipeline change on its own first (security reviews it), then open the access request.",
+	"title": "Request PR changes other files",
+	"description": "A PR that changes request files may change nothing outside requests/.",
+	"remediation": "Split the PR; keep only the files under requests/ here and open a separate PR for the other files (security reviews it).",
 	"severity": "critical",
 }}
 
-_protected_prefixes := ["policies/", ".github/", "connectors/", "tools/"]
-
-_protected(path) if {
-	some prefix in _protected_prefixes
-	startswith(path, prefix)
+_request_path(p) if {
+	is_string(p)
+	startswith(p, "requests/")
 }
 
-_protected(path) if {
-	parts := split(path, "/")
-	parts[count(parts) - 1] == "CODEOWNERS"
-}
-
-_rule_files contains f.path if {
+_other_files contains p if {
 	some f in input.pr.files
-	_protected(f.path)
+	p := f.path
+	is_string(p)
+	not _request_path(p)
 }
 
-_request_files contains f.path if {
+_other_files contains p if {
 	some f in input.pr.files
-	startswith(f.path, "requests/")
+	p := object.get(f, "previous_path", null)
+	is_string(p)
+	not _request_path(p)
 }
+
+_request_files contains p if {
+	some f in input.pr.files
+	p := f.path
+	_request_path(p)
+}
+
+_request_files contains p if {
+	some f in input.pr.files
+	p := object.get(f, "previous_path", null)
+	_request_path(p)
+}
+
+_pr_number := n if {
+	n := input.pr.number
+	is_number(n)
+} else := 0
 
 # METADATA
-# title: Rule change mixed with requests
-# description: A PR that changes policies/, .github/, connectors/, tools/ or CODEOWNERS must not also change request files.
+# title: Request PR changes other files
+# description: A PR that changes request files may change nothing outside requests/.
 # custom:
 #   id: pr-mixes-rules-and-requests
 #   severity: critical
-#   remediation: Split the PR; merge the rule or pipeline change on its own first (security reviews it), then open the access request.
+#   remediation: Split the PR; keep only the files under requests/ here and open a separate PR for the other files (security reviews it).
 deny contains v if {
-	count(_rule_files) > 0
+	count(_other_files) > 0
 	count(_request_files) > 0
-	msg := sprintf("PR #%d changes request files and also %s", [input.pr.number, concat(", ", sort(_rule_files))])
+	msg := sprintf("PR #%d changes request files and also %s", [_pr_number, concat(", ", sort(_other_files))])
 	v := lib.violation(_rules["pr-mixes-rules-and-requests"], "pr-mixes-rules-and-requests", msg, input.file)
 }

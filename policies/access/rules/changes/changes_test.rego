@@ -25,3 +25,17 @@ test_deny_pr_mixes_rules_and_requests if {
 	expected := {fixtures.violation(changes._rules, "pr-mixes-rules-and-requests", "PR #12 changes request files and also CODEOWNERS, policies/data/tiers.yaml, tools/policy.py")}
 	changes.deny == expected with input as inp with data.org as fixtures.org
 }
+
+test_deny_pr_mixes_rules_and_requests_any_file_outside_requests if {
+	inp := _input(["requests/aws/acme-dev/req.yaml", "pyproject.toml", "Makefile", "bench/run.py", "reviews/2026-q4.yaml"])
+	expected := {fixtures.violation(changes._rules, "pr-mixes-rules-and-requests", "PR #12 changes request files and also Makefile, bench/run.py, pyproject.toml, reviews/2026-q4.yaml")}
+	changes.deny == expected with input as inp with data.org as fixtures.org
+}
+
+test_deny_pr_mixes_rules_and_requests_renamed_out_of_requests if {
+	inp := object.union(fixtures.input_for(fixtures.user_request), {"pr": object.union(_pr([]), {"files": [
+		{"path": "docs/old.yaml", "status": "renamed", "previous_path": "requests/aws/acme-dev/req.yaml"},
+	]})})
+	expected := {fixtures.violation(changes._rules, "pr-mixes-rules-and-requests", "PR #12 changes request files and also docs/old.yaml")}
+	changes.deny == expected with input as inp with data.org as fixtures.org
+}
