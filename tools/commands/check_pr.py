@@ -118,11 +118,8 @@ def _pull_request(args, ctx, event: dict[str, Any]):
     if gh is None:
         raise UsageError("check-pr needs GITHUB_REPOSITORY (or --github-repo) and GITHUB_TOKEN to read "
                          f"PR #{number}; for a local run pass --pr-context FILE")
-    if base is None:  # a local run: the PR itself names its base
-        base = gh.pr_context(number, []).base_sha
-    org = orgmodel.load(Tree(ctx.root, resolve_base(ctx.root, base)))
-    teams = sorted(t.github_team for t in org.teams.values())
-    return prc.from_dict(gh.pr_context(number, teams).as_json(), f"PR #{number}"), gh, base
+    pr = prc.from_dict(gh.pr_context(number).as_json(), f"PR #{number}")
+    return pr, gh, base or pr.base_sha  # a local run: the PR itself names its base
 
 
 # ---- request files on both sides -------------------------------------------
@@ -185,6 +182,7 @@ def _check(args, ctx, pr: prc.PRContext, base: str) -> cp.Verdict:
     pr = replace(pr, base_sha=base)
     base_tree = Tree(ctx.root, base)
     org_model = orgmodel.load(base_tree)
+    pr = prc.with_org_teams(pr, org_model.github_teams_by_login)  # approvals: teams from the base org model
     org = cp.Org({k: t.github_team for k, t in org_model.teams.items()}, org_model.security_team)
     logins = {p.email.lower(): p.github for p in org_model.people.values()}
 
