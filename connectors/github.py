@@ -12,6 +12,7 @@ into a comment, and the pipeline must never adopt someone else's text.
 """
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from dataclasses import dataclass
@@ -21,9 +22,11 @@ from urllib.parse import urlsplit
 from github import Auth, Github, GithubException
 
 from tools.core.errors import UsageError
+from tools.core.github_context import github_token
 
 T = TypeVar("T")
 STATUS_CONTEXT = "accessctl/check-pr"
+MAX_PR_FILES = 3000
 DEFAULT_API = "https://api.github.com"
 ISSUE_LABEL = "accessctl"
 
@@ -41,34 +44,37 @@ class GitHubError(UsageError):
 class ChangedFile:
     path: str
     status: str  # added | modified | removed | renamed | copied | changed | unchanged
+    previous_path: str | None = None  # GitHub's previous_filename, present on renames only
 
 
 @dataclass(frozen=True, slots=True)
 class Review:
     user: str
     state: str  # APPROVED | CHANGES_REQUESTED | COMMENTED | DISMISSED | PENDING
-    commit_id: str
-    teams: tuple[str, ...]  # "org/slug" of each asked-about team the reviewer actively belongs to
+    commit_id: str | None  # null when the reviewed commit no longer exists (force-push)
 
 
 @dataclass(frozen=True, slots=True)
 class PRContext:
-    """What the policy needs to know about a PR (tools/core/pr_context.py did not
-    exist when this was written; the policy stage may convert from this)."""
+    """What the policy needs to know about a PR, in tools.core.pr_context's
+    JSON shape (``as_json``). Reviewers' teams are not GitHub's to say: the
+    org model at the base commit decides them (pr_context.with_org_teams)."""
 
     number: int
     author: str
     head_sha: str
     base_sha: str
+    base_ref: str
     files: tuple[ChangedFile, ...]
     reviews: tuple[Review, ...]  # in the order GitHub lists them (oldest first)
 
     def as_json(self) -> dict[str, Any]:
         return {"number": self.number, "author": self.author, "head_sha": self.head_sha,
-                "base_sha": self.base_sha,
-                "files": [{"path": f.path, "status": f.status} for f in self.files],
-                "reviews": [{"user": r.user, "state": r.state, "commit_id": r.commit_id,
-                             "teams": list(r.teams)} for r in self.reviews]}
+                "base_sha": self.base_sha, "base_ref": self.base_ref,
+                "files": [{"path": f.path, "status": f.status}
+                          | ({"previous_path": f.previous_path} if f.previous_path else {}) for f in self.files],
+                "reviews": [{"user": r.user, "state": r.state, "commit_id": r.commit_id, "teams": []}
+                            for r in self.reviews]}
 
 
 def retry_delay(status: int, headers: Mapping[str, str], message: str, attempt: int,
@@ -95,16 +101,18 @@ def retry_delay(status: int, headers: Mapping[str, str], message: str, attempt: 
 
 
 class GitHubConnector:
-    """One repository, reached through ``GITHUB_API_URL`` with ``GITHUB_TOKEN``."""
+    """One repository, reached through ``GITHUB_API_URL`` with
+    ``ACCESSCTL_GITHUB_TOKEN`` (the App's token) or else ``GITHUB_TOKEN``."""
 
     def __init__(self, repository: str, token: str | None = None, base_url: str | None = None, *,
                  sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.time,
                  max_attempts: int = 5, max_wait: float = 900.0, bot_login: str | None = None):
         if "/" not in repository:
             raise UsageError(f"GitHub repository {repository!r} must look like owner/name")
-        token = token or os.environ.get("GITHUB_TOKEN")
+        token = token or github_token()
         if not token:
-            raise UsageError("GITHUB_TOKEN is not set: export a token that can read the repository")
+            raise UsageError("neither ACCESSCTL_GITHUB_TOKEN nor GITHUB_TOKEN is set: export a token "
+                             "that can read the repository")
         self.repository = repository
         self.owner = repository.split("/", 1)[0]
         base = (base_url or os.environ.get("GITHUB_API_URL") or DEFAULT_API).rstrip("/")
@@ -142,7 +150,7 @@ class GitHubConnector:
 
     def _error(self, what: str, status: int, message: str) -> GitHubError:
         if status == 401:
-            return GitHubError(f"GitHub refused the token while {what} (401 {message}); check GITHUB_TOKEN")
+            return GitHubError(f"GitHub refused the token while {what} (401 {message}); check ACCESSCTL_GITHUB_TOKEN / GITHUB_TOKEN")
         if status == 403:
             return GitHubError(f"the token may not {what} on {self.repository} (403 {message}); "
                                "grant the permission the workflow or token lacks")
@@ -170,53 +178,67 @@ class GitHubConnector:
         return self._repo.default_branch
 
     # ---- pull-request context --------------------------------------------
-    def pr_context(self, number: int, teams: Iterable[str] = ()) -> PRContext:
-        """Everything about PR ``number`` the policy needs; ``teams`` ("org/slug"
-        or "slug") are the teams whose membership is looked up for each reviewer."""
+    def pr_context(self, number: int) -> PRContext:
+        """Everything about PR ``number`` the policy needs, through the pulls
+        API only (``pull_requests: read``), never the issues API.
+
+        GitHub lists at most 3,000 files of a PR (docs: "List pull requests
+        files"); a longer list is refused here rather than judged incomplete.
+        """
         pr = self._call(f"read pull request #{number}", lambda: self._repo.get_pull(number))
         files = self._call(f"list files of #{number}", lambda: [
-            ChangedFile(f.filename, f.status) for f in pr.get_files()])
-        raw = self._call(f"list reviews of #{number}", lambda: [
-            (r.user.login if r.user else "ghost", r.state, r.commit_id) for r in pr.get_reviews()])
-        memberships = self.team_memberships({u for u, _, _ in raw}, teams)
-        reviews = tuple(Review(u, s, c, memberships.get(u, ())) for u, s, c in raw)
-        return PRContext(number, pr.user.login, pr.head.sha, pr.base.sha, tuple(files), reviews)
+            ChangedFile(f.filename, f.status, getattr(f, "previous_filename", None) or None)
+            for f in pr.get_files()])
+        if pr.changed_files is not None and pr.changed_files > len(files):
+            raise GitHubError(f"PR #{number} changes {pr.changed_files} files but GitHub lists only "
+                              f"{len(files)} (its limit is {MAX_PR_FILES}); split the PR")
+        reviews = self._call(f"list reviews of #{number}", lambda: [
+            Review(r.user.login if r.user else "ghost", r.state, r.commit_id or None) for r in pr.get_reviews()])
+        return PRContext(number, pr.user.login, pr.head.sha, pr.base.sha, pr.base.ref, tuple(files),
+                         tuple(reviews))
 
-    def team_memberships(self, logins: Iterable[str], teams: Iterable[str]) -> dict[str, tuple[str, ...]]:
-        """login -> the given teams the login is an *active* member of (a
-        pending invitation does not make someone an owner)."""
-        out: dict[str, tuple[str, ...]] = {}
-        wanted = [t if "/" in t else f"{self.owner}/{t}" for t in teams]
-        for login in sorted(set(logins)):
-            out[login] = tuple(t for t in wanted if self._is_member(t, login))
-        return out
+    def pull_for_commit(self, sha: str) -> int | None:
+        """The open PR whose head is ``sha`` (a ``workflow_run`` event names
+        the commit; for a fork's PR it lists no pull request)."""
+        return self._call(f"find the pull request of {sha[:7]}", lambda: next(
+            (p.number for p in self._repo.get_pulls(state="open") if p.head.sha == sha), None))
 
-    def _is_member(self, team: str, login: str) -> bool:
-        org, slug = team.split("/", 1)
+    # ---- teams (read-only: `accessctl teams check`) -----------------------
+    def team_members(self, team: str) -> list[str] | None:
+        """Active members of ``team`` ("org/slug" or "slug"), or None when
+        GitHub shows no such team. Needs the organisation "Members" read
+        permission; without it GitHub answers 404 as for a missing team."""
+        org, slug = team.split("/", 1) if "/" in team else (self.owner, team)
 
-        def ask() -> bool:
+        def get() -> list[str] | None:
+            logins: list[str] = []
             try:
-                _, data = self._gh.requester.requestJsonAndCheck(
-                    "GET", f"/orgs/{org}/teams/{slug}/memberships/{login}")
+                for page in itertools.count(1):
+                    _, data = self._gh.requester.requestJsonAndCheck(
+                        "GET", f"/orgs/{org}/teams/{slug}/members", parameters={"per_page": 100, "page": page})
+                    logins += [u["login"] for u in data]
+                    if len(data) < 100:
+                        return sorted(logins)
             except GithubException as exc:
                 if exc.status == 404:
-                    return False
+                    return None
                 raise
-            return data.get("state") == "active"
 
-        return self._call(f"read membership of {login} in {team}", ask)
+        return self._call(f"list members of team {org}/{slug}", get)
 
     # ---- the PR comment ----------------------------------------------------
     def upsert_comment(self, number: int, kind: str, body: str) -> int:
         """Create or update the one comment of ``kind`` on PR ``number``; extra
-        copies (from a race between two runs) are deleted. Returns its id."""
+        copies (from a race between two runs) are deleted. Returns its id.
+        Goes through the pull (never ``GET /issues/{n}``), so
+        ``pull_requests: write`` suffices, as GitHub's table allows."""
         mark = marker(kind)
         text = body if body.startswith(mark) else f"{mark}\n{body}"
-        issue = self._call(f"read #{number}", lambda: self._repo.get_issue(number))
+        pr = self._call(f"read pull request #{number}", lambda: self._repo.get_pull(number))
         ours = self._call(f"list comments of #{number}", lambda: [
-            c for c in issue.get_comments() if self._mine(c.user) and (c.body or "").startswith(mark)])
+            c for c in pr.get_issue_comments() if self._mine(c.user) and (c.body or "").startswith(mark)])
         if not ours:
-            return self._call(f"comment on #{number}", lambda: issue.create_comment(text)).id
+            return self._call(f"comment on #{number}", lambda: pr.create_issue_comment(text)).id
         keep, *extra = ours
         if keep.body != text:
             self._call(f"update the comment on #{number}", lambda: keep.edit(text))
@@ -224,22 +246,29 @@ class GitHubConnector:
             self._call(f"delete a duplicate comment on #{number}", c.delete)
         return keep.id
 
-    def set_status(self, sha: str, state: str, description: str, target_url: str | None = None,
-                   context: str = STATUS_CONTEXT) -> None:
-        """The commit status branch protection requires (``accessctl/check-pr``)."""
-        if state not in ("success", "failure", "error", "pending"):
-            raise ValueError(f"commit status state {state!r}")
-        args: dict[str, Any] = {"state": state, "description": description[:140], "context": context}
-        if target_url:
-            args["target_url"] = target_url
-        self._call(f"set the {context} status", lambda: self._gh.requester.requestJsonAndCheck(
-            "POST", f"/repos/{self.repository}/statuses/{sha}", input=args))
+    # ---- the gate: a check run of the pipeline's App ------------------------
+    def create_check_run(self, sha: str, success: bool, title: str, summary: str,
+                         details_url: str | None = None, name: str = STATUS_CONTEXT) -> int:
+        """Post the completed ``accessctl/check-pr`` check run on ``sha``.
 
-    def statuses(self, sha: str) -> list[tuple[str, str]]:
-        """(context, state) of each status on ``sha``, newest first."""
-        commit = self._repo.get_commit(sha)
-        return self._call(f"list statuses of {sha[:7]}", lambda: [
-            (s.context, s.state) for s in commit.get_statuses()])
+        Why a check run and not a commit status: branch protection can
+        require a check from one App's integration id, so only a token of
+        the pipeline's App satisfies it; any workflow with ``statuses:
+        write`` could post a status of the same name. Returns its id."""
+        body: dict[str, Any] = {"name": name, "head_sha": sha, "status": "completed",
+                                "conclusion": "success" if success else "failure",
+                                "output": {"title": title[:1000] or name, "summary": summary[:65535]}}
+        if details_url:
+            body["details_url"] = details_url
+        _, data = self._call(f"post the {name} check run", lambda: self._gh.requester.requestJsonAndCheck(
+            "POST", f"/repos/{self.repository}/check-runs", input=body))
+        return int(data["id"])
+
+    def check_runs(self, sha: str, name: str = STATUS_CONTEXT) -> list[tuple[str, str | None, int | None]]:
+        """(name, conclusion, app id) of each check run ``name`` on ``sha``, newest first."""
+        _, data = self._call(f"list check runs of {sha[:7]}", lambda: self._gh.requester.requestJsonAndCheck(
+            "GET", f"/repos/{self.repository}/commits/{sha}/check-runs", parameters={"check_name": name}))
+        return [(r["name"], r["conclusion"], (r.get("app") or {}).get("id")) for r in data["check_runs"]]
 
     # ---- issues (drift, break-glass reviews) -----------------------------
     def _find_issue(self, key: str):
@@ -342,6 +371,44 @@ class GitHubConnector:
             return data
 
         return self._call(f"read branch protection of {branch}", get)
+
+    def read_environment(self, name: str) -> dict[str, Any] | None:
+        """The environment ``name`` with its custom branch policies listed
+        under ``branch_policies``, or None when it does not exist."""
+        def get() -> dict[str, Any] | None:
+            try:
+                _, env = self._gh.requester.requestJsonAndCheck(
+                    "GET", f"/repos/{self.repository}/environments/{name}")
+            except GithubException as exc:
+                if exc.status == 404:
+                    return None
+                raise
+            env["branch_policies"] = []
+            if (env.get("deployment_branch_policy") or {}).get("custom_branch_policies"):
+                _, pols = self._gh.requester.requestJsonAndCheck(
+                    "GET", f"/repos/{self.repository}/environments/{name}/deployment-branch-policies",
+                    parameters={"per_page": 100})
+                env["branch_policies"] = pols["branch_policies"]
+            return env
+
+        return self._call(f"read environment {name}", get)
+
+    def restrict_environment(self, name: str, branch: str) -> None:
+        """Create or update environment ``name`` so only ``branch`` may deploy
+        to it (and so read its secrets): custom branch policies, exactly one."""
+        req = self._gh.requester.requestJsonAndCheck
+        base = f"/repos/{self.repository}/environments/{name}"
+        self._call(f"configure environment {name}", lambda: req("PUT", base, input={
+            "deployment_branch_policy": {"protected_branches": False, "custom_branch_policies": True}}))
+        env = self.read_environment(name) or {}
+        have = env.get("branch_policies", [])
+        for pol in have:
+            if (pol.get("name"), pol.get("type", "branch")) != (branch, "branch"):
+                self._call(f"remove branch policy {pol.get('name')} of {name}", lambda p=pol: req(
+                    "DELETE", f"{base}/deployment-branch-policies/{p['id']}"))
+        if not any((p.get("name"), p.get("type", "branch")) == (branch, "branch") for p in have):
+            self._call(f"limit environment {name} to {branch}", lambda: req(
+                "POST", f"{base}/deployment-branch-policies", input={"name": branch, "type": "branch"}))
 
     def write_protection(self, branch: str, document: dict[str, Any]) -> None:
         """PUT the whole protection of ``branch`` (GitHub replaces it as a unit)."""

@@ -116,7 +116,7 @@ def test_without_a_pull_request_it_says_what_is_missing(repo, tmp_path):
     event = tmp_path / "push.json"
     event.write_text(json.dumps({"ref": "refs/heads/main"}))
     result = repo.run_process("check-pr", env={"GITHUB_EVENT_PATH": str(event)})
-    assert result.code == 2 and "not a pull_request or pull_request_review event" in result.err
+    assert result.code == 2 and "not a pull_request_target, pull_request or workflow_run event" in result.err
     result = repo.run_process("check-pr", "--pr", "3")
     assert result.code == 2 and "GITHUB_TOKEN" in result.err
 

@@ -1,8 +1,9 @@
 """The GitHub connector against the loopback fake, through real PyGithub.
 
 What a user would notice: the policy sees every changed file and every
-review (on which commit, by whom, in which team); the PR shows one
-comment, never two; rate limits slow a run down instead of failing it.
+review (on which commit, by whom); the PR shows one comment, never two;
+rate limits slow a run down instead of failing it. Each test's token has
+only the permissions the pipeline's App or workflow job really has.
 """
 from __future__ import annotations
 
@@ -10,9 +11,6 @@ import pytest
 
 from connectors.github import STATUS_CONTEXT, GitHubConnector, GitHubError, marker, retry_delay
 from tools.sandbox.github import FakeGitHub
-
-TEAMS = ["acme/platform", "acme/security"]
-
 
 @pytest.fixture
 def fake():
@@ -43,20 +41,50 @@ def test_pr_context_reads_every_page_of_files_and_reviews(fake, conn):
     fake.add_review(n, "judy-acme", "APPROVED")
     fake.add_review(n, "zed-outsider", "APPROVED")
 
-    ctx = conn.pr_context(n, TEAMS)
+    ctx = conn.pr_context(n)
 
     assert (ctx.number, ctx.author, ctx.head_sha) == (n, "carol-acme", head)
-    assert ctx.base_sha == fake.branches["main"]["sha"]
+    assert ctx.base_sha == fake.branches["main"]["sha"] and ctx.base_ref == "main"
     assert len(ctx.files) == 231 and ctx.files[-1].path == "policies/access/approval.rego"
     assert ctx.files[-1].status == "modified"
     assert fake.count("GET", f"/pulls/{n}/files") == 3  # 100 + 100 + 31
-    got = {(r.user, r.state, r.commit_id, r.teams) for r in ctx.reviews}
-    assert got == {("alice-acme", "APPROVED", old, ("acme/platform",)),
-                   ("ivan-acme", "CHANGES_REQUESTED", head, ("acme/security",)),
-                   ("judy-acme", "APPROVED", head, ()),  # invitation still pending: not an owner yet
-                   ("zed-outsider", "APPROVED", head, ())}
-    assert ctx.as_json()["reviews"][0] == {"user": "alice-acme", "state": "APPROVED",
-                                           "commit_id": old, "teams": ["acme/platform"]}
+    got = {(r.user, r.state, r.commit_id) for r in ctx.reviews}
+    assert got == {("alice-acme", "APPROVED", old), ("ivan-acme", "CHANGES_REQUESTED", head),
+                   ("judy-acme", "APPROVED", head), ("zed-outsider", "APPROVED", head)}
+    # teams are the org model's to say, never GitHub's membership API
+    assert ctx.as_json()["reviews"][0] == {"user": "alice-acme", "state": "APPROVED", "commit_id": old, "teams": []}
+    assert fake.count("GET", "/memberships/") == 0
+
+
+def test_pr_context_keeps_renames_and_null_review_commits_and_refuses_a_truncated_file_list(fake, conn):
+    n = fake.add_pr("carol-acme", [("requests/aws/acme-dev/new.yaml", "renamed", "requests/aws/acme-dev/old.yaml")])
+    fake.add_review(n, "alice-acme", commit_id=None)  # the reviewed commit was force-pushed away
+    ctx = conn.pr_context(n)
+    assert ctx.files[0].previous_path == "requests/aws/acme-dev/old.yaml"
+    assert ctx.as_json()["files"][0]["previous_path"] == "requests/aws/acme-dev/old.yaml"
+    assert ctx.reviews[0].commit_id is None
+    big = fake.add_pr("carol-acme", [(f"requests/aws/acme-dev/u{i:04}.yaml", "added") for i in range(3001)])
+    with pytest.raises(GitHubError, match="changes 3001 files but GitHub lists only 3000"):
+        conn.pr_context(big)
+
+
+def test_pr_check_job_token_reads_the_pr_and_comments_without_the_issues_permission(fake, sleeps):
+    token = fake.workflow_token(".github/workflows/pr-check.yml", "check-pr")
+    assert "issues" not in fake.tokens[token].permissions
+    conn = GitHubConnector("acme/access", token=token, base_url=fake.url, sleep=sleeps.append)
+    n = fake.add_pr("bob-acme", [("requests/aws/acme-dev/bob.yaml", "added")])
+    assert conn.pr_context(n).number == n
+    conn.upsert_comment(n, "check-pr", "first")
+    conn.upsert_comment(n, "check-pr", "second")
+    assert [c["body"].splitlines()[-1] for c in fake.pr_comments(n)] == ["second"]
+
+
+def test_team_members_need_the_org_members_permission(fake, conn, sleeps):
+    assert conn.team_members("acme/platform") == ["alice-acme", "bob-acme"]
+    assert conn.team_members("acme/nope") is None
+    token = fake.workflow_token(".github/workflows/pr-check.yml", "check-pr")
+    blind = GitHubConnector("acme/access", token=token, base_url=fake.url, sleep=sleeps.append)
+    assert blind.team_members("acme/platform") is None  # 404, as GitHub answers the Actions token
 
 
 def test_comment_is_updated_in_place_across_five_pushes(fake, conn):
@@ -82,29 +110,26 @@ def test_comment_marker_written_by_a_person_is_never_adopted(fake, conn):
     conn.upsert_comment(n, "check-pr", "Denied: needs approval")
     bodies = {c["user"]: c["body"] for c in fake.pr_comments(n)}
     assert bodies["mallory-acme"].endswith("Allowed: approved by security")
-    assert bodies["github-actions[bot]"].endswith("Denied: needs approval")
+    assert bodies["accessctl[bot]"].endswith("Denied: needs approval")
     assert fake.comments[forged]["user"] == "mallory-acme"
 
 
 def test_duplicate_comments_from_a_race_are_removed(fake, conn):
     n = fake.add_pr("bob-acme", [("requests/aws/acme-dev/bob.yaml", "added")])
-    first = fake.add_comment(n, "github-actions[bot]", f"{marker('check-pr')}\nold")
-    fake.add_comment(n, "github-actions[bot]", f"{marker('check-pr')}\nolder copy")
-    fake.add_comment(n, "github-actions[bot]", f"{marker('apply')}\nanother kind")
+    first = fake.add_comment(n, "accessctl[bot]", f"{marker('check-pr')}\nold")
+    fake.add_comment(n, "accessctl[bot]", f"{marker('check-pr')}\nolder copy")
+    fake.add_comment(n, "accessctl[bot]", f"{marker('apply')}\nanother kind")
     assert conn.upsert_comment(n, "check-pr", "new") == first
     bodies = sorted(c["body"] for c in fake.pr_comments(n))
     assert bodies == [f"{marker('apply')}\nanother kind", f"{marker('check-pr')}\nnew"]
 
 
-def test_status_is_set_on_the_head_commit(fake, conn):
+def test_check_run_is_posted_on_the_head_commit_by_the_app(fake, conn):
     n = fake.add_pr("bob-acme", [])
     sha = fake.pulls[n].head_sha
-    conn.set_status(sha, "failure", "Needs one more approval from @acme/security " + "x" * 200)
-    conn.set_status(sha, "success", "Allowed")
-    assert conn.statuses(sha) == [(STATUS_CONTEXT, "success"), (STATUS_CONTEXT, "failure")]
-    assert len(fake.statuses[sha][1]["description"]) == 140
-    with pytest.raises(ValueError):
-        conn.set_status(sha, "green", "no such state")
+    conn.create_check_run(sha, False, "Needs one more approval from @acme/security", "x" * 70000)
+    conn.create_check_run(sha, True, "Allowed", "all good")
+    assert conn.check_runs(sha) == [(STATUS_CONTEXT, "success", 424242), (STATUS_CONTEXT, "failure", 424242)]
 
 
 @pytest.mark.parametrize("status", [403, 429])
@@ -178,7 +203,8 @@ def test_bot_pull_request_adds_modifies_deletes_and_is_idempotent(fake, conn):
                "requests/aws/acme-dev/new.yaml": "b: 1\n"}
     n = conn.open_pull_request("accessctl/expire-2026-11-22", "Remove expired access", "body", changes)
     pr = fake.pulls[n]
-    assert (pr.author, pr.base_ref, pr.head_ref) == ("github-actions[bot]", "main", "accessctl/expire-2026-11-22")
+    assert (pr.author, pr.base_ref, pr.head_ref) == ("accessctl[bot]", "main", "accessctl/expire-2026-11-22")
+    assert pr.starts_workflows  # opened with the App's token: the PR check will run on it
     assert {(f["filename"], f["status"]) for f in pr.files} == {
         ("requests/aws/acme-dev/old.yaml", "removed"), ("requests/aws/acme-dev/keep.yaml", "modified"),
         ("requests/aws/acme-dev/new.yaml", "added")}
@@ -186,3 +212,17 @@ def test_bot_pull_request_adds_modifies_deletes_and_is_idempotent(fake, conn):
     writes = len(fake.writes())
     assert conn.open_pull_request("accessctl/expire-2026-11-22", "Remove expired access", "body", changes) == n
     assert len(fake.writes()) == writes
+
+
+def test_bot_pull_request_opened_with_the_workflow_token_would_start_no_workflow(fake, sleeps, tmp_path):
+    """GitHub starts no workflow for events the Actions token causes, so a
+    cleanup PR opened with it would never get its required check."""
+    wf = tmp_path / "old-expire.yml"
+    wf.write_text("on: schedule\njobs:\n  expire:\n    permissions: {contents: write, pull-requests: write}\n"
+                  "    runs-on: ubuntu-24.04\n    steps: [{run: 'true'}]\n")
+    token = fake.workflow_token(wf, "expire")
+    conn = GitHubConnector("acme/access", token=token, base_url=fake.url, sleep=sleeps.append)
+    fake.set_file("main", "requests/aws/acme-dev/old.yaml", "expired: true\n")
+    n = conn.open_pull_request("accessctl/expire-x", "Remove expired access", "body",
+                               {"requests/aws/acme-dev/old.yaml": None})
+    assert fake.pulls[n].author == "github-actions[bot]" and not fake.pulls[n].starts_workflows

@@ -24,10 +24,10 @@ def fake():
         yield gh
 
 
-def call(fake: FakeGitHub, method: str, path: str, body=None):
+def call(fake: FakeGitHub, method: str, path: str, body=None, token: str | None = "x"):
     data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(fake.url + path, data=data, method=method,
-                                 headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json"} | ({"Authorization": f"token {token}"} if token else {})
+    req = urllib.request.Request(fake.url + path, data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(req) as resp:
             raw = resp.read()
@@ -93,9 +93,27 @@ def test_pygithub_sees_the_rate_limit_as_such(fake):
 
 
 def test_protection_put_requires_githubs_four_keys(fake):
-    status, _, body = call(fake, "PUT", "/repos/acme/access/branches/main/protection", {"enforce_admins": True})
+    admin = fake.admin_token()
+    status, _, body = call(fake, "PUT", "/repos/acme/access/branches/main/protection", {"enforce_admins": True},
+                           token=admin)
     assert status == 422 and "required_status_checks" in body["message"]
-    assert call(fake, "GET", "/repos/acme/access/branches/main/protection")[2]["message"] == "Branch not protected"
+    assert call(fake, "GET", "/repos/acme/access/branches/main/protection", token=admin)[2]["message"] == \
+        "Branch not protected"
+
+
+@pytest.mark.parametrize("checks", [{"contexts": ["a"]}, {"strict": True},
+                                    {"strict": True, "contexts": ["a"], "checks": [{"context": "a"}]}])
+def test_protection_status_checks_need_strict_and_exactly_one_of_contexts_or_checks(fake, checks):
+    doc = {"required_status_checks": checks, "enforce_admins": True, "required_pull_request_reviews": None,
+           "restrictions": None}
+    assert call(fake, "PUT", "/repos/acme/access/branches/main/protection", doc, token=fake.admin_token())[0] == 422
+
+
+def test_unknown_token_is_refused_and_the_app_token_cannot_change_protection(fake):
+    assert call(fake, "GET", "/repos/acme/access", token="stolen")[0] == 401
+    assert call(fake, "GET", "/repos/acme/access", token=None)[0] == 401
+    status, _, body = call(fake, "GET", "/repos/acme/access/branches/main/protection")
+    assert (status, body["message"]) == (403, "Resource not accessible by integration")
 
 
 def test_contents_refuse_a_stale_sha_and_the_bot_cannot_edit_others_comments(fake):
@@ -124,3 +142,91 @@ def test_reviews_keep_the_commit_they_were_given_on(fake):
     with pytest.raises(GithubException) as err:
         gh.get_repo("acme/access").get_pull(99)
     assert err.value.status == 404
+
+
+PR_CHECK_STYLE = """
+permissions: {}
+on: pull_request
+jobs:
+  check:
+    runs-on: ubuntu-24.04
+    permissions: {contents: read, pull-requests: write}
+    steps: [{run: "true"}]
+  quiet:
+    runs-on: ubuntu-24.04
+    steps: [{run: "true"}]
+"""
+
+
+def test_workflow_token_gets_exactly_its_jobs_permissions(fake, tmp_path):
+    wf = tmp_path / "wf.yml"
+    wf.write_text(PR_CHECK_STYLE)
+    token = fake.workflow_token(wf, "check")
+    n = fake.add_pr("bob-acme", [("requests/aws/acme-dev/b.yaml", "added")])
+    # comments on a PR's thread accept issues OR pull_requests (GitHub's table)
+    assert call(fake, "POST", f"/repos/acme/access/issues/{n}/comments", {"body": "hi"}, token=token)[0] == 201
+    assert call(fake, "GET", f"/repos/acme/access/pulls/{n}", token=token)[0] == 200
+    # reading the PR as an issue, or listing issues, strictly needs issues
+    assert call(fake, "GET", f"/repos/acme/access/issues/{n}", token=token)[0] == 403
+    assert call(fake, "GET", "/repos/acme/access/issues", token=token)[0] == 403
+    sha = fake.pulls[n].head_sha
+    assert call(fake, "POST", f"/repos/acme/access/statuses/{sha}", {"state": "success"}, token=token)[0] == 403
+    # org teams: the Actions token cannot see them at all
+    fake.add_team("security", ["ivan-acme"])
+    assert call(fake, "GET", "/orgs/acme/teams/security/memberships/ivan-acme", token=token)[0] == 404
+    # a job without permissions: gets none but metadata (`permissions: {}` at the top)
+    quiet = fake.workflow_token(wf, "quiet")
+    assert call(fake, "GET", "/repos/acme/access", token=quiet)[0] == 200
+    assert call(fake, "GET", f"/repos/acme/access/pulls/{n}", token=quiet)[0] == 403
+
+
+def test_check_runs_carry_the_app_that_made_them_and_the_gate_wants_the_pipeline_app(fake, tmp_path):
+    wf = tmp_path / "wf.yml"
+    wf.write_text(PR_CHECK_STYLE.replace("pull-requests: write", "checks: write"))
+    forged = fake.workflow_token(wf, "check")
+    admin = fake.admin_token()
+    fake.protection["main"] = {"required_status_checks": {
+        "strict": True, "checks": [{"context": "accessctl/check-pr", "app_id": 424242}]}}
+    sha = fake.pulls[fake.add_pr("mallory-acme", [])].head_sha
+    body = {"name": "accessctl/check-pr", "head_sha": sha, "status": "completed", "conclusion": "success",
+            "output": {"title": "Allowed", "summary": "trust me"}}
+    assert call(fake, "POST", "/repos/acme/access/check-runs", body, token=admin)[0] == 403  # not an App
+    status, _, run = call(fake, "POST", "/repos/acme/access/check-runs", body, token=forged)
+    assert status == 201 and run["app"]["slug"] == "github-actions"
+    assert fake.gate(sha) == ["accessctl/check-pr (from app 424242)"]
+    status, _, run = call(fake, "POST", "/repos/acme/access/check-runs", body | {"conclusion": "failure"})
+    assert status == 201 and run["app"]["id"] == 424242
+    assert fake.gate(sha) == ["accessctl/check-pr (from app 424242)"]
+    assert call(fake, "PATCH", f"/repos/acme/access/check-runs/{run['id']}", {"conclusion": "success"},
+                token=forged)[0] == 403  # only its creator may change a check run
+    assert call(fake, "PATCH", f"/repos/acme/access/check-runs/{run['id']}", {"conclusion": "success"})[0] == 200
+    assert fake.gate(sha) == []
+
+
+def test_environment_secrets_reach_only_the_branches_its_policy_names(fake):
+    admin = fake.admin_token()
+    env = "/repos/acme/access/environments/accessctl-check"
+    body = {"deployment_branch_policy": {"protected_branches": True, "custom_branch_policies": True}}
+    assert call(fake, "PUT", env, body, token=admin)[0] == 422
+    body["deployment_branch_policy"]["protected_branches"] = False
+    assert call(fake, "PUT", env, body, token=admin)[0] == 200
+    assert call(fake, "POST", f"{env}/deployment-branch-policies", {"name": "main"}, token=admin)[0] == 200
+    assert fake.may_use_environment("accessctl-check", "refs/heads/main")
+    assert not fake.may_use_environment("accessctl-check", "refs/heads/feature")
+    assert not fake.may_use_environment("accessctl-check", "refs/pull/7/merge")
+    assert call(fake, "GET", env)[0] == 403  # the App may not read environments (no actions: read)
+
+
+def test_pr_files_stop_at_3000_renames_name_the_old_path_and_reviews_may_lose_their_commit(fake):
+    files = [(f"requests/aws/acme-dev/u{i:04}.yaml", "added") for i in range(3002)]
+    files.append(("requests/aws/acme-dev/new.yaml", "renamed", "requests/aws/acme-dev/old.yaml"))
+    n = fake.add_pr("bob-acme", files)
+    fake.pulls[n].files = fake.pulls[n].files[-1:] + fake.pulls[n].files[:-1]
+    fake.add_review(n, "ivan-acme", commit_id=None)
+    listed = []
+    for page in range(1, 32):
+        listed += call(fake, "GET", f"/repos/acme/access/pulls/{n}/files?per_page=100&page={page}")[2]
+    assert len(listed) == 3000
+    assert listed[0]["previous_filename"] == "requests/aws/acme-dev/old.yaml"
+    assert call(fake, "GET", f"/repos/acme/access/pulls/{n}")[2]["changed_files"] == 3003
+    assert call(fake, "GET", f"/repos/acme/access/pulls/{n}/reviews")[2][0]["commit_id"] is None

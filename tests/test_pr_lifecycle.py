@@ -13,7 +13,7 @@ import json
 import pytest
 from conftest import git
 
-from tools.sandbox.github import FakeGitHub
+from tools.sandbox.github import APP_ID, FakeGitHub
 
 STATUS = "accessctl/check-pr"
 TEAMS = {"platform": ["alice-acme", "bob-acme", "carol-acme"], "data": ["dave-acme", "erin-acme", "frank-acme"],
@@ -79,15 +79,22 @@ class Rig:
         return head
 
     def _event(self, name: str) -> None:
+        """pull_request_target on a push; after a review, the workflow_run
+        event the default branch's re-check workflow gets (it names the PR)."""
         pr = self.gh.pulls[self.number]
-        event = {"action": "synchronize" if name == "pull_request" else "submitted",
-                 "pull_request": {"number": pr.number, "title": pr.title, "body": pr.body,
-                                  "base": {"sha": pr.base_sha, "ref": "main"},
-                                  "head": {"sha": pr.head_sha, "ref": pr.head_ref}}}
+        if name == "pull_request":
+            event = {"action": "synchronize",
+                     "pull_request": {"number": pr.number, "title": pr.title, "body": pr.body,
+                                      "base": {"sha": pr.base_sha, "ref": "main"},
+                                      "head": {"sha": pr.head_sha, "ref": pr.head_ref}}}
+        else:
+            event = {"action": "completed", "workflow_run": {
+                "name": "Review submitted", "event": "pull_request_review", "head_sha": pr.head_sha,
+                "head_branch": pr.head_ref, "pull_requests": [{"number": pr.number}]}}
         (self.tmp / "event.json").write_text(json.dumps(event))
 
     def review(self, user: str, state: str = "APPROVED", commit: str | None = None) -> None:
-        self.gh.add_review(self.number, user, state, commit_id=commit)
+        self.gh.add_review(self.number, user, state, commit_id=commit or "head")
         self._event("pull_request_review")
 
     @property
@@ -101,9 +108,11 @@ class Rig:
         assert result.code == (0 if doc["allow"] else 1)
         return doc
 
-    def status(self) -> str | None:
-        found = [s for s in self.gh.statuses.get(self.head, []) if s["context"] == STATUS]
-        return found[0]["state"] if found else None
+    def status(self, sha: str | None = None) -> str | None:
+        """The newest accessctl/check-pr check run of the pipeline's App on the head."""
+        found = [r for r in self.gh.check_runs.values() if r["head_sha"] == (sha or self.head)
+                 and r["name"] == STATUS and r["app"]["id"] == APP_ID]
+        return max(found, key=lambda r: r["id"])["conclusion"] if found else None
 
     def comments(self) -> list[str]:
         return [c["body"] for c in self.gh.pr_comments(self.number)]
@@ -199,7 +208,7 @@ def test_one_comment_updated_in_place_across_five_pushes(rig, capsys):
     assert rig.gh.count("POST", f"/issues/{rig.number}/comments") == 1
     body = rig.comments()[0]
     assert f"head `{heads[-1][:7]}`" in body and "2026-12-14" in body
-    assert all(rig.gh.statuses[h][0]["context"] == STATUS for h in heads)
+    assert all(rig.status(h) for h in heads)
 
 
 def test_break_glass_opens_one_review_issue_and_closes_it_when_dropped(rig, capsys):
@@ -234,7 +243,7 @@ def test_a_newer_push_keeps_the_comment_for_its_own_run(rig, capsys):
     assert doc["pr"]["head_sha"] == judged and doc["verdict"] == "needs-approval"  # newer approval not counted
     assert "checkout is" in result.err
     assert rig.comments() == before and doc["github"]["comment_id"] is None
-    assert rig.gh.statuses[judged][0]["state"] == "failure" and newer not in rig.gh.statuses
+    assert rig.status(judged) == "failure" and rig.status(newer) is None
 
 
 def test_removing_a_request_is_a_planned_revocation(rig, capsys):
@@ -263,8 +272,41 @@ def test_policy_only_change_needs_another_security_approval(rig, capsys):
 
 def test_the_workflow_command_as_a_process_on_a_review_event(rig, capsys):
     rig.push({CAROL: carol("2026-12-20")})
-    rig.review("alice-acme")  # the pull_request_review event the re-check workflow gets
+    rig.review("alice-acme")  # the workflow_run event the re-check workflow gets
     result = rig.repo.run_process("check-pr")
     assert result.code == 0, result.err
     assert rig.status() == "success" and "Traceback" not in result.err
     assert "::error" not in result.out and "Allowed" in result.out
+
+
+def test_a_pr_into_another_branch_is_refused_and_never_judged_by_its_base(rig, capsys):
+    rig.push({CAROL: carol("2026-12-20")})
+    rig.gh.branches["release"] = {"sha": rig.base, "files": {}}
+    rig.gh.pulls[rig.number].base_ref = "release"
+    rig.review("alice-acme")
+    doc = rig.check(capsys)
+    assert doc["allow"] is False and doc["headline"] == "Refused: this pull request targets release, not main"
+    assert rig.status() == "failure"
+    assert "Change the pull request's base branch to `main`" in rig.comments()[0]
+
+
+def test_review_recheck_of_a_forks_pr_finds_it_by_its_head_commit(rig, capsys):
+    rig.push({CAROL: carol("2026-12-20")})
+    rig.review("alice-acme")
+    pr = rig.gh.pulls[rig.number]
+    (rig.tmp / "event.json").write_text(json.dumps({"action": "completed", "workflow_run": {
+        "event": "pull_request_review", "head_sha": pr.head_sha, "pull_requests": []}}))
+    doc = rig.check(capsys)
+    assert doc["pr"]["number"] == rig.number and doc["verdict"] == "allowed" and rig.status() == "success"
+
+
+def test_approvals_follow_the_org_model_not_githubs_team_membership(rig, capsys):
+    """GitHub's teams disagree with teams.yaml: zed was added to the GitHub
+    team outside review, alice was dropped from it. The org model decides."""
+    rig.gh.add_team("platform", ["zed-acme"])
+    rig.push({CAROL: carol("2026-12-20")})
+    rig.review("zed-acme")
+    assert rig.check(capsys)["verdict"] == "needs-approval"
+    rig.review("alice-acme")
+    assert rig.check(capsys)["verdict"] == "allowed" and rig.status() == "success"
+    assert rig.gh.count("GET", "/orgs/") == 0  # the membership API is never asked

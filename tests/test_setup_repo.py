@@ -1,4 +1,4 @@
-"""``accessctl setup-repo``: branch protection configured once, drift named.
+"""``accessctl setup-repo``: branch protection and environments configured once, drift named.
 
 Driven through the CLI against the loopback GitHub fake, so what is tested
 is what an admin would see and what GitHub would store.
@@ -10,23 +10,31 @@ import json
 import pytest
 
 from tools.commands.setup_repo import CHECK, desired_document, drift
-from tools.sandbox.github import FakeGitHub
+from tools.sandbox.github import APP_ID, FakeGitHub
 
 
 @pytest.fixture
 def fake(monkeypatch):
     with FakeGitHub(org="acme", repo="access") as gh:
         monkeypatch.setenv("GITHUB_API_URL", gh.url)
-        monkeypatch.setenv("GITHUB_TOKEN", "admin-token")
+        monkeypatch.setenv("GITHUB_TOKEN", gh.admin_token())
         monkeypatch.setenv("GITHUB_REPOSITORY", "acme/access")
+        monkeypatch.setenv("ACCESSCTL_APP_ID", str(APP_ID))
         yield gh
 
 
 def test_configures_everything_then_second_run_writes_nothing(repo, fake, capsys):
     first = repo.run("setup-repo", capsys=capsys)
-    assert first.code == 0 and "configured branch protection on acme/access@main" in first.out
+    assert first.code == 0 and "configured branch protection and environments on acme/access@main" in first.out
     p = fake.protection["main"]
     assert p["required_status_checks"]["contexts"] == [CHECK] and p["required_status_checks"]["strict"]
+    assert p["required_status_checks"]["checks"] == [{"context": CHECK, "app_id": APP_ID}]
+    for env in ("accessctl-check", "production"):
+        assert fake.environments[env]["deployment_branch_policy"] == {"protected_branches": False,
+                                                                      "custom_branch_policies": True}
+        assert [(x["name"], x["type"]) for x in fake.environments[env]["policies"]] == [("main", "branch")]
+        assert fake.may_use_environment(env, "refs/heads/main")
+        assert not fake.may_use_environment(env, "refs/pull/1/merge")
     reviews = p["required_pull_request_reviews"]
     assert reviews["require_code_owner_reviews"] and reviews["dismiss_stale_reviews"]
     assert reviews["require_last_push_approval"] and reviews["required_approving_review_count"] == 1
@@ -50,21 +58,45 @@ def test_check_names_each_drifted_setting_and_changes_nothing(repo, fake, capsys
         "users": [{"login": "mallory-acme"}], "teams": [], "apps": []}
     p["required_status_checks"]["contexts"] = ["ci/lint"]
     p["required_status_checks"]["checks"] = [{"context": "ci/lint", "app_id": 15368}]
+    fake.environments["production"]["policies"].append({"id": 1, "name": "release/*", "type": "branch"})
+    fake.environments["accessctl-check"]["deployment_branch_policy"] = None
     writes = len(fake.writes())
 
     result = repo.run("setup-repo", "--check", "--format", "json", capsys=capsys)
     assert result.code == 1
     settings = {d["setting"]: d["have"] for d in json.loads(result.out)["drift"]}
     assert settings == {"required status check": "ci/lint", "require approval of the most recent push": False,
-                        "bypass of required reviews": "mallory-acme", "enforce for administrators": False}
+                        "bypass of required reviews": "mallory-acme", "enforce for administrators": False,
+                        "environment production: deployment branches": "main, release/*",
+                        "environment accessctl-check: deployment branches": "any branch"}
     assert len(fake.writes()) == writes
 
     assert repo.run("setup-repo").code == 0
     fixed = fake.protection["main"]
-    assert fixed["required_status_checks"]["checks"] == [{"context": CHECK, "app_id": None},
+    assert fixed["required_status_checks"]["checks"] == [{"context": CHECK, "app_id": APP_ID},
                                                         {"context": "ci/lint", "app_id": 15368}]
     assert "bypass_pull_request_allowances" not in fixed["required_pull_request_reviews"]
+    assert [x["name"] for x in fake.environments["production"]["policies"]] == ["main"]
     assert repo.run("setup-repo", "--check").code == 0
+
+
+def test_check_names_a_required_check_any_app_may_post(repo, fake, capsys):
+    """The gate: a required accessctl/check-pr without the App's id could be
+    satisfied by any workflow posting a check or status of that name."""
+    assert repo.run("setup-repo", capsys=capsys).code == 0
+    fake.protection["main"]["required_status_checks"]["checks"] = [{"context": CHECK, "app_id": None}]
+    result = repo.run("setup-repo", "--check", "--format", "json", capsys=capsys)
+    assert result.code == 1
+    assert json.loads(result.out)["drift"] == [{"setting": "app that must provide the required check",
+                                                "want": APP_ID, "have": "None"}]
+    assert repo.run("setup-repo", capsys=capsys).code == 0
+    assert fake.protection["main"]["required_status_checks"]["checks"] == [{"context": CHECK, "app_id": APP_ID}]
+
+
+def test_without_the_app_id_it_says_where_to_find_it(repo, fake, monkeypatch):
+    monkeypatch.delenv("ACCESSCTL_APP_ID")
+    result = repo.run_process("setup-repo", "--check")
+    assert result.code == 2 and "--app-id" in result.err and "Traceback" not in result.err
 
 
 def test_unprotected_branch_is_drift(repo, fake, capsys):
@@ -86,14 +118,14 @@ def test_unrelated_settings_are_kept():
 
 def test_missing_repository_or_token_is_a_usage_error(repo, monkeypatch):
     monkeypatch.delenv("GITHUB_REPOSITORY", raising=False)
-    result = repo.run_process("setup-repo", env={"GITHUB_TOKEN": "x"})
+    result = repo.run_process("setup-repo", env={"GITHUB_TOKEN": "x", "ACCESSCTL_APP_ID": "1"})
     assert result.code == 2 and "--github-repo" in result.err and "Traceback" not in result.err
     result = repo.run_process("setup-repo", "--github-repo", "acme/access",
-                              env={"GITHUB_TOKEN": "", "GITHUB_API_URL": "http://127.0.0.1:9"})
+                              env={"GITHUB_TOKEN": "", "GITHUB_API_URL": "http://127.0.0.1:9", "ACCESSCTL_APP_ID": "1"})
     assert result.code == 2 and "GITHUB_TOKEN" in result.err
 
 
 def test_unknown_repository_is_a_one_line_error(repo, fake):
     result = repo.run_process("setup-repo", "--github-repo", "acme/nope",
-                              env={"GITHUB_API_URL": fake.url, "GITHUB_TOKEN": "x"})
+                              env={"GITHUB_API_URL": fake.url, "GITHUB_TOKEN": fake.admin_token()})
     assert result.code == 2 and "404" in result.err and "Traceback" not in result.err

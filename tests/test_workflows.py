@@ -22,13 +22,27 @@ WORKFLOWS = sorted((PROJECT / ".github/workflows").glob("*.y*ml"))
 BIN = Path(sys.executable).parent
 OIDC_ACTIONS = ("aws-actions/configure-aws-credentials", "google-github-actions/auth")
 # The most each workflow's jobs may be granted: least privilege, written down.
+# GitHub writes of the PR check and of expire go through the App's token, so
+# their workflow tokens only read.
 ALLOWED: dict[str, dict[str, str]] = {
-    "pr-check.yml": {"contents": "read", "pull-requests": "write", "statuses": "write"},
-    "review-recheck.yml": {"contents": "read", "pull-requests": "write", "statuses": "write"},
+    "pr-check.yml": {"contents": "read", "id-token": "write"},
+    "review-recheck.yml": {"contents": "read", "id-token": "write"},
+    "review-submitted.yml": {},
+    "lint.yml": {"contents": "read"},
     "apply.yml": {"contents": "read", "id-token": "write", "pull-requests": "write"},
     "reconcile.yml": {"contents": "read", "id-token": "write", "issues": "write"},
-    "expire.yml": {"contents": "write", "id-token": "write", "issues": "write", "pull-requests": "write"},
+    "expire.yml": {"contents": "read", "id-token": "write"},
 }
+# The pipeline App's id and key: environment secrets, used only to mint its token.
+APP_SECRETS = {"ACCESSCTL_APP_CLIENT_ID", "ACCESSCTL_APP_PRIVATE_KEY"}
+APP_TOKEN_ACTION = "actions/create-github-app-token@"
+APP_ENVIRONMENTS = {"accessctl-check", "production"}
+# Triggers whose runs hold secrets or a write token while a PR's content is
+# around: allowed only under the untrusted-data rules of check_untrusted_head.
+PRIVILEGED = ("pull_request_target", "workflow_run")
+# The one shape of command allowed to run with the PR head as working directory:
+# the accessctl installed from the default branch, reading the head as data.
+ACCESSCTL_ONLY = re.compile(r"^accessctl [a-z-]+( --[a-z-]+)*$")
 LEVEL = {"none": 0, "read": 1, "write": 2}
 # Text a PR author (or a pusher) controls: never expanded inside a shell script.
 TAINTED = re.compile(
@@ -93,8 +107,75 @@ def check_permissions(name: str, doc: dict, text: str) -> list[str]:
 
 
 def check_triggers(name: str, doc: dict, text: str) -> list[str]:
-    bad = [t for t in ("pull_request_target", "workflow_run") if t in triggers(doc) or t in text]
-    return [f"{t} runs with secrets on untrusted code: use pull_request" for t in bad]
+    """pull_request_target / workflow_run only with the head as data (the
+    rules below); pull_request and pull_request_review (which run the PR's
+    own workflow file) only without secrets, environments or write scopes."""
+    out = []
+    on = triggers(doc)
+    if on & {"pull_request", "pull_request_review"}:
+        for job, body in doc.get("jobs", {}).items():
+            perms = body.get("permissions") or {}
+            writes = [k for k, v in perms.items() if v == "write"] if isinstance(perms, dict) else [perms]
+            if body.get("environment") or "secrets." in str(body) or writes:
+                out.append(f"{job}: a pull_request(_review) run uses the PR's own workflow file: no "
+                           f"environment, secrets or write scopes ({', '.join(map(str, writes)) or 'secrets'})")
+    if on & set(PRIVILEGED):
+        out += check_untrusted_head(doc)
+    return out
+
+
+def _head_paths(body: dict) -> tuple[set[str], set[str]]:
+    """(paths of checkouts of the PR head, paths of checkouts of the default branch)."""
+    heads, bases = set(), set()
+    for step in body.get("steps", []):
+        if str(step.get("uses", "")).startswith("actions/checkout@"):
+            w = step.get("with") or {}
+            (bases if w.get("ref") == "${{ github.sha }}" else heads).add(str(w.get("path", ".")))
+    return heads, bases
+
+
+def check_untrusted_head(doc: dict) -> list[str]:
+    """With a privileged trigger the PR head is data only: checked out into
+    its own folder without credentials, and nothing from it is executed,
+    installed or sourced; accessctl comes from the default branch."""
+    out = []
+    for job, body in doc.get("jobs", {}).items():
+        heads, bases = _head_paths(body)
+        if "." in heads:
+            out.append(f"{job}: the PR head must be checked out into its own path, not the workspace")
+        if body.get("environment") and body.get("environment") not in APP_ENVIRONMENTS:
+            out.append(f"{job}: environment {body.get('environment')} is not one the App's key lives in")
+        mentions = [re.compile(rf"(^|[\s'\"=:./]){re.escape(h)}(/|\s|$)") for h in heads if h != "."]
+        for key, value in (body.get("env") or {}).items():
+            if any(m.search(str(value)) for m in mentions):
+                out.append(f"{job}: env {key} points into the PR head")
+        for step in body.get("steps", []):
+            uses, run = str(step.get("uses", "")), step.get("run")
+            where = str(step.get("working-directory", "."))
+            if uses.startswith("./"):
+                out.append(f"{job}: {uses} runs an action from a checkout")
+            values = {**(step.get("with") or {}), **(step.get("env") or {})}
+            if uses and not uses.startswith("actions/checkout@"):
+                for key, value in values.items():
+                    if any(m.search(str(value)) for m in mentions):
+                        out.append(f"{job}: {uses} input {key} reads the PR head")
+            if run is None:
+                continue
+            for key, value in (step.get("env") or {}).items():
+                if any(m.search(str(value)) for m in mentions):
+                    out.append(f"{job}: env {key} points into the PR head")
+            lines = [ln.strip() for ln in str(run).splitlines() if ln.strip() and not ln.strip().startswith("#")]
+            if where.strip("./") in {h.strip("./") for h in heads}:
+                for ln in lines:
+                    if not ACCESSCTL_ONLY.match(ln):
+                        out.append(f"{job}: `{ln}` runs in the PR head; only `accessctl <command>` may")
+            elif any(m.search(str(run)) for m in mentions):
+                out.append(f"{job}: `{run.strip()}` touches the PR head outside accessctl")
+            for ln in lines:
+                if re.search(r"\b(pip|pipx|uv|npm|make|source)\b|^\. ", ln) and not any(
+                        ln.endswith(f" ./{b}") for b in bases):
+                    out.append(f"{job}: `{ln}` installs or sources something other than the default branch")
+    return out
 
 
 def check_injection(name: str, doc: dict, text: str) -> list[str]:
@@ -111,8 +192,17 @@ def check_injection(name: str, doc: dict, text: str) -> list[str]:
 def check_secrets(name: str, doc: dict, text: str) -> list[str]:
     found = sorted(set(LONG_LIVED.findall(text)))
     out = [f"long-lived cloud credential {f} referenced: use OIDC" for f in found]
-    out += [f"secrets.{s} referenced: workflows need no stored secrets"
-            for s in sorted(set(re.findall(r"secrets\.(\w+)", text)))]
+    out += [f"secrets.{s} referenced: workflows need no stored secrets but the App's key"
+            for s in sorted(set(re.findall(r"secrets\.(\w+)", text)) - APP_SECRETS)]
+    for job, body in doc.get("jobs", {}).items():
+        for step in body.get("steps", []):
+            if "secrets." not in str(step):
+                continue
+            if not str(step.get("uses", "")).startswith(APP_TOKEN_ACTION):
+                out.append(f"{job}: the App's key may only reach {APP_TOKEN_ACTION.rstrip('@')}")
+            if body.get("environment") not in APP_ENVIRONMENTS:
+                out.append(f"{job}: the App's key is an environment secret: the job needs environment "
+                           f"{' or '.join(sorted(APP_ENVIRONMENTS))}")
     return out
 
 
@@ -128,9 +218,9 @@ def check_checkouts(name: str, doc: dict, text: str) -> list[str]:
             continue
         checkouts = {(s.get("with") or {}).get("path"): s.get("with") or {} for s in job_steps
                      if str(s.get("uses", "")).startswith("actions/checkout@")}
-        base = [p for p, w in checkouts.items() if w.get("ref") == "${{ github.event.pull_request.base.sha }}"]
+        base = [p for p, w in checkouts.items() if w.get("ref") == "${{ github.sha }}"]
         if not base:
-            out.append(f"{job}: accessctl must come from a checkout of the base commit")
+            out.append(f"{job}: accessctl must come from a checkout of the default branch (ref: ${{{{ github.sha }}}})")
         elif not any(f"pip install --quiet ./{base[0]}" in str(s.get("run", "")) for s in job_steps):
             out.append(f"{job}: install accessctl from the base checkout ./{base[0]}, not the PR")
         if not any(w.get("fetch-depth") == 0 for w in checkouts.values()):
@@ -156,9 +246,28 @@ def test_workflow_keeps_the_security_invariants(path):
     assert problems(path.name, path.read_text()) == []
 
 
-def test_pr_check_runs_on_pull_request_and_review_recheck_on_reviews():
-    assert triggers(load((PROJECT / ".github/workflows/pr-check.yml").read_text())) == {"pull_request"}
-    assert triggers(load((PROJECT / ".github/workflows/review-recheck.yml").read_text())) == {"pull_request_review"}
+def test_the_gate_runs_from_the_default_branch_with_the_apps_token():
+    pr_check = load((PROJECT / ".github/workflows/pr-check.yml").read_text())
+    assert triggers(pr_check) == {"pull_request_target"}
+    assert "edited" in pr_check["on"]["pull_request_target"]["types"]  # the base changed: re-check
+    submitted = load((PROJECT / ".github/workflows/review-submitted.yml").read_text())
+    assert triggers(submitted) == {"pull_request_review"}
+    [job] = submitted["jobs"].values()
+    assert job["permissions"] == {} and all(set(s) == {"run"} and s["run"].startswith("echo ")
+                                            for s in job["steps"])  # runs nothing
+    recheck = load((PROJECT / ".github/workflows/review-recheck.yml").read_text())
+    assert recheck["on"] == {"workflow_run": {"workflows": [submitted["name"]], "types": ["completed"]}}
+    for doc in (pr_check, recheck):
+        job = doc["jobs"]["check-pr"]
+        assert job["environment"] == "accessctl-check"
+        app = [s for s in job["steps"] if str(s.get("uses", "")).startswith(APP_TOKEN_ACTION)]
+        assert len(app) == 1 and app[0]["id"] == "app"
+        [check] = [s for s in job["steps"] if s.get("run") == "accessctl check-pr"]
+        assert check["env"]["ACCESSCTL_GITHUB_TOKEN"] == "${{ steps.app.outputs.token }}"
+        assert "GITHUB_TOKEN" not in check["env"]
+    expire = load((PROJECT / ".github/workflows/expire.yml").read_text())["jobs"]["expire"]
+    [run] = [s for s in expire["steps"] if s.get("run") == "accessctl expire"]
+    assert run["env"] == {"ACCESSCTL_GITHUB_TOKEN": "${{ steps.app.outputs.token }}"}  # its PRs start workflows
     apply = load((PROJECT / ".github/workflows/apply.yml").read_text())
     assert apply["on"] == {"push": {"branches": ["main"]}}
     job = apply["jobs"]["apply"]
@@ -167,6 +276,76 @@ def test_pr_check_runs_on_pull_request_and_review_recheck_on_reviews():
     reconcile = load((PROJECT / ".github/workflows/reconcile.yml").read_text())
     assert reconcile["jobs"]["reconcile"]["strategy"]["matrix"]["shard"] == [1, 2, 3, 4]
     assert {"schedule", "workflow_dispatch"} <= triggers(reconcile)
+
+
+HEAD_RUNS = [
+    ("      - run: python -m pip install --quiet ./pr\n", "installs or sources something other than"),
+    ("      - run: pip install -r pr/requirements.txt\n", "touches the PR head outside accessctl"),
+    ("      - run: make test\n        working-directory: pr\n", "`make test` runs in the PR head"),
+    ("      - run: python -m tools check-pr\n        working-directory: pr\n", "runs in the PR head"),
+    ("      - run: source pr/env.sh\n", "touches the PR head outside accessctl"),
+    ("      - run: bash ./pr/scripts/x.sh\n", "touches the PR head outside accessctl"),
+    ("      - uses: ./pr/.github/actions/evil\n", "runs an action from a checkout"),
+    ("      - run: accessctl check-pr\n        working-directory: pr\n        env:\n          PYTHONPATH: pr\n",
+     "env PYTHONPATH points into the PR head"),
+    ("      - uses: actions/setup-python@e797f83bcb11b83ae66e0230d6156d7c80228e7c # v6.0.0\n        with:\n"
+     "          cache-dependency-path: pr/requirements.txt\n", "input cache-dependency-path reads the PR head"),
+]
+
+
+@pytest.mark.parametrize("workflow", ["pr-check.yml", "review-recheck.yml"])
+@pytest.mark.parametrize("step,expected", HEAD_RUNS, ids=[e for _, e in HEAD_RUNS])
+def test_a_privileged_trigger_is_refused_once_anything_runs_from_the_head(workflow, step, expected):
+    """pull_request_target and workflow_run hold the App's key: a single step
+    that executes, installs or sources the PR head turns that into a
+    takeover, so the rule set must catch each way of doing it."""
+    text = (PROJECT / ".github/workflows" / workflow).read_text()
+    assert problems(workflow, text) == []
+    anchor = "      - name: Install accessctl from the default branch\n"
+    assert anchor in text
+    bad = text.replace(anchor, step + anchor)
+    assert expected in "\n".join(problems(workflow, bad)), problems(workflow, bad)
+
+
+def test_a_pr_triggered_workflow_may_not_hold_secrets_or_write():
+    lint = (PROJECT / ".github/workflows/lint.yml").read_text()
+    assert problems("lint.yml", lint) == []
+    bad = lint.replace("      contents: read\n", "      contents: read\n      pull-requests: write\n", 1)
+    assert "no environment, secrets or write scopes (pull-requests)" in "\n".join(problems("lint.yml", bad))
+
+
+def _action_inputs(uses: str) -> dict[str, dict]:
+    name, sha = uses.split("@")
+    path = PROJECT / "tests/data/actions" / f"{name.split('/')[-1]}@{sha}.action.yml"
+    return yaml.safe_load(path.read_text())["inputs"]
+
+
+def test_artifact_uploads_match_the_actions_documented_inputs():
+    """actions/upload-artifact skips files and folders whose names start with
+    "." unless include-hidden-files is true (its action.yml at the pinned
+    commit, vendored in tests/data/actions): the apply record lives in
+    .accessctl/, so it must be told."""
+    uploads = [(p.name, step) for p in WORKFLOWS for _, step in steps(load(p.read_text()))
+               if str(step.get("uses", "")).startswith("actions/upload-artifact@")]
+    assert uploads
+    for name, step in uploads:
+        inputs = _action_inputs(step["uses"].split()[0])
+        given = step.get("with") or {}
+        assert set(given) <= set(inputs), f"{name}: unknown inputs {set(given) - set(inputs)}"
+        hidden = any(part.startswith(".") for part in str(given["path"]).split("/"))
+        effective = str(given.get("include-hidden-files", inputs["include-hidden-files"]["default"])).lower()
+        assert not hidden or effective == "true", f"{name}: {given['path']} would be skipped as hidden"
+        assert 1 <= int(given.get("retention-days", 90)) <= 90, f"{name}: retention over the documented 90 days"
+    apply = [s for n, s in uploads if n == "apply.yml"][0]
+    assert apply["with"]["path"] == ".accessctl/apply-record.jsonl"
+
+
+def test_app_token_step_uses_the_actions_real_inputs():
+    for p in WORKFLOWS:
+        for _, step in steps(load(p.read_text())):
+            if str(step.get("uses", "")).startswith(APP_TOKEN_ACTION):
+                inputs = _action_inputs(step["uses"].split()[0])
+                assert set(step["with"]) <= set(inputs) and "deprecationMessage" not in inputs["client-id"]
 
 
 BAD = """
@@ -194,10 +373,10 @@ def test_each_rule_catches_what_it_exists_for():
     found = "\n".join(problems("pr-check.yml", BAD))
     for expected in ["actions/checkout@v4 is not pinned", "add a '# vX.Y.Z' comment",
                      "top-level permissions", "contents: write is more than",
-                     "pull_request_target runs with secrets", "PR-controlled ${{github.event.pull_request.title}}",
+                     "the PR head must be checked out into its own path", "PR-controlled ${{github.event.pull_request.title}}",
                      "PR-controlled ${{github.head_ref}}", "long-lived cloud credential AWS_SECRET_ACCESS_KEY",
                      "secrets.AWS_SECRET_ACCESS_KEY referenced", "persist-credentials: false",
-                     "accessctl must come from a checkout of the base commit", "fetch-depth: 0"]:
+                     "accessctl must come from a checkout of the default branch", "fetch-depth: 0"]:
         assert expected in found, expected
     no_oidc = BAD.replace("      id-token: write\n", "")
     assert "uses OIDC without id-token: write" in "\n".join(problems("apply.yml", no_oidc))

@@ -4,11 +4,12 @@ Collects the PR (from ``GITHUB_EVENT_PATH`` and the GitHub API, or
 ``--pr N`` / ``--pr-context FILE`` for local runs), validates and evaluates
 its changed request files with the policies and org model of the *base*
 commit, plans the cloud changes, then writes the one PR comment, the
-``accessctl/check-pr`` commit status, the job summary and ``::error``
-annotations. Exit 0 when every changed request is allowed (approvals
+``accessctl/check-pr`` check run (posted with the pipeline App's token, the
+only source branch protection accepts), the job summary and ``::error``
+annotations. A PR whose base is not the default branch is refused. Exit 0 when every changed request is allowed (approvals
 included) or none changed; 1 otherwise; 2 for usage or environment errors.
-The same command runs on ``pull_request_review`` events, so an approval
-turns the check green without a new push.
+The same command runs from the ``workflow_run`` that follows a review, so
+an approval turns the check green without a new push.
 
 The plan: with read-only cloud credentials (``AWS_ENDPOINT_URL`` /
 ``ACCESSCTL_GCP_ENDPOINT`` or ambient credentials, detected from the
@@ -35,7 +36,8 @@ and other tools read them)::
      "approvals": {"head_sha", "files": [{"file", "required", "approved_by": [login],
                    "ignored": [{"user", "why"}], "missing": [{"count", "from": ["org/team"]}]}]},
      "annotations": [{"file", "line", "message"}],
-     "github": {"comment_id": int | null, "status": str | null, "break_glass_issue": int | null},
+     "github": {"comment_id": int | null, "status": str | null, "check_run": int | null,
+                "break_glass_issue": int | null},
      "comment": "<the PR comment's Markdown>"}
 
 In text and markdown formats the annotations go to stdout as
@@ -51,7 +53,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from tools.core import orgmodel
+from tools.core import mdsafe, orgmodel
 from tools.core import pr_context as prc
 from tools.core.errors import EXIT_FINDING, EXIT_OK, UsageError
 from tools.core.output import console, emit_json
@@ -89,6 +91,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 # ---- collecting the PR ------------------------------------------------------
 def _event() -> dict[str, Any]:
+    """The PR named by the Actions event: ``pull_request_target`` (and
+    ``pull_request``) carry it; a ``workflow_run`` (the review re-check, run
+    from the default branch after the review workflow) names the PR when it
+    came from this repository, else only the reviewed head commit."""
     path = os.environ.get("GITHUB_EVENT_PATH")
     if not path:
         return {}
@@ -96,10 +102,17 @@ def _event() -> dict[str, Any]:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise UsageError(f"GITHUB_EVENT_PATH {path}: cannot read the event ({exc})") from None
+    run = data.get("workflow_run") if isinstance(data, dict) else None
+    if isinstance(run, dict):
+        pulls = [p for p in run.get("pull_requests") or [] if isinstance(p, dict) and isinstance(p.get("number"), int)]
+        head = run.get("head_sha")
+        if not pulls and not isinstance(head, str):
+            raise UsageError(f"GITHUB_EVENT_PATH {path}: a workflow_run event without a pull request or head_sha")
+        return {"number": pulls[0]["number"] if pulls else None, "head": head, "base": None}
     pr = data.get("pull_request") if isinstance(data, dict) else None
     if not isinstance(pr, dict) or not isinstance(pr.get("number"), int):
-        raise UsageError(f"GITHUB_EVENT_PATH {path}: not a pull_request or pull_request_review event "
-                         "(no pull_request.number); run check-pr only on PR events or pass --pr N")
+        raise UsageError(f"GITHUB_EVENT_PATH {path}: not a pull_request_target, pull_request or workflow_run "
+                         "event (no pull_request.number); run check-pr only on PR events or pass --pr N")
     return {"number": pr["number"], "base": (pr.get("base") or {}).get("sha"),
             "head": (pr.get("head") or {}).get("sha")}
 
@@ -111,7 +124,7 @@ def _pull_request(args, ctx, event: dict[str, Any]):
         pr = prc.load(args.pr_context)
         return pr, None, base or pr.base_sha
     number = args.pr if args.pr is not None else event.get("number")
-    if number is None:
+    if number is None and not event.get("head"):
         raise UsageError("check-pr needs a pull request: run it on a pull_request event (GITHUB_EVENT_PATH), "
                          "or pass --pr N (with GITHUB_TOKEN) or --pr-context FILE")
     from tools.core.github_context import client
@@ -119,11 +132,12 @@ def _pull_request(args, ctx, event: dict[str, Any]):
     if gh is None:
         raise UsageError("check-pr needs GITHUB_REPOSITORY (or --github-repo) and GITHUB_TOKEN to read "
                          f"PR #{number}; for a local run pass --pr-context FILE")
-    if base is None:  # a local run: the PR itself names its base
-        base = gh.pr_context(number, []).base_sha
-    org = orgmodel.load(Tree(ctx.root, resolve_base(ctx.root, base)))
-    teams = sorted(t.github_team for t in org.teams.values())
-    return prc.from_dict(gh.pr_context(number, teams).as_json(), f"PR #{number}"), gh, base
+    if number is None:  # a workflow_run for a fork's PR names only the head commit
+        number = gh.pull_for_commit(event["head"])
+        if number is None:
+            raise UsageError(f"no open pull request has head {event['head'][:7]}: nothing to re-check")
+    pr = prc.from_dict(gh.pr_context(number).as_json(), f"PR #{number}")
+    return pr, gh, base or pr.base_sha  # a local run: the PR itself names its base
 
 
 # ---- request files on both sides -------------------------------------------
@@ -248,10 +262,12 @@ def _extra_results(ctx, pr: prc.PRContext, base_tree: Tree, org_model, org: cp.O
 
 
 def _post(gh, verdict: cp.Verdict, markdown: str, pr_head: str, judged: str) -> dict[str, Any]:
-    """Comment, break-glass issue and status. The status goes on the commit
-    judged; the comment only while that commit is still the PR's head (a
-    newer push has its own run)."""
-    out: dict[str, Any] = {"comment_id": None, "status": None, "break_glass_issue": None}
+    """Comment, break-glass issue and the gate. The gate is the
+    ``accessctl/check-pr`` check run on the commit judged, posted with the
+    pipeline App's token (branch protection requires it from that App); the
+    comment only while that commit is still the PR's head (a newer push has
+    its own run)."""
+    out: dict[str, Any] = {"comment_id": None, "status": None, "check_run": None, "break_glass_issue": None}
     n = verdict.pr.number
     reviewed = [f for f in verdict.files if f.post_incident_review]
     key = f"break-glass-{n}"
@@ -265,10 +281,39 @@ def _post(gh, verdict: cp.Verdict, markdown: str, pr_head: str, judged: str) -> 
         if out["break_glass_issue"]:
             final += f"\nPost-incident review: #{out['break_glass_issue']}\n"
         out["comment_id"] = gh.upsert_comment(n, "check-pr", final)
-    state_ = "success" if verdict.allow else "failure"
-    gh.set_status(judged, state_, verdict.headline)
-    out["status"] = state_
+    if not os.environ.get("ACCESSCTL_GITHUB_TOKEN") and os.environ.get("GITHUB_ACTIONS") == "true":
+        print("accessctl: ACCESSCTL_GITHUB_TOKEN is not set: the check run is posted as github-actions "
+              "and cannot satisfy the required check, which must come from the accessctl App", file=sys.stderr)
+    out["check_run"] = gh.create_check_run(judged, verdict.allow, verdict.headline, markdown)
+    out["status"] = "success" if verdict.allow else "failure"
     return out
+
+
+def _refuse_base(args, ctx, gh, pr: prc.PRContext, judged: str) -> int | None:
+    """A PR into another branch than the default one is refused: the rules
+    that judge requests come only from the protected default branch, never
+    from an arbitrary base the PR author chose (issue: rules come from the
+    default branch). None when the base is the default branch."""
+    default = gh.default_branch if gh is not None else None
+    if default is None or pr.base_ref in (None, default):
+        return None
+    headline = f"Refused: this pull request targets {pr.base_ref}, not {default}"
+    text = (f"{comment_marker()}\n### ❌ {mdsafe.md(headline)}\n\nAccess requests are judged only by the rules "
+            f"of `{default}`. Change the pull request's base branch to `{default}`; the check runs again "
+            "when you do.\n")
+    if not args.no_post:
+        gh.upsert_comment(pr.number, "check-pr", text)
+        gh.create_check_run(judged, False, headline, text)
+    if ctx.format == "json":
+        emit_json({"verdict": "denied", "allow": False, "headline": headline, "base_ref": pr.base_ref,
+                   "default_branch": default})
+    else:
+        console().print(f"[red]✗ {_plain(headline)}[/]")
+    return EXIT_FINDING
+
+
+def comment_marker() -> str:
+    return "<!-- accessctl:check-pr -->"
 
 
 def run(args, ctx) -> int:
@@ -276,13 +321,16 @@ def run(args, ctx) -> int:
     pr, gh, base = _pull_request(args, ctx, event)
     judged = git(ctx.root, "rev-parse", "HEAD").strip()
     pr_head = pr.head_sha
+    refused = _refuse_base(args, ctx, gh, pr, judged)
+    if refused is not None:
+        return refused
     if pr_head != judged:
         print(f"accessctl: the checkout is {judged[:7]}, the PR head is {pr_head[:7]}: judging the "
               "checkout (approvals count on it); the comment is left to the PR head's own run", file=sys.stderr)
         pr = replace(pr, head_sha=judged)
     verdict = _check(args, ctx, pr, base)
     markdown = comment.render(verdict)
-    github = {"comment_id": None, "status": None, "break_glass_issue": None}
+    github = {"comment_id": None, "status": None, "check_run": None, "break_glass_issue": None}
     if gh is not None and not args.no_post:
         github = _post(gh, verdict, markdown, pr_head, judged)
     job_summary(markdown)

@@ -35,16 +35,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def _github_context(args, ctx) -> prc.PRContext:
     """The PR from GitHub (lazily: only --pr needs PyGithub), converted to
-    the policy's PR-context model. Reviewer teams are looked up for every
-    team of the org model; the policy matches them against the base's."""
+    the policy's PR-context model. Reviewers' teams come from the org model
+    (the policy input fills them), not from GitHub."""
     from tools.core.github_context import client
     gh = client(args.github_repo)
     if gh is None:
         raise UsageError("--pr needs GITHUB_REPOSITORY (or --github-repo) and GITHUB_TOKEN; "
                          "for a local run pass --pr-context FILE instead")
-    org = orgmodel.load(Tree(ctx.root))
-    teams = sorted(t.github_team for t in org.teams.values())
-    return prc.from_dict(gh.pr_context(args.pr, teams).as_json(), f"PR #{args.pr}")
+    return prc.from_dict(gh.pr_context(args.pr).as_json(), f"PR #{args.pr}")
 
 
 def run(args, ctx) -> int:

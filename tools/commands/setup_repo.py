@@ -1,10 +1,17 @@
-"""``accessctl setup-repo [--check]``: the branch protection the pipeline rests on.
+"""``accessctl setup-repo [--check]``: the GitHub settings the pipeline rests on.
 
 Why: every guarantee of the PR check is void if a change can reach the
 default branch without it — a direct push, an admin merge, an approval
-given before a last-minute push. This command sets, idempotently, the
-protection that closes those doors, and ``--check`` names each setting that
-has drifted (for a scheduled audit or a reviewer's spot check).
+given before a last-minute push, or a green check posted by something else
+than the pipeline. This command sets, idempotently, what closes those doors
+and ``--check`` names each setting that has drifted (for a scheduled audit
+or a reviewer's spot check):
+
+- branch protection requiring the ``accessctl/check-pr`` check **from the
+  pipeline App's id** (``--app-id``), so no workflow token can satisfy it;
+- the environments holding the App's key (``accessctl-check``,
+  ``production``) usable from the default branch only, so a job of a PR
+  branch cannot read the key.
 
 The diff is pure (``drift``/``desired_document``); the connector only reads
 and PUTs the protection document. Settings the pipeline does not care about
@@ -24,6 +31,7 @@ from tools.core.output import console, emit_json
 
 NEEDS_REPO = False  # configures GitHub; reads nothing from the access repository
 CHECK = "accessctl/check-pr"
+ENVIRONMENTS = ("accessctl-check", "production")
 KEPT = ("required_linear_history", "block_creations", "required_conversation_resolution",
         "lock_branch", "allow_fork_syncing")
 
@@ -53,9 +61,10 @@ def _bypass(reviews: dict[str, Any]) -> list[str]:
                   + [f"app:{a['slug']}" for a in allow.get("apps", [])])
 
 
-def drift(doc: dict[str, Any] | None) -> list[Drift]:
+def drift(doc: dict[str, Any] | None, app_id: int | None = None) -> list[Drift]:
     """Each setting of the protection document ``doc`` (None: unprotected)
-    that differs from what the pipeline needs."""
+    that differs from what the pipeline needs; ``app_id`` is the App that
+    must provide the required check."""
     if doc is None:
         return [Drift("branch protection", "enabled", "none")]
     checks = doc.get("required_status_checks") or {}
@@ -68,6 +77,9 @@ def drift(doc: dict[str, Any] | None) -> list[Drift]:
 
     contexts = _contexts(checks)
     want("required status check", CHECK in contexts, CHECK, ", ".join(contexts) or "none")
+    if CHECK in contexts and app_id is not None:
+        apps = sorted({str(c.get("app_id")) for c in checks.get("checks", []) if c.get("context") == CHECK})
+        want("app that must provide the required check", apps == [str(app_id)], app_id, ", ".join(apps) or "any")
     want("require branches to be up to date (strict)", bool(checks.get("strict")), True, bool(checks.get("strict")))
     want("required pull request reviews", bool(reviews), "enabled", "enabled" if reviews else "none")
     if reviews:
@@ -84,14 +96,16 @@ def drift(doc: dict[str, Any] | None) -> list[Drift]:
     return found
 
 
-def desired_document(doc: dict[str, Any] | None) -> dict[str, Any]:
-    """The PUT body: what the pipeline needs, plus every other setting as it was."""
+def desired_document(doc: dict[str, Any] | None, app_id: int | None = None) -> dict[str, Any]:
+    """The PUT body: what the pipeline needs, plus every other setting as it
+    was. Required checks go in ``checks`` (with their app), never also in
+    ``contexts``: GitHub refuses a body with both."""
     doc = doc or {}
     checks = doc.get("required_status_checks") or {}
     reviews = doc.get("required_pull_request_reviews") or {}
     items = {c["context"]: c.get("app_id") for c in checks.get("checks", [])}
     items.update({c: items.get(c) for c in checks.get("contexts", [])})
-    items.setdefault(CHECK, None)
+    items[CHECK] = app_id if app_id is not None else items.get(CHECK)
     out: dict[str, Any] = {
         "required_status_checks": {"strict": True, "checks": [
             {"context": c} | ({"app_id": a} if a is not None else {}) for c, a in sorted(items.items())]},
@@ -121,8 +135,31 @@ def desired_document(doc: dict[str, Any] | None) -> dict[str, Any]:
     return out
 
 
+def environment_drift(name: str, env: dict[str, Any] | None, branch: str) -> list[Drift]:
+    """The environment ``name`` (as the connector reads it, with its
+    ``branch_policies``) must exist and be usable from ``branch`` only:
+    custom deployment-branch policies naming exactly that branch."""
+    setting = f"environment {name}: deployment branches"
+    if env is None:
+        return [Drift(setting, f"only {branch}", "environment missing")]
+    policy = env.get("deployment_branch_policy")
+    if policy is None:
+        return [Drift(setting, f"only {branch}", "any branch")]
+    if policy.get("protected_branches"):
+        return [Drift(setting, f"only {branch}", "any protected branch")]
+    names = sorted(f"{p.get('name')}" + ("" if p.get("type", "branch") == "branch" else f" ({p.get('type')})")
+                   for p in env.get("branch_policies", []))
+    return [] if names == [branch] else [Drift(setting, f"only {branch}", ", ".join(names) or "none")]
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--check", action="store_true", help="change nothing; exit 1 and list each drifted setting")
+    p.add_argument("--app-id", type=int, metavar="ID",
+                   help="the accessctl GitHub App's id, which must provide the required check "
+                        "(default: $ACCESSCTL_APP_ID)")
+    p.add_argument("--environment", action="append", metavar="NAME",
+                   help="an environment holding the App's key, limited to the default branch "
+                        f"(repeatable; default: {', '.join(ENVIRONMENTS)})")
     p.add_argument("--github-repo", metavar="OWNER/NAME", help="repository (default: $GITHUB_REPOSITORY)")
     p.add_argument("--branch", help="branch to protect (default: the repository's default branch)")
 
@@ -134,30 +171,47 @@ def run(args, ctx) -> int:
     if not os.environ.get("GITHUB_TOKEN"):
         raise UsageError("GITHUB_TOKEN is not set: setup-repo needs a token with admin rights on "
                          f"{repository} (branch protection is an admin setting)")
+    app_id = args.app_id if args.app_id is not None else os.environ.get("ACCESSCTL_APP_ID")
+    if app_id is None or not str(app_id).isdigit():
+        raise UsageError("no App id: pass --app-id ID (or set ACCESSCTL_APP_ID) with the id of the accessctl "
+                         "GitHub App (its settings page, \"App ID\"); the required check must come from it")
+    app_id = int(app_id)
+    environments = args.environment or list(ENVIRONMENTS)
     from connectors.github import GitHubConnector  # tools/ stays free of the GitHub SDK until needed
-    gh = GitHubConnector(repository, base_url=os.environ.get("GITHUB_API_URL"))
+    # An admin's own token: never ACCESSCTL_GITHUB_TOKEN (the App may not administer the repository).
+    gh = GitHubConnector(repository, token=os.environ["GITHUB_TOKEN"], base_url=os.environ.get("GITHUB_API_URL"))
     branch = args.branch or gh.default_branch
     before = gh.read_protection(branch)
-    found = drift(before)
+    found = drift(before, app_id)
+    envs = {name: gh.read_environment(name) for name in environments}
+    for name, env in envs.items():
+        found += environment_drift(name, env, branch)
     changed = False
     if found and not args.check:
-        gh.write_protection(branch, desired_document(before))
+        if drift(before, app_id):
+            gh.write_protection(branch, desired_document(before, app_id))
+        for name, env in envs.items():
+            if environment_drift(name, env, branch):
+                gh.restrict_environment(name, branch)
         changed = True
-        left = drift(gh.read_protection(branch))
+        left = drift(gh.read_protection(branch), app_id)
+        left += [d for name in environments for d in environment_drift(name, gh.read_environment(name), branch)]
         if left:
             raise UsageError(f"GitHub did not keep these settings on {repository}@{branch}: "
                              + "; ".join(map(str, left)) + " (plan limits or organisation rules may forbid them)")
     if ctx.format == "json":
-        emit_json({"repository": repository, "branch": branch, "changed": changed, "check": args.check,
+        emit_json({"repository": repository, "branch": branch, "app_id": app_id, "environments": environments,
+                   "changed": changed, "check": args.check,
                    "drift": [{"setting": d.setting, "want": d.want, "have": d.have} for d in found]})
     else:
         out = console()
         where = escape(f"{repository}@{branch}")
         if not found:
-            out.print(f"[green]✓[/] branch protection on {where} is as the pipeline needs")
+            out.print(f"[green]✓[/] branch protection and environments of {where} are as the pipeline needs")
         for d in found:
             mark = "[green]fixed[/]" if changed else "[red]✗[/]"
             out.print(f"{mark} {escape(str(d))}")
         if changed:
-            out.print(f"[green]✓[/] configured branch protection on {where} ({len(found)} setting(s))")
+            out.print(f"[green]✓[/] configured branch protection and environments on {where} "
+                      f"({len(found)} setting(s))")
     return EXIT_FINDING if found and args.check else EXIT_OK

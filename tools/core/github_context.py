@@ -1,6 +1,7 @@
 """The GitHub side of a run, from the standard Actions environment.
 
-Commands that talk to GitHub read ``GITHUB_REPOSITORY``, ``GITHUB_TOKEN``
+Commands that talk to GitHub read ``GITHUB_REPOSITORY``, ``ACCESSCTL_GITHUB_TOKEN``
+(the pipeline App's token, when set) or ``GITHUB_TOKEN``
 and ``GITHUB_API_URL`` (what Actions sets) so workflows stay thin; flags
 override them for local runs. Without them, GitHub features are skipped
 and the command says so rather than failing.
@@ -13,6 +14,27 @@ from dataclasses import dataclass
 from tools.core.errors import UsageError
 
 
+# The pipeline's one GitHub App (README "The pipeline's GitHub App"): the
+# permissions it is created with. The workflow token cannot post a check run
+# that branch protection attributes to this App, start workflows with the PRs
+# it opens, or read organisation teams; an installation token of the App can.
+APP_PERMISSIONS: dict[str, str] = {
+    "checks": "write",          # the accessctl/check-pr check run, the gate
+    "contents": "write",        # branches of the cleanup and renew PRs expire opens
+    "issues": "write",          # drift, break-glass and unapproved-change issues
+    "pull_requests": "write",   # the PR comment; the cleanup and renew PRs
+    "members": "read",          # organisation: `accessctl teams check`
+    "metadata": "read",         # implied by every other repository permission
+}
+TOKEN_VARIABLES = ("ACCESSCTL_GITHUB_TOKEN", "GITHUB_TOKEN")
+
+
+def github_token() -> str | None:
+    """The App token when the workflow minted one (``ACCESSCTL_GITHUB_TOKEN``),
+    else the workflow's ``GITHUB_TOKEN``."""
+    return next((os.environ[v] for v in TOKEN_VARIABLES if os.environ.get(v)), None)
+
+
 @dataclass(frozen=True)
 class GitHubEnv:
     repository: str
@@ -22,7 +44,7 @@ class GitHubEnv:
     @classmethod
     def from_env(cls, repository: str | None = None) -> "GitHubEnv | None":
         repository = repository or os.environ.get("GITHUB_REPOSITORY")
-        token = os.environ.get("GITHUB_TOKEN")
+        token = github_token()
         if not repository or not token:
             return None
         if "/" not in repository:

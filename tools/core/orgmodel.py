@@ -64,6 +64,13 @@ class OrgModel:
                 out.setdefault(login.lower(), []).append(team.key)
         return {login: tuple(sorted(keys)) for login, keys in out.items()}
 
+    @cached_property
+    def github_teams_by_login(self) -> dict[str, tuple[str, ...]]:
+        """GitHub login (lower-case) -> the GitHub teams ("org/slug") the org
+        model says it belongs to: what approvals are judged by."""
+        return {login: tuple(sorted(self.teams[k].github_team for k in keys))
+                for login, keys in self.teams_by_login.items()}
+
     @property
     def domains(self) -> list[str]:
         return list(self.raw["organization"]["domains"])

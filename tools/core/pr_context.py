@@ -8,9 +8,9 @@ Keeping it a plain dataclass means the core never imports PyGithub.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Mapping
 
 from tools.core.errors import UsageError
 from tools.core.repo import git
@@ -32,8 +32,8 @@ class Review:
 
     user: str  # GitHub login
     state: str  # APPROVED | CHANGES_REQUESTED | COMMENTED | DISMISSED
-    commit_id: str  # the commit the review was made on
-    teams: tuple[str, ...] = ()  # the reviewer's teams ("org/slug")
+    commit_id: str | None  # the commit the review was made on; GitHub answers null when it is gone
+    teams: tuple[str, ...] = ()  # the reviewer's teams ("org/slug"), from the base org model
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,8 +103,10 @@ def from_dict(data: Any, source: str = "PR context") -> PRContext:
         teams = r.get("teams", []) or []
         if not isinstance(teams, list) or not all(isinstance(t, str) for t in teams):
             raise UsageError(f"{source}: reviews[{i}].teams must be a list of team names")
-        reviews.append(Review(need(r, "user", str, f"reviews[{i}]"), state,
-                              need(r, "commit_id", str, f"reviews[{i}]"), tuple(teams)))
+        commit_id = r.get("commit_id") if isinstance(r, dict) else None
+        if commit_id is not None and not isinstance(commit_id, str):
+            raise UsageError(f"{source}: reviews[{i}].commit_id must be a commit sha or null, got {commit_id!r}")
+        reviews.append(Review(need(r, "user", str, f"reviews[{i}]"), state, commit_id, tuple(teams)))
     return PRContext(number, need(data, "author", str, "the PR"), need(data, "head_sha", str, "the PR"),
                      need(data, "base_sha", str, "the PR"), tuple(files), tuple(reviews), data.get("base_ref"))
 
@@ -129,6 +131,21 @@ def changed_files(root: Path, base: str, head: str) -> tuple[ChangedFile, ...]:
             files.append(ChangedFile(parts[i + 1], GIT_STATUS.get(letter, "modified")))
             i += 2
     return tuple(files)
+
+
+def with_org_teams(pr: PRContext, teams_by_login: Mapping[str, Iterable[str]]) -> PRContext:
+    """The PR with each reviewer's teams taken from the org model (GitHub
+    ``org/slug`` names), whatever the source said.
+
+    Why: GitHub's membership API needs the organisation "Members"
+    permission, which the Actions token cannot have (it answers 404, which
+    read as "not a member" would make every approval void). The org model at
+    the base commit is also the auditable source: changing it takes a
+    reviewed PR. ``teams_by_login`` maps a lower-case login to its teams.
+    """
+    reviews = tuple(replace(r, teams=tuple(sorted(teams_by_login.get(r.user.lower(), ()))))
+                    for r in pr.reviews)
+    return replace(pr, reviews=reviews)
 
 
 def load(path: str | Path) -> PRContext:

@@ -17,7 +17,7 @@ from tools.core.errors import UsageError
 from tools.core.expiry import format_expiry
 from tools.core.model import IDENTITY_KINDS, Grant, as_json
 from tools.core.orgmodel import OrgModel
-from tools.core.pr_context import PRContext
+from tools.core.pr_context import PRContext, with_org_teams
 from tools.core.repo import Tree
 from tools.request.grants import request_grants, service_account_grant
 from tools.request.load import AccessRequest, RequestFile, ServiceAccount, path_parts
@@ -187,7 +187,9 @@ def build_input(rf: RequestFile, org: OrgModel, state: StateIndex, pr: PRContext
     grants = state.for_request(rf.request, related, sod_entitlements(org))
     doc["state"] = {"grants": [as_json(g) for g in grants], "related": related}
     if pr is not None:
-        doc["pr"] = pr.as_input()
+        # Reviewers' teams come from the org model at the base commit, never
+        # from whatever the PR context claims (see pr_context.with_org_teams).
+        doc["pr"] = with_org_teams(pr, org.github_teams_by_login).as_input()
     return doc
 
 

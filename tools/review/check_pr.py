@@ -60,7 +60,7 @@ class ReviewNote:
     """One reviewer's latest approval, and whether it counted for this file."""
 
     user: str
-    commit_id: str
+    commit_id: str | None
     teams: tuple[str, ...]
     counted: bool
     why: str = ""  # why not counted
@@ -169,7 +169,9 @@ def review_notes(pr: PRContext, request: Mapping[str, Any], required: Mapping[st
     for user, (i, r) in sorted(latest.items(), key=lambda kv: kv[1][0]):
         later = [x.state for x in pr.reviews[i + 1:] if x.user.lower() == user
                  and x.state in ("CHANGES_REQUESTED", "DISMISSED")]
-        if r.commit_id != pr.head_sha:
+        if r.commit_id is None:  # GitHub answers null when the reviewed commit is gone
+            why = f"approved a commit that no longer exists, not the head {pr.head_sha[:7]}"
+        elif r.commit_id != pr.head_sha:
             why = f"approved an older commit ({r.commit_id[:7]}), not the head {pr.head_sha[:7]}"
         elif user in excluded:
             why = excluded[user]

@@ -15,12 +15,26 @@ Usage::
     ...  # Github(base_url=gh.url, auth=Auth.Token("x"), retry=None)
     gh.stop()
 
+Tokens: the token ``x`` is an installation token of the pipeline's GitHub
+App with the App's permissions (``APP_PERMISSIONS``); ``workflow_token(file,
+job)`` adds an Actions ``GITHUB_TOKEN`` with the permissions of that job's
+``permissions:`` block; ``add_token`` any other. Every call is checked
+against GitHub's published per-endpoint permissions (github_tokens.py):
+403 "Resource not accessible by integration" as GitHub answers, 404 for
+organisation teams the token cannot see. What each token creates is
+authored by its login, and a PR opened with a workflow token starts no
+workflow (``PR.starts_workflows``). README.md beside this file lists what
+the fake enforces and what it does not model.
+
 Test switches: ``rate_limit(...)`` injects secondary-rate-limit responses,
-``calls`` records every request, ``count(method, fragment)`` counts them.
+``calls`` records every request, ``count(method, fragment)`` counts them,
+``RESPONSE_HOOKS`` sees every (operation, status, body) served (the
+contract test validates them against GitHub's OpenAPI description).
 """
 from __future__ import annotations
 
 import base64
+import fnmatch
 import hashlib
 import itertools
 import json
@@ -28,13 +42,24 @@ import re
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from tools.core.github_context import APP_PERMISSIONS
+from tools.sandbox.github_tokens import (GITHUB_ACTIONS_APP, Token, job_permissions, load_workflow,
+                                         requirements)
 
 SECONDARY_MESSAGE = ("You have exceeded a secondary rate limit. Please wait a few minutes before you "
                      "try again. If you reach out to GitHub Support for help, please include the request ID 0000:1111.")
 DOCS = "https://docs.github.com/rest"
 STAMP = "2026-11-22T12:00:00Z"
+APP_ID, APP_SLUG = 424242, "accessctl"  # the pipeline's App in the sandbox
+# GitHub stops listing a PR's files at 3,000 (docs: "List pull requests files").
+MAX_PR_FILES = 3000
+# Called with (operation, status, body) for every response served; tests
+# register a validator here (tests/test_github_contract.py).
+RESPONSE_HOOKS: list[Callable[[str, int, Any], None]] = []
 
 
 class HttpError(Exception):
@@ -61,6 +86,10 @@ class PR:
     files: list[dict[str, Any]]
     state: str = "open"
     reviews: list[dict[str, Any]] = field(default_factory=list)
+    # Events caused by GITHUB_TOKEN start no workflow run (docs: "Triggering
+    # a workflow from a workflow"), so a PR opened with it never gets a check.
+    starts_workflows: bool = True
+    changed_files: int | None = None  # when more files changed than are listed
 
 
 @dataclass
@@ -73,9 +102,14 @@ class Call:
 
 class FakeGitHub:
     def __init__(self, org: str = "acme", repo: str = "access", default_branch: str = "main",
-                 bot_login: str = "github-actions[bot]"):
+                 bot_login: str = f"{APP_SLUG}[bot]"):
         self.org, self.repo_name, self.default_branch, self.bot_login = org, repo, default_branch, bot_login
         self.lock = threading.RLock()
+        # token value -> who it is; "x" is the pipeline App's installation token
+        self.tokens: dict[str, Token] = {"x": Token("app", bot_login, dict(APP_PERMISSIONS), APP_ID, APP_SLUG)}
+        self.actor: Token = self.tokens["x"]  # the caller of the request being served
+        self.check_runs: dict[int, dict[str, Any]] = {}
+        self.environments: dict[str, dict[str, Any]] = {}
         self.calls: list[Call] = []
         self._ids = itertools.count(1000)
         self._shas = itertools.count(1)
@@ -134,6 +168,22 @@ class FakeGitHub:
     def new_sha(self) -> str:
         return hashlib.sha1(f"commit-{next(self._shas)}".encode()).hexdigest()
 
+    def add_token(self, value: str, token: Token) -> str:
+        self.tokens[value] = token
+        self.add_user(token.login, "Bot" if token.kind != "user" else "User")
+        return value
+
+    def workflow_token(self, workflow: str | Path, job: str, *, value: str | None = None,
+                       default: str = "restricted", fork: bool = False) -> str:
+        """A GITHUB_TOKEN with the permissions ``job`` of ``workflow`` would get."""
+        perms = job_permissions(load_workflow(workflow), job, default, fork)
+        return self.add_token(value or f"ghs_workflow_{Path(workflow).stem}_{job}",
+                              Token("workflow", "github-actions[bot]", perms, *GITHUB_ACTIONS_APP))
+
+    def admin_token(self, login: str = "admin-acme") -> str:
+        """A repository admin's own token (setup-repo): refused nothing."""
+        return self.add_token(f"ghp_{login}", Token("user", login))
+
     def add_user(self, login: str, type: str = "User") -> None:
         self.users.setdefault(login, type)
 
@@ -148,9 +198,10 @@ class FakeGitHub:
         self.add_user(author)
         with self.lock:
             number = next(self._numbers)
+            listed = self._files(files)
             self.pulls[number] = PR(number, author, title, body, head_ref or f"request-{number}",
                                     head_sha or self.new_sha(), self.default_branch,
-                                    self.branches[self.default_branch]["sha"], self._files(files))
+                                    self.branches[self.default_branch]["sha"], listed, changed_files=len(listed))
             return number
 
     def push(self, number: int, files: list[tuple[str, str]] | None = None) -> str:
@@ -160,14 +211,18 @@ class FakeGitHub:
             pr.head_sha = self.new_sha()
             if files is not None:
                 pr.files = self._files(files)
+                pr.changed_files = len(pr.files)
             return pr.head_sha
 
-    def add_review(self, number: int, user: str, state: str = "APPROVED", commit_id: str | None = None) -> int:
+    def add_review(self, number: int, user: str, state: str = "APPROVED", commit_id: str | None = "head") -> int:
+        """``commit_id`` None: the reviewed commit is gone (GitHub then answers
+        ``"commit_id": null``, which the OpenAPI description allows)."""
         self.add_user(user)
         with self.lock:
             pr = self.pulls[number]
             rid = next(self._ids)
-            pr.reviews.append({"id": rid, "user": user, "state": state, "commit_id": commit_id or pr.head_sha})
+            pr.reviews.append({"id": rid, "user": user, "state": state,
+                               "commit_id": pr.head_sha if commit_id == "head" else commit_id})
             return rid
 
     def add_comment(self, number: int, user: str, body: str) -> int:
@@ -196,9 +251,60 @@ class FakeGitHub:
     def pr_comments(self, number: int) -> list[dict[str, Any]]:
         return [c for c in self.comments.values() if c["issue"] == number]
 
-    def _files(self, files: list[tuple[str, str]]) -> list[dict[str, Any]]:
-        return [{"sha": blob_sha(p.encode()), "filename": p, "status": s, "additions": 1,
-                 "deletions": 0, "changes": 1} for p, s in files]
+    def _files(self, files: list[tuple[str, ...]]) -> list[dict[str, Any]]:
+        """(path, status) or, for a rename, (path, "renamed", previous path)."""
+        out = []
+        for path, status, *previous in files:
+            f = {"sha": blob_sha(path.encode()), "filename": path, "status": status, "additions": 1,
+                 "deletions": 0, "changes": 1, "blob_url": f"https://github.com/{self.full_name}/blob/x/{path}",
+                 "raw_url": f"https://github.com/{self.full_name}/raw/x/{path}",
+                 "contents_url": f"{self._base()}/repos/{self.full_name}/contents/{path}"}
+            if previous:
+                f["previous_filename"] = previous[0]
+            out.append(f)
+        return out
+
+    def _base(self) -> str:
+        return self.url if self._server else "http://127.0.0.1"
+
+    def gate(self, sha: str, branch: str | None = None) -> list[str]:
+        """The required checks of ``branch``'s protection that ``sha`` does
+        not satisfy (empty: mergeable as far as checks go). A check with an
+        ``app_id`` counts only from that App (docs: "Update branch
+        protection", required_status_checks.checks[].app_id); -1 or none
+        accepts any source. The newest check run or status of a name wins."""
+        rules = (self.protection.get(branch or self.default_branch) or {}).get("required_status_checks")
+        if not rules:
+            return []
+        missing = []
+        for check in rules["checks"]:
+            app = check.get("app_id")
+            runs = [(r["id"], r["conclusion"]) for r in self.check_runs.values()
+                    if r["head_sha"] == sha and r["name"] == check["context"]
+                    and (app in (None, -1) or r["app"]["id"] == app)]
+            statuses = [(-i, s["state"]) for i, s in enumerate(self.statuses.get(sha, []))
+                        if s["context"] == check["context"] and (app in (None, -1) or s.get("app_id") == app)]
+            newest = max(runs, default=None) or max(statuses, default=None)
+            if newest is None or newest[1] not in ("success", "neutral", "skipped"):
+                missing.append(check["context"] + (f" (from app {app})" if app not in (None, -1) else ""))
+        return missing
+
+    def may_use_environment(self, name: str, ref: str) -> bool:
+        """Whether a job running on ``ref`` (refs/heads/… or refs/pull/N/merge)
+        may use environment ``name`` and so read its secrets (docs: "Managing
+        environments for deployment", deployment branches and tags)."""
+        env = self.environments.get(name)
+        if env is None:
+            return False
+        policy = env["deployment_branch_policy"]
+        if policy is None:
+            return True  # no restriction: any branch, including a PR's
+        if not ref.startswith("refs/heads/"):
+            return False
+        branch = ref[len("refs/heads/"):]
+        if policy["protected_branches"]:
+            return branch in self.protection
+        return any(p["type"] == "branch" and fnmatch.fnmatchcase(branch, p["name"]) for p in env["policies"])
 
     # ---- shapes ----------------------------------------------------------
     def _repo_url(self) -> str:
@@ -224,7 +330,8 @@ class FakeGitHub:
                 "issue_url": f"{self._repo_url()}/issues/{pr.number}",
                 "comments_url": f"{self._repo_url()}/issues/{pr.number}/comments",
                 "head": ref(pr.head_ref, pr.head_sha), "base": ref(pr.base_ref, pr.base_sha),
-                "merged": False, "draft": False, "created_at": STAMP, "updated_at": STAMP}
+                "merged": False, "draft": False, "created_at": STAMP, "updated_at": STAMP,
+                "changed_files": pr.changed_files if pr.changed_files is not None else len(pr.files)}
 
     def _review(self, number: int, r: dict[str, Any]) -> dict[str, Any]:
         return {"id": r["id"], "user": self._user(r["user"]), "state": r["state"], "body": "",
@@ -258,17 +365,26 @@ class FakeGitHub:
         length = int(h.headers.get("Content-Length") or 0)
         raw = h.rfile.read(length) if length else b""
         body = json.loads(raw) if raw else None
+        auth = (h.headers.get("Authorization") or "").split(" ", 1)
         with self.lock:
             self.calls.append(Call(h.command, path, query, body))
             limited = self._limited(path)
+        op = ""
         if limited:
             status, payload, headers = limited
         else:
             try:
                 with self.lock:
-                    status, payload, headers = self._route(h.command, path, query, body)
+                    token = self.tokens.get(auth[1].strip()) if len(auth) == 2 else None
+                    if token is None:  # docs: "Troubleshooting the REST API", 401 Bad credentials
+                        raise HttpError(401, "Bad credentials")
+                    self.actor = token
+                    op, status, payload, headers = self._route(h.command, path, query, body)
             except HttpError as exc:
                 status, payload, headers = exc.status, {"message": exc.message, "documentation_url": DOCS}, exc.headers
+        if op:
+            for hook in RESPONSE_HOOKS:
+                hook(op, status, payload)
         data = b"" if status == 204 else json.dumps(payload).encode()
         h.send_response(status)
         h.send_header("Content-Type", "application/json; charset=utf-8")
@@ -289,19 +405,33 @@ class FakeGitHub:
                                         f"{DOCS}/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"}, headers
         return None
 
-    def _route(self, method: str, path: str, query: dict, body: Any) -> tuple[int, Any, dict[str, str]]:
+    def _route(self, method: str, path: str, query: dict, body: Any) -> tuple[str, int, Any, dict[str, str]]:
         repo_prefix = f"/repos/{self.full_name}"
-        for (verb, pattern), fn in _ROUTES.items():
+        for (verb, pattern), (fn, op) in _ROUTES.items():
             if verb != method:
                 continue
             pat = pattern.replace("{repo}", re.escape(repo_prefix)).replace("{org}", re.escape(self.org))
             m = re.fullmatch(pat, path)
             if m:
+                self._authorize(op)
                 out = fn(self, query, body or {}, *m.groups())
                 if isinstance(out, tuple):
-                    return out
-                return (200, out, {})
+                    return (op, *out)
+                return op, 200, out, {}
         raise HttpError(404, "Not Found")
+
+    def _authorize(self, op: str) -> None:
+        """Refuse as GitHub does when the caller's token lacks every one of the
+        endpoint's alternative permission sets (data/github-permissions.json)."""
+        if self.actor.allows(requirements()[op]):
+            return
+        if op.startswith("GET /orgs/"):
+            # An installation that cannot see the organisation's teams gets
+            # 404, not 403: the Actions token asking for a team membership
+            # (docs: "Troubleshooting the REST API", 404 for a resource you
+            # cannot access).
+            raise HttpError(404, "Not Found")
+        raise HttpError(403, "Resource not accessible by integration")
 
     def _page(self, items: list[Any], query: dict, path: str) -> tuple[int, Any, dict[str, str]]:
         """GitHub pagination: ``per_page`` (max 100, default 30), ``page``, Link header."""
@@ -318,22 +448,27 @@ class FakeGitHub:
         return 200, items[(page - 1) * per: page * per], ({"Link": ", ".join(rels)} if rels else {})
 
 
-_ROUTES: dict[tuple[str, str], Callable[..., Any]] = {}
+_ROUTES: dict[tuple[str, str], tuple[Callable[..., Any], str]] = {}
 
 
-def route(method: str, pattern: str) -> Callable:
+def route(method: str, pattern: str, op: str) -> Callable:
+    """Serve ``method pattern`` as GitHub's operation ``op`` ("METHOD /path"
+    as the permission table and the OpenAPI description spell it)."""
+    if op not in requirements():
+        raise KeyError(f"{op} is not in data/github-permissions.json: add it to USED and regenerate")
+
     def register(fn: Callable) -> Callable:
-        _ROUTES[(method, pattern)] = fn
+        _ROUTES[(method, pattern)] = (fn, op)
         return fn
     return register
 
 # ---- repository, pulls, reviews -------------------------------------------
-@route("GET", "{repo}")
+@route("GET", "{repo}", "GET /repos/{owner}/{repo}")
 def _get_repo(g: FakeGitHub, q, b):
     return g._repo()
 
 
-@route("GET", "{repo}/pulls")
+@route("GET", "{repo}/pulls", "GET /repos/{owner}/{repo}/pulls")
 def _list_pulls(g: FakeGitHub, q, b):
     state = q.get("state", ["open"])[0]
     head = q.get("head", [None])[0]
@@ -342,7 +477,7 @@ def _list_pulls(g: FakeGitHub, q, b):
     return g._page(items, q, f"/repos/{g.full_name}/pulls")
 
 
-@route("POST", "{repo}/pulls")
+@route("POST", "{repo}/pulls", "POST /repos/{owner}/{repo}/pulls")
 def _create_pull(g: FakeGitHub, q, b):
     head, base = b.get("head", ""), b.get("base", "")
     head_ref = head.split(":", 1)[-1]
@@ -350,7 +485,7 @@ def _create_pull(g: FakeGitHub, q, b):
         raise HttpError(422, "Validation Failed")
     if any(p.head_ref == head_ref and p.state == "open" for p in g.pulls.values()):
         raise HttpError(422, f"A pull request already exists for {g.org}:{head_ref}.")
-    n = g.add_pr(g.bot_login, [], b.get("title", ""), b.get("body") or "", head_ref, g.branches[head_ref]["sha"])
+    n = g.add_pr(g.actor.login, [], b.get("title", ""), b.get("body") or "", head_ref, g.branches[head_ref]["sha"])
     pr = g.pulls[n]
     pr.base_ref, pr.base_sha = base, g.branches[base]["sha"]
     base_files, head_files = g.branches[base]["files"], g.branches[head_ref]["files"]
@@ -358,6 +493,8 @@ def _create_pull(g: FakeGitHub, q, b):
                if base_files.get(p) != head_files[p]]
     changed += [(p, "removed") for p in base_files if p not in head_files]
     pr.files = g._files(sorted(changed))
+    pr.changed_files = len(pr.files)
+    pr.starts_workflows = g.actor.kind != "workflow"
     return 201, g._pull(pr), {}
 
 
@@ -368,17 +505,17 @@ def _pr(g: FakeGitHub, n: str) -> PR:
     return pr
 
 
-@route("GET", r"{repo}/pulls/(\d+)")
+@route("GET", r"{repo}/pulls/(\d+)", "GET /repos/{owner}/{repo}/pulls/{pull_number}")
 def _get_pull(g: FakeGitHub, q, b, n):
     return g._pull(_pr(g, n))
 
 
-@route("GET", r"{repo}/pulls/(\d+)/files")
+@route("GET", r"{repo}/pulls/(\d+)/files", "GET /repos/{owner}/{repo}/pulls/{pull_number}/files")
 def _pull_files(g: FakeGitHub, q, b, n):
-    return g._page(list(_pr(g, n).files), q, f"/repos/{g.full_name}/pulls/{n}/files")
+    return g._page(list(_pr(g, n).files)[:MAX_PR_FILES], q, f"/repos/{g.full_name}/pulls/{n}/files")
 
 
-@route("GET", r"{repo}/pulls/(\d+)/reviews")
+@route("GET", r"{repo}/pulls/(\d+)/reviews", "GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews")
 def _pull_reviews(g: FakeGitHub, q, b, n):
     pr = _pr(g, n)
     return g._page([g._review(pr.number, r) for r in pr.reviews], q, f"/repos/{g.full_name}/pulls/{n}/reviews")
@@ -391,75 +528,80 @@ def _issue_exists(g: FakeGitHub, n: str) -> int:
     return int(n)
 
 
-@route("GET", r"{repo}/issues/(\d+)/comments")
+@route("GET", r"{repo}/issues/(\d+)/comments", "GET /repos/{owner}/{repo}/issues/{issue_number}/comments")
 def _list_comments(g: FakeGitHub, q, b, n):
     num = _issue_exists(g, n)
     items = [g._comment(cid) for cid in sorted(g.comments) if g.comments[cid]["issue"] == num]
     return g._page(items, q, f"/repos/{g.full_name}/issues/{n}/comments")
 
 
-@route("POST", r"{repo}/issues/(\d+)/comments")
+@route("POST", r"{repo}/issues/(\d+)/comments", "POST /repos/{owner}/{repo}/issues/{issue_number}/comments")
 def _create_comment(g: FakeGitHub, q, b, n):
     if "body" not in b:
         raise HttpError(422, "Validation Failed")
-    return 201, g._comment(g.add_comment(_issue_exists(g, n), g.bot_login, b["body"])), {}
+    return 201, g._comment(g.add_comment(_issue_exists(g, n), g.actor.login, b["body"])), {}
 
 
 def _own_comment(g: FakeGitHub, cid: str) -> int:
     if int(cid) not in g.comments:
         raise HttpError(404, "Not Found")
-    if g.comments[int(cid)]["user"] != g.bot_login:
+    if g.comments[int(cid)]["user"] != g.actor.login:
         raise HttpError(403, "Resource not accessible by integration")
     return int(cid)
 
 
-@route("GET", r"{repo}/issues/comments/(\d+)")
+@route("GET", r"{repo}/issues/comments/(\d+)", "GET /repos/{owner}/{repo}/issues/comments/{comment_id}")
 def _get_comment(g: FakeGitHub, q, b, cid):
     if int(cid) not in g.comments:
         raise HttpError(404, "Not Found")
     return g._comment(int(cid))
 
 
-@route("PATCH", r"{repo}/issues/comments/(\d+)")
+@route("PATCH", r"{repo}/issues/comments/(\d+)", "PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}")
 def _edit_comment(g: FakeGitHub, q, b, cid):
     c = _own_comment(g, cid)
     g.comments[c]["body"] = b["body"]
     return g._comment(c)
 
 
-@route("DELETE", r"{repo}/issues/comments/(\d+)")
+@route("DELETE", r"{repo}/issues/comments/(\d+)", "DELETE /repos/{owner}/{repo}/issues/comments/{comment_id}")
 def _delete_comment(g: FakeGitHub, q, b, cid):
     del g.comments[_own_comment(g, cid)]
     return 204, None, {}
 
 
 # ---- commits and statuses -------------------------------------------------
-@route("GET", r"{repo}/commits/([0-9a-f]{40})")
+@route("GET", r"{repo}/commits/([0-9a-f]{40})", "GET /repos/{owner}/{repo}/commits/{ref}")
 def _get_commit(g: FakeGitHub, q, b, sha):
     return {"sha": sha, "url": f"{g._repo_url()}/commits/{sha}", "commit": {"message": "", "tree": {"sha": sha}},
             "parents": [], "files": []}
 
 
-@route("POST", r"{repo}/statuses/([0-9a-f]{40})")
+@route("POST", r"{repo}/statuses/([0-9a-f]{40})", "POST /repos/{owner}/{repo}/statuses/{sha}")
 def _create_status(g: FakeGitHub, q, b, sha):
     if b.get("state") not in ("error", "failure", "pending", "success"):
         raise HttpError(422, "Validation Failed")
     status = {"id": next(g._ids), "state": b["state"], "context": b.get("context", "default"),
               "description": b.get("description"), "target_url": b.get("target_url"),
               "url": f"{g._repo_url()}/statuses/{sha}", "created_at": STAMP, "updated_at": STAMP,
-              "creator": g._user(g.bot_login)}
+              "creator": g._user(g.actor.login), "app_id": g.actor.app_id}
     g.statuses.setdefault(sha, []).insert(0, status)  # newest first, as GitHub lists them
-    return 201, status, {}
+    return 201, _public(status), {}
 
 
-@route("GET", r"{repo}/commits/([0-9a-f]{40})/statuses")
-@route("GET", r"{repo}/statuses/([0-9a-f]{40})")  # the older path PyGithub calls
+def _public(status: dict[str, Any]) -> dict[str, Any]:
+    """A stored status without the sandbox's own bookkeeping (the App that set it)."""
+    return {k: v for k, v in status.items() if k != "app_id"}
+
+
+@route("GET", r"{repo}/commits/([0-9a-f]{40})/statuses", "GET /repos/{owner}/{repo}/commits/{ref}/statuses")
+@route("GET", r"{repo}/statuses/([0-9a-f]{40})", "GET /repos/{owner}/{repo}/commits/{ref}/statuses")  # the older path PyGithub calls
 def _list_statuses(g: FakeGitHub, q, b, sha):
-    return g._page(list(g.statuses.get(sha, [])), q, f"/repos/{g.full_name}/commits/{sha}/statuses")
+    return g._page([_public(x) for x in g.statuses.get(sha, [])], q, f"/repos/{g.full_name}/commits/{sha}/statuses")
 
 
 # ---- issues ---------------------------------------------------------------
-@route("GET", "{repo}/issues")
+@route("GET", "{repo}/issues", "GET /repos/{owner}/{repo}/issues")
 def _list_issues(g: FakeGitHub, q, b):
     state = q.get("state", ["open"])[0]
     labels = set(filter(None, q.get("labels", [""])[0].split(",")))
@@ -468,17 +610,17 @@ def _list_issues(g: FakeGitHub, q, b):
     return g._page(items, q, f"/repos/{g.full_name}/issues")
 
 
-@route("POST", "{repo}/issues")
+@route("POST", "{repo}/issues", "POST /repos/{owner}/{repo}/issues")
 def _create_issue(g: FakeGitHub, q, b):
     if not b.get("title"):
         raise HttpError(422, "Validation Failed")
     n = next(g._numbers)
     g.issues[n] = {"title": b["title"], "body": b.get("body") or "", "state": "open",
-                   "labels": list(b.get("labels", [])), "user": g.bot_login}
+                   "labels": list(b.get("labels", [])), "user": g.actor.login}
     return 201, g._issue(n), {}
 
 
-@route("GET", r"{repo}/issues/(\d+)")
+@route("GET", r"{repo}/issues/(\d+)", "GET /repos/{owner}/{repo}/issues/{issue_number}")
 def _get_issue(g: FakeGitHub, q, b, n):
     if int(n) in g.pulls:  # every PR is also an issue, with a pull_request key
         pr = g.pulls[int(n)]
@@ -489,7 +631,7 @@ def _get_issue(g: FakeGitHub, q, b, n):
     return g._issue(int(n))
 
 
-@route("PATCH", r"{repo}/issues/(\d+)")
+@route("PATCH", r"{repo}/issues/(\d+)", "PATCH /repos/{owner}/{repo}/issues/{issue_number}")
 def _edit_issue(g: FakeGitHub, q, b, n):
     if int(n) not in g.issues:
         raise HttpError(404, "Not Found")
@@ -507,23 +649,23 @@ def _team_slug(g: FakeGitHub, slug: str) -> str:
     return slug
 
 
-@route("GET", r"/orgs/{org}/teams")
+@route("GET", r"/orgs/{org}/teams", "GET /orgs/{org}/teams")
 def _list_teams(g: FakeGitHub, q, b):
     return g._page([g._team(s) for s in sorted(g.teams)], q, f"/orgs/{g.org}/teams")
 
 
-@route("GET", r"/orgs/{org}/teams/([\w.-]+)")
+@route("GET", r"/orgs/{org}/teams/([\w.-]+)", "GET /orgs/{org}/teams/{team_slug}")
 def _get_team(g: FakeGitHub, q, b, slug):
     return g._team(_team_slug(g, slug))
 
 
-@route("GET", r"/orgs/{org}/teams/([\w.-]+)/members")
+@route("GET", r"/orgs/{org}/teams/([\w.-]+)/members", "GET /orgs/{org}/teams/{team_slug}/members")
 def _team_members(g: FakeGitHub, q, b, slug):
     members = [g._user(u) for u, s in g.teams[_team_slug(g, slug)].items() if s == "active"]
     return g._page(members, q, f"/orgs/{g.org}/teams/{slug}/members")
 
 
-@route("GET", r"/orgs/{org}/teams/([\w.-]+)/memberships/([\w\[\].-]+)")
+@route("GET", r"/orgs/{org}/teams/([\w.-]+)/memberships/([\w\[\].-]+)", "GET /orgs/{org}/teams/{team_slug}/memberships/{username}")
 def _team_membership(g: FakeGitHub, q, b, slug, login):
     state = g.teams[_team_slug(g, slug)].get(login)
     if state is None:
@@ -538,7 +680,7 @@ def _branch(g: FakeGitHub, name: str) -> dict[str, Any]:
     return g.branches[name]
 
 
-@route("GET", r"{repo}/branches/([^/]+)")
+@route("GET", r"{repo}/branches/([^/]+)", "GET /repos/{owner}/{repo}/branches/{branch}")
 def _get_branch(g: FakeGitHub, q, b, name):
     sha = _branch(g, name)["sha"]
     url = f"{g._repo_url()}/branches/{name}"
@@ -546,14 +688,14 @@ def _get_branch(g: FakeGitHub, q, b, name):
             "protected": name in g.protection, "protection_url": f"{url}/protection"}
 
 
-@route("GET", r"{repo}/git/refs?/heads/(.+)")
+@route("GET", r"{repo}/git/refs?/heads/(.+)", "GET /repos/{owner}/{repo}/git/ref/{ref}")
 def _get_ref(g: FakeGitHub, q, b, name):
     sha = _branch(g, name)["sha"]
     return {"ref": f"refs/heads/{name}", "url": f"{g._repo_url()}/git/refs/heads/{name}",
             "object": {"sha": sha, "type": "commit", "url": f"{g._repo_url()}/git/commits/{sha}"}}
 
 
-@route("POST", "{repo}/git/refs")
+@route("POST", "{repo}/git/refs", "POST /repos/{owner}/{repo}/git/refs")
 def _create_ref(g: FakeGitHub, q, b):
     ref = b.get("ref", "")
     if not ref.startswith("refs/heads/") or ref.count("/") < 2:
@@ -574,7 +716,7 @@ def _content(g: FakeGitHub, path: str, data: bytes) -> dict[str, Any]:
             "url": f"{g._repo_url()}/contents/{path}"}
 
 
-@route("GET", r"{repo}/contents/(.+)")
+@route("GET", r"{repo}/contents/(.+)", "GET /repos/{owner}/{repo}/contents/{path}")
 def _get_contents(g: FakeGitHub, q, b, path):
     files = _branch(g, q.get("ref", [g.default_branch])[0])["files"]
     if path not in files:
@@ -599,12 +741,12 @@ def _commit_file(g: FakeGitHub, b: dict, path: str, data: bytes | None) -> tuple
         "content": None if data is None else _content(g, path, data), "commit": commit}, {}
 
 
-@route("PUT", r"{repo}/contents/(.+)")
+@route("PUT", r"{repo}/contents/(.+)", "PUT /repos/{owner}/{repo}/contents/{path}")
 def _put_contents(g: FakeGitHub, q, b, path):
     return _commit_file(g, b, path, base64.b64decode(b.get("content", "")))
 
 
-@route("DELETE", r"{repo}/contents/(.+)")
+@route("DELETE", r"{repo}/contents/(.+)", "DELETE /repos/{owner}/{repo}/contents/{path}")
 def _delete_contents(g: FakeGitHub, q, b, path):
     return _commit_file(g, b, path, None)
 
@@ -617,12 +759,12 @@ def _protection(g: FakeGitHub, name: str) -> dict[str, Any]:
     return g.protection[name]
 
 
-@route("GET", r"{repo}/branches/([^/]+)/protection")
+@route("GET", r"{repo}/branches/([^/]+)/protection", "GET /repos/{owner}/{repo}/branches/{branch}/protection")
 def _get_protection(g: FakeGitHub, q, b, name):
     return _protection(g, name)
 
 
-@route("PUT", r"{repo}/branches/([^/]+)/protection")
+@route("PUT", r"{repo}/branches/([^/]+)/protection", "PUT /repos/{owner}/{repo}/branches/{branch}/protection")
 def _put_protection(g: FakeGitHub, q, b, name):
     _branch(g, name)
     for key in ("required_status_checks", "enforce_admins", "required_pull_request_reviews", "restrictions"):
@@ -632,6 +774,12 @@ def _put_protection(g: FakeGitHub, q, b, name):
     out: dict[str, Any] = {"url": url}
     checks = b["required_status_checks"]
     if checks is not None:
+        # `strict` is required, and exactly one of `contexts` and `checks`:
+        # both or neither answer 422 "Invalid request" (OpenAPI requestBody;
+        # observed in google/go-github#2276 and ossf/allstar#155).
+        if "strict" not in checks or ("contexts" in checks) == ("checks" in checks):
+            raise HttpError(422, "Invalid request.\n\nNo subschema in \"anyOf\" matched.\n"
+                                 "required_status_checks needs strict and exactly one of contexts or checks.")
         items = checks.get("checks") or [{"context": c} for c in checks.get("contexts", [])]
         out["required_status_checks"] = {
             "url": f"{url}/required_status_checks", "strict": bool(checks.get("strict")),
@@ -666,14 +814,17 @@ def _put_protection(g: FakeGitHub, q, b, name):
     return out
 
 
-@route("DELETE", r"{repo}/branches/([^/]+)/protection")
+@route("DELETE", r"{repo}/branches/([^/]+)/protection", "DELETE /repos/{owner}/{repo}/branches/{branch}/protection")
 def _delete_protection(g: FakeGitHub, q, b, name):
     _protection(g, name)
     del g.protection[name]
     return 204, None, {}
 
 
-@route("GET", r"{repo}/branches/([^/]+)/protection/(required_status_checks|required_pull_request_reviews)")
+@route("GET", r"{repo}/branches/([^/]+)/protection/(required_status_checks)",
+       "GET /repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks")
+@route("GET", r"{repo}/branches/([^/]+)/protection/(required_pull_request_reviews)",
+       "GET /repos/{owner}/{repo}/branches/{branch}/protection/required_pull_request_reviews")
 def _get_protection_part(g: FakeGitHub, q, b, name, part):
     value = _protection(g, name).get(part)
     if value is None:
@@ -681,18 +832,21 @@ def _get_protection_part(g: FakeGitHub, q, b, name, part):
     return value
 
 
-@route("GET", r"{repo}/branches/([^/]+)/protection/enforce_admins")
+@route("GET", r"{repo}/branches/([^/]+)/protection/enforce_admins", "GET /repos/{owner}/{repo}/branches/{branch}/protection/enforce_admins")
 def _get_enforce_admins(g: FakeGitHub, q, b, name):
     return _protection(g, name)["enforce_admins"]
 
 
-@route("POST", r"{repo}/branches/([^/]+)/protection/enforce_admins")
+@route("POST", r"{repo}/branches/([^/]+)/protection/enforce_admins", "POST /repos/{owner}/{repo}/branches/{branch}/protection/enforce_admins")
 def _set_enforce_admins(g: FakeGitHub, q, b, name):
     _protection(g, name)["enforce_admins"]["enabled"] = True
     return _protection(g, name)["enforce_admins"]
 
 
-@route("DELETE", r"{repo}/branches/([^/]+)/protection/enforce_admins")
+@route("DELETE", r"{repo}/branches/([^/]+)/protection/enforce_admins", "DELETE /repos/{owner}/{repo}/branches/{branch}/protection/enforce_admins")
 def _remove_enforce_admins(g: FakeGitHub, q, b, name):
     _protection(g, name)["enforce_admins"]["enabled"] = False
     return 204, None, {}
+
+
+from tools.sandbox import github_checks  # noqa: E402,F401  (registers the checks and environments routes)
