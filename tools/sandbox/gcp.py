@@ -177,6 +177,11 @@ class FakeGcp:
         with self._lock:
             self._create_sa(project, name, name, description).disabled = disabled
 
+    def delete_service_account(self, project: str, name: str) -> None:
+        """Delete an account as someone in the console would (bindings keep its remains)."""
+        self._rpc_delete(iam.DeleteServiceAccountRequest(
+            name=f"projects/{project}/serviceAccounts/{name}@{project}.iam.gserviceaccount.com"))
+
     # ---- shared call bookkeeping ------------------------------------------
     def _enter(self, method: str) -> None:
         with self._lock:
