@@ -74,6 +74,9 @@ class FakeGcp:
         self._lock = threading.RLock()
         self._initial = list(projects or [])
         self.calls: Counter[str] = Counter()
+        # Every successful exchange as JSON, when a list is set here: the contract
+        # test checks each against Google's discovery documents.
+        self.journal: list[dict[str, Any]] | None = None
         self._reset_state()
         self._http: ThreadingHTTPServer | None = None
         self._grpc: grpc.Server | None = None
@@ -183,6 +186,12 @@ class FakeGcp:
             name=f"projects/{project}/serviceAccounts/{name}@{project}.iam.gserviceaccount.com"))
 
     # ---- shared call bookkeeping ------------------------------------------
+    def _record(self, http: str, method: str, path: str, request: Any, response: Any) -> None:
+        with self._lock:
+            if self.journal is not None:
+                self.journal.append({"http": http, "method": method, "path": path,
+                                     "request": copy.deepcopy(request), "response": copy.deepcopy(response)})
+
     def _enter(self, method: str) -> None:
         with self._lock:
             self.calls[method] += 1
@@ -267,7 +276,9 @@ class FakeGcp:
             def handle(request: Any, context: grpc.ServicerContext) -> Any:
                 try:
                     self._enter(method)
-                    return fn(request)
+                    response = fn(request)
+                    self._record("grpc", method, "", _json(request), _json(response))
+                    return response
                 except ApiError as err:
                     context.abort(err.code, err.message)
             return grpc.unary_unary_rpc_method_handler(handle, request_deserializer=req_type.deserialize,
@@ -411,7 +422,9 @@ class _RestHandler(BaseHTTPRequestHandler):
         project, verb = m.groups()
         try:
             fn = self.owner.get_iam_policy if verb == "getIamPolicy" else self.owner.set_iam_policy
-            self._send(200, fn(project, body))
+            response = fn(project, body)
+            self.owner._record("POST", verb, urlparse(self.path).path, body, response)
+            self._send(200, response)
         except ApiError as err:
             self._send(err.status, _error(err.status, err.message))
 
@@ -441,6 +454,14 @@ def _etag() -> str:
 
 def _has_conditions(bindings: list[dict]) -> bool:
     return any(b.get("condition") for b in bindings)
+
+
+def _json(message: Any) -> dict:
+    """A gRPC message in its JSON mapping (camelCase), as the REST API would carry it."""
+    if hasattr(type(message), "to_json"):  # proto-plus
+        return json.loads(type(message).to_json(message))
+    from google.protobuf.json_format import MessageToDict
+    return MessageToDict(message)
 
 
 def _copy(sa: iam.ServiceAccount) -> iam.ServiceAccount:
