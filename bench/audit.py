@@ -46,7 +46,7 @@ SLOTS = (("aws", "acme-dev", "aws-iam-group", "group", "developers"),
          ("gcp", "acme-data-dev", "gcp-project-role", "role", "roles/storage.objectViewer"),
          ("gcp", "acme-data-prod", "gcp-project-role", "role", "roles/bigquery.dataViewer"),
          ("gcp", "acme-data-prod", "gcp-project-role", "role", "roles/storage.objectViewer"),
-         ("gcp", "acme-web-prod", "gcp-project-role", "role", "roles/viewer"))
+         ("gcp", "acme-web-prod", "gcp-project-role", "role", "roles/browser"))
 
 
 def _request(person: int, slot: tuple[str, ...], expires: str) -> tuple[str, str]:

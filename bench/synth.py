@@ -46,12 +46,12 @@ CATALOG: tuple[tuple[str, str, str, int | None], ...] = (
     ("aws-role-policy", "arn:aws:iam::aws:policy/AmazonS3FullAccess", "sensitive", None),
     ("gcp-project-role", "roles/bigquery.dataViewer", "standard", None),
     ("gcp-project-role", "roles/storage.objectViewer", "standard", None),
-    ("gcp-project-role", "roles/viewer", "standard", None),
+    ("gcp-project-role", "roles/browser", "standard", None),
     ("gcp-project-role", "roles/logging.viewer", "standard", None),
     ("gcp-project-role", "roles/bigquery.dataEditor", "sensitive", None),
     ("gcp-project-role", "roles/run.developer", "sensitive", None),
     ("gcp-project-role", "roles/bigquery.admin", "privileged", None),
-    ("gcp-project-role", "roles/owner", "privileged", None),
+    ("gcp-project-role", "roles/run.admin", "privileged", None),
 )
 TIER_HOURS = {"standard": 2160, "sensitive": 720, "privileged": 12}
 SOD = (("aws-sso-assignment", "DeployProd", "ApproveDeploys"),

@@ -13,6 +13,7 @@ in the description (connectors.gcp_accounts).
 from __future__ import annotations
 
 import os
+import re
 from typing import Any, Callable, Mapping, Sequence
 
 import grpc
@@ -24,12 +25,14 @@ from google.cloud import iam_admin_v1, resourcemanager_v3
 from google.cloud.iam_admin_v1.services.iam.transports import IAMGrpcTransport
 from google.iam.v1 import policy_pb2
 from google.protobuf import field_mask_pb2
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+from tenacity import Retrying, retry_if_exception, retry_if_exception_type, stop_after_attempt, \
+    wait_random_exponential
 
 from connectors import gcp_accounts as accounts
 from connectors.gcp_policy import (Binding, Condition, Ensure, Members, Revoke, edit, expiry_condition, live_members,
                                    merge)
 from tools.core.errors import UsageError
+from tools.core.limits import gcp_basic_role, gcp_policy_problem
 from tools.core.model import Action, Change, ChangeResult, Grant, Target
 
 ROLE_KIND = "gcp-project-role"
@@ -46,6 +49,10 @@ class GcpError(RuntimeError):
 
 class _NotOurs(Exception):
     """A service account exists but the pipeline did not create it."""
+
+
+class _Refused(Exception):
+    """The pre-flight check found that GCP would refuse this policy write."""
 
 
 class GcpConnector:
@@ -75,6 +82,7 @@ class GcpConnector:
         self._rm: resourcemanager_v3.ProjectsClient | None = None
         self._iam: iam_admin_v1.IAMClient | None = None
         self.calls = 0  # API calls made (attempts, retries included)
+        self._fresh: set[str] = set()  # emails of accounts created by this run: IAM may not see them yet
 
     # ---- clients (built on first use) ------------------------------------
     def _projects(self) -> resourcemanager_v3.ProjectsClient:
@@ -166,52 +174,79 @@ class GcpConnector:
 
     # ---- apply -------------------------------------------------------------
     def apply(self, target: Target, changes: Sequence[Change]) -> list[ChangeResult]:
+        """Service accounts are created (or re-enabled) first, then the project's
+        bindings change, then accounts are disabled: GCP refuses a binding naming
+        an account that does not exist yet, and an account's bindings go before it."""
         results: dict[int, ChangeResult] = {}
+        accounts_first = [(i, c) for i, c in enumerate(changes)
+                          if c.grant.kind == accounts.KIND and c.action is not Action.REMOVE]
         roles = [(i, c) for i, c in enumerate(changes) if c.grant.kind == ROLE_KIND]
+        accounts_last = [(i, c) for i, c in enumerate(changes)
+                         if c.grant.kind == accounts.KIND and c.action is Action.REMOVE]
+        for i, change in accounts_first:
+            results[i] = self._apply_account(target, change)
         if roles:
             results.update(self._apply_roles(target, roles))
+        for i, change in accounts_last:
+            results[i] = self._apply_account(target, change)
         for i, change in enumerate(changes):
-            if i in results:
-                continue
-            if change.grant.kind == accounts.KIND:
-                results[i] = self._apply_account(target, change)
-            else:
+            if i not in results:
                 results[i] = ChangeResult(change, False, f"the GCP connector does not handle {change.grant.kind}")
         return [results[i] for i in range(len(changes))]
 
     def _apply_roles(self, target: Target, indexed: list[tuple[int, Change]]) -> dict[int, ChangeResult]:
-        """All binding changes of one project in one read-modify-write."""
+        """All binding changes of one project in one read-modify-write.
+
+        If GCP refuses the write (or the pre-flight check finds it would), the
+        batch is split in halves and each half is written on its own, down to
+        the one change at fault: one bad binding never blocks the project's
+        other changes, revocations included (they go first)."""
         out: dict[int, ChangeResult] = {}
-        ensure: list[Ensure] = []
-        revoke: list[Revoke] = []
-        batch: list[tuple[int, Change]] = []
+        batch: list[tuple[int, Change, Ensure | Revoke]] = []
         for i, change in indexed:
             try:
-                op = self._binding_op(target, change)
+                batch.append((i, change, self._binding_op(target, change)))
             except ValueError as exc:
                 out[i] = ChangeResult(change, False, str(exc))
-                continue
-            (ensure if isinstance(op, Ensure) else revoke).append(op)
-            batch.append((i, change))
         if not batch:
             return out
+        batch.sort(key=lambda item: isinstance(item[2], Ensure))  # revocations first
         before = self.calls
-        try:
-            for attempt in Retrying(retry=retry_if_exception_type(CONFLICT + TRANSIENT), wait=self._wait,
-                                    stop=stop_after_attempt(self._attempts), reraise=True):
-                with attempt:
-                    self._read_modify_write(target.id, ensure, revoke)
-            error = None
-        except FAILURES as exc:
-            error = f"GCP project {target.id}: IAM policy update failed: {_short(exc)}"
-        except UsageError as exc:
-            error = str(exc)
+        errors = self._write(target.id, [(i, op) for i, _, op in batch])
         calls = self.calls - before
-        for n, (i, change) in enumerate(batch):
+        for n, (i, change, _) in enumerate(batch):
             # The batch's calls are counted once, on its first change, so the
             # results add up to the calls actually made.
-            out[i] = ChangeResult(change, error is None, error, calls if n == 0 else 0)
+            out[i] = ChangeResult(change, errors[i] is None, errors[i], calls if n == 0 else 0)
         return out
+
+    def _write(self, project: str, ops: list[tuple[int, Ensure | Revoke]]) -> dict[int, str | None]:
+        """Write ``ops`` in one read-modify-write; on refusal, bisect."""
+        try:
+            for attempt in Retrying(retry=retry_if_exception(self._worth_retrying), wait=self._wait,
+                                    stop=stop_after_attempt(self._attempts), reraise=True):
+                with attempt:
+                    self._read_modify_write(project, [op for _, op in ops])
+            return {i: None for i, _ in ops}
+        except (_Refused, gexc.BadRequest, gexc.FailedPrecondition) as exc:
+            if len(ops) > 1:
+                mid = len(ops) // 2
+                return self._write(project, ops[:mid]) | self._write(project, ops[mid:])
+            reason = str(exc) if isinstance(exc, _Refused) else _short(exc)
+            return {ops[0][0]: f"GCP project {project}: refused {_describe(ops[0][1])}: {reason}"}
+        except FAILURES as exc:
+            error = f"GCP project {project}: IAM policy update failed: {_short(exc)}"
+        except UsageError as exc:
+            error = str(exc)
+        return {i: error for i, _ in ops}
+
+    def _worth_retrying(self, exc: BaseException) -> bool:
+        """Conflicts and transient errors; and "does not exist" for an account
+        this run just created, which IAM may not see yet (eventual consistency,
+        https://cloud.google.com/iam/docs/access-change-propagation)."""
+        if isinstance(exc, CONFLICT + TRANSIENT):
+            return True
+        return isinstance(exc, gexc.BadRequest) and any(email in exc.message for email in self._fresh)
 
     def _binding_op(self, target: Target, change: Change) -> Ensure | Revoke:
         g = change.grant
@@ -225,14 +260,21 @@ class GcpConnector:
             return Revoke(member, g.entitlement)
         if g.expires is None or not g.request:
             raise ValueError(f"{g.principal} {g.entitlement}: a binding needs an expiry and a request path")
+        if gcp_basic_role(g.entitlement):
+            raise ValueError(f"{g.principal} {g.entitlement}: GCP refuses IAM conditions on basic roles, so this "
+                             "grant could not expire; remove the role from the catalog "
+                             "(https://cloud.google.com/iam/docs/conditions-overview)")
         return Ensure(member, g.entitlement, expiry_condition(g.request, g.expires))
 
-    def _read_modify_write(self, project: str, ensure: list[Ensure], revoke: list[Revoke]) -> None:
+    def _read_modify_write(self, project: str, ops: list[Ensure | Revoke]) -> None:
         policy = self._get_policy(project, retry_on=())  # the caller retries the whole cycle
         old = _bindings(policy)
-        new = edit(old, ensure, revoke)
+        new = edit(old, [o for o in ops if isinstance(o, Ensure)], [o for o in ops if isinstance(o, Revoke)])
         if new == old:
             return  # already converged: no write at all
+        problem = gcp_policy_problem(_shape(old), _shape(new))
+        if problem:
+            raise _Refused(problem)  # checked before writing: GCP would refuse it
         policy.version = 3
         del policy.bindings[:]
         for b in new:
@@ -266,9 +308,10 @@ class GcpConnector:
     def _ensure_account(self, g: Grant, description: str) -> None:
         """Create the account, or bring an existing one of ours up to date."""
         try:
-            self._call(self._admin().create_service_account, {
+            sa = self._call(self._admin().create_service_account, {
                 "name": f"projects/{g.target}", "account_id": g.entitlement,
                 "service_account": {"display_name": g.entitlement, "description": description}})
+            self._fresh.add(sa.email)
             return
         except gexc.AlreadyExists:
             pass
@@ -323,10 +366,19 @@ def _to_proto(b: Binding) -> policy_pb2.Binding:
     return out
 
 
+def _shape(bindings: list[Binding]) -> list[tuple[str, tuple[str, ...], bool]]:
+    return [(b.role, b.members, b.condition is not None) for b in bindings]
+
+
+def _describe(op: Ensure | Revoke) -> str:
+    return f"{'binding' if isinstance(op, Ensure) else 'revoking'} {op.role} for {op.member}"
+
+
 def _short(exc: Exception) -> str:
     """One line: the HTTP status and Google's message, or why the connection failed."""
     if isinstance(exc, gexc.GoogleAPICallError):
-        return f"{exc.code.value if hasattr(exc.code, 'value') else exc.code} {exc.message}".strip()
+        message = re.sub(r"^(GET|POST|PUT|PATCH|DELETE) \S+: ", "", exc.message or "")
+        return f"{exc.code.value if hasattr(exc.code, 'value') else exc.code} {message}".strip()
     reason = str(exc).split("Caused by", 1)[-1].strip(" ()\"")
     return f"cannot reach the GCP API ({exc.__class__.__name__}: {reason[:160]})"
 

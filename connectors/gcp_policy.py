@@ -115,14 +115,27 @@ def parse_condition(cond: Condition | None) -> tuple[datetime | None, str | None
     return expires, request
 
 
+def is_deleted(member: str) -> bool:
+    """``deleted:serviceAccount:{email}?uid={id}`` (and ``deleted:user:``/``deleted:group:``):
+    what GCP leaves in a binding after the principal is deleted
+    (cloudresourcemanager.v3.json, schemas.Binding.properties.members). It grants
+    nothing: a new principal with the same name is a different uid."""
+    return member.startswith("deleted:")
+
+
 def live_members(bindings: Iterable[Binding], roles: Sequence[str], members: Members) -> list[Live]:
+    """Members of managed roles as live access. Deleted principals are the
+    remains of a revocation (an account the pipeline deleted, or one deleted by
+    hand), not access anyone holds, so they are not reported as extra; the next
+    write to that role drops them (``edit``)."""
     managed = set(roles)
     out = []
     for b in bindings:
         if b.role not in managed:
             continue
         expires, request = parse_condition(b.condition)
-        out.extend(Live(members.to_principal(m), b.role, expires, request) for m in b.members)
+        out.extend(Live(members.to_principal(m), b.role, expires, request) for m in b.members
+                   if not is_deleted(m))
     return out
 
 
@@ -163,7 +176,7 @@ def edit(bindings: Sequence[Binding], ensure: Sequence[Ensure], revoke: Sequence
 
     Only roles named by a change are edited; a member is removed from every
     other binding of its role (a console grant, an older expiry) so exactly
-    the desired binding remains. One binding per (role, condition); empty
+    the desired binding remains, and deleted principals' remains are dropped. One binding per (role, condition); empty
     edited bindings are dropped; new bindings go at the end.
     """
     wanted = {(e.member.lower(), e.role): e.condition for e in ensure}
@@ -175,8 +188,8 @@ def edit(bindings: Sequence[Binding], ensure: Sequence[Ensure], revoke: Sequence
         if b.role not in roles:
             out.append(b)
             continue
-        kept = [m for m in b.members
-                if (m.lower(), b.role) not in strip or wanted.get((m.lower(), b.role), 0) == b.condition]
+        kept = [m for m in b.members if not is_deleted(m) and (
+                (m.lower(), b.role) not in strip or wanted.get((m.lower(), b.role), 0) == b.condition)]
         for e in ensure:
             key = (e.member.lower(), e.role)
             if e.role == b.role and e.condition == b.condition and key not in placed:

@@ -213,6 +213,7 @@ def test_change_in_unmanaged_role_is_refused(fake, gcp, target):
 def test_groups_and_service_accounts_map_to_gcp_members(fake, gcp, target):
     team = replace(user_grant(1), principal="group:data")
     sa = replace(user_grant(2), principal=f"serviceAccount:{P}/etl-runner")
+    fake.seed_service_account(P, "etl-runner")  # GCP refuses bindings for accounts that do not exist
     gcp.apply(target, adds([team, sa]))
     members = sorted(m for b in fake.policy(P)["bindings"] for m in b["members"])
     assert members == ["group:data@acme.example", f"serviceAccount:etl-runner@{P}.iam.gserviceaccount.com"]

@@ -76,7 +76,7 @@ def test_stale_etag_is_a_conflict(fake, rm):
 
 def test_conditions_need_version_3(fake, rm):
     policy = get(rm)
-    binding = policy.bindings.add(role="roles/viewer", members=["user:a@acme.example"])
+    binding = policy.bindings.add(role="roles/browser", members=["user:a@acme.example"])
     binding.condition.expression, binding.condition.title = COND["expression"], COND["title"]
     policy.version = 1
     with pytest.raises(gexc.BadRequest, match="version 3"):
@@ -89,9 +89,9 @@ def test_conditions_need_version_3(fake, rm):
 def test_old_clients_see_conditional_roles_renamed(fake, rm):
     """Like the real API: asking for version 1 hides conditions behind a
     ``_withcond_`` role name, which is why the connector asks for version 3."""
-    fake.seed_policy("p-one", [{"role": "roles/viewer", "members": ["user:a@acme.example"], "condition": COND}])
+    fake.seed_policy("p-one", [{"role": "roles/browser", "members": ["user:a@acme.example"], "condition": COND}])
     old = get(rm, version=1)
-    assert old.bindings[0].role.startswith("roles/viewer_withcond_")
+    assert old.bindings[0].role.startswith("roles/browser_withcond_")
     assert not old.bindings[0].HasField("condition")
     assert get(rm).bindings[0].condition.title == "temp"
 
@@ -165,3 +165,88 @@ def test_reset_clears_state_faults_and_counts(fake, rm):
     fake.reset()
     assert list(get(rm).bindings) == []
     assert fake.calls["getIamPolicy"] == 1
+
+
+# --- the rules the real setIamPolicy enforces (tools/sandbox/gcp_rules.py) ------------------
+
+def _bind(policy, role, members, condition=None):
+    binding = policy.bindings.add(role=role, members=members)
+    if condition:
+        binding.condition.expression, binding.condition.title = condition["expression"], condition["title"]
+    policy.version = 3
+    return policy
+
+
+@pytest.mark.parametrize("role", ["roles/owner", "roles/editor", "roles/viewer"])
+def test_conditions_on_basic_roles_are_refused(fake, rm, role):
+    """https://cloud.google.com/iam/docs/conditions-overview: no conditions on basic roles."""
+    with pytest.raises(gexc.BadRequest, match="basic role"):
+        put(rm, _bind(get(rm), role, ["group:g@acme.example"], COND))
+    assert fake.policy("p-one")["bindings"] == []
+
+
+@pytest.mark.parametrize("member", ["allUsers", "allAuthenticatedUsers"])
+def test_public_members_are_refused_on_projects(fake, rm, member):
+    with pytest.raises(gexc.BadRequest, match="Project does not support"):
+        put(rm, _bind(get(rm), "roles/browser", [member]))
+
+
+def test_users_cannot_be_made_owner_by_set_iam_policy(fake, rm):
+    fake.seed_policy("p-one", [{"role": "roles/owner", "members": ["user:founder@acme.example"]}])
+    policy = get(rm)
+    policy.bindings[0].members.append("user:new@acme.example")
+    with pytest.raises(gexc.BadRequest, match="owner role"):
+        put(rm, policy)
+    policy.bindings[0].members.remove("user:new@acme.example")
+    put(rm, policy)  # an owner already there may stay
+
+
+def test_more_than_1500_principals_are_refused(fake, rm):
+    members = [f"user:u{i}@acme.example" for i in range(1500)]
+    put(rm, _bind(get(rm), "roles/browser", members))
+    policy = _bind(get(rm), "roles/logging.viewer", ["user:one-more@acme.example"])
+    with pytest.raises(gexc.BadRequest, match=r"\(1,501\) is larger than the maximum allowed size 1,500"):
+        put(rm, policy)
+
+
+def test_oversized_policy_is_refused(fake, rm):
+    long = [f"user:{'x' * 60}{i}@acme.example" for i in range(1200)]
+    with pytest.raises(gexc.BadRequest, match="size of the policy"):
+        put(rm, _bind(get(rm), "roles/browser", long))
+
+
+def test_binding_for_a_missing_service_account_is_refused(fake, rm):
+    member = "serviceAccount:ghost-runner@p-one.iam.gserviceaccount.com"
+    with pytest.raises(gexc.BadRequest, match="ghost-runner@p-one.iam.gserviceaccount.com does not exist"):
+        put(rm, _bind(get(rm), "roles/browser", [member]))
+    fake.seed_service_account("p-one", "ghost-runner")
+    put(rm, _bind(get(rm), "roles/browser", [member]))
+    # accounts of projects the fake does not host cannot be judged, so they pass
+    put(rm, _bind(get(rm), "roles/browser", ["serviceAccount:x-runner@elsewhere.iam.gserviceaccount.com"]))
+
+
+def test_new_service_account_propagates_before_bindings_accept_it(server, admin, rm):
+    server.reset()
+    server.propagation = 2
+    try:
+        sa = admin.create_service_account(request={"name": "projects/p-one", "account_id": "fresh-runner",
+                                                   "service_account": {"description": "d"}})
+        for _ in range(2):
+            with pytest.raises(gexc.BadRequest, match="does not exist"):
+                put(rm, _bind(get(rm), "roles/browser", [f"serviceAccount:{sa.email}"]))
+        put(rm, _bind(get(rm), "roles/browser", [f"serviceAccount:{sa.email}"]))
+    finally:
+        server.propagation = 0
+
+
+def test_deleting_an_account_leaves_deleted_principals_in_policies(fake, rm, admin):
+    fake.seed_service_account("p-one", "old-runner")
+    email = "old-runner@p-one.iam.gserviceaccount.com"
+    put(rm, _bind(get(rm), "roles/browser", [f"serviceAccount:{email}", "user:a@acme.example"]))
+    uid = fake.service_account("p-one", "old-runner").unique_id
+    admin.delete_service_account(request={"name": f"projects/p-one/serviceAccounts/{email}"})
+    members = list(get(rm).bindings[0].members)
+    assert members == [f"deleted:serviceAccount:{email}?uid={uid}", "user:a@acme.example"]
+    fake.seed_service_account("p-one", "old-runner")  # a new account of the same name gets a new uid
+    assert fake.service_account("p-one", "old-runner").unique_id != uid
+    put(rm, get(rm))  # the deleted form is a valid member to write back

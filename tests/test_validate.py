@@ -226,16 +226,26 @@ def test_uppercase_email_is_normalised(repo, capsys):
 # --- grants -----------------------------------------------------------------
 
 def test_role_not_in_catalog(repo, capsys):
-    text = gcp(role="roles/editor")
-    line = rejected(repo, capsys, GCP_PATH, text, "role 'roles/editor' is not requestable in acme-data-dev",
+    text = gcp(role="roles/compute.admin")
+    line = rejected(repo, capsys, GCP_PATH, text, "role 'roles/compute.admin' is not requestable in acme-data-dev",
                     line_of(text, "role:"))
     assert "roles/bigquery.dataViewer" in line
 
 
 def test_role_in_catalog_but_not_managed_here(repo, capsys):
-    text = gcp(role="roles/owner")  # managed only in acme-web-prod
-    rejected(repo, capsys, GCP_PATH, text, "role 'roles/owner' is not requestable in acme-data-dev",
+    text = gcp(role="roles/run.admin")  # managed only in acme-web-prod
+    rejected(repo, capsys, GCP_PATH, text, "role 'roles/run.admin' is not requestable in acme-data-dev",
              line_of(text, "role:"))
+
+
+@pytest.mark.parametrize("role", ["roles/owner", "roles/editor", "roles/viewer"])
+def test_basic_roles_are_refused_with_the_reason(repo, capsys, role):
+    """GCP refuses IAM conditions on basic roles, so a basic-role grant could
+    never expire in GCP itself: refused at validation, with the roles to use."""
+    text = gcp(role=role)
+    line = rejected(repo, capsys, GCP_PATH, text, f"role '{role}' is not requestable in acme-data-dev: it is a GCP "
+                    "basic role", line_of(text, "role:"))
+    assert "conditions-overview" in line and "roles/bigquery.dataViewer" in line
 
 
 def test_aws_group_not_managed_in_account(repo, capsys):
@@ -421,3 +431,12 @@ def test_generated_org_passes_the_policy_too(tmp_path):
     decisions = evaluate_files(org.root, None, now=datetime(2026, 11, 22, 12, tzinfo=timezone.utc)).decisions
     assert len(decisions) == 1000
     assert [(d.file, [v["rule"] for v in d.violations]) for d in decisions if not d.allow] == []
+
+
+def test_org_model_offering_a_basic_role_is_refused_with_the_reason(repo, capsys):
+    catalog = (repo.root / "policies/data/catalog.yaml").read_text()
+    repo.write("policies/data/catalog.yaml", catalog.replace(
+        "catalog:\n", "catalog:\n  - {kind: gcp-project-role, entitlement: roles/editor, tier: standard}\n", 1))
+    result = repo.run("validate", capsys=capsys)
+    assert result.code in (1, 2) and "Traceback" not in result.out + result.err
+    assert "roles/editor, a GCP basic role" in result.out + result.err

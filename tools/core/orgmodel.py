@@ -11,6 +11,7 @@ from typing import Any
 
 from tools.core import orgschema, yamlsafe
 from tools.core.errors import Finding, FindingError
+from tools.core.limits import gcp_basic_role
 from tools.core.model import KINDS, Target, Tier
 from tools.core.repo import Tree
 
@@ -164,6 +165,10 @@ def _build(raw: dict[str, Any]) -> OrgModel:
     for c in raw.get("catalog", []):
         if c["kind"] not in KINDS:
             raise ValueError(f"catalog kind {c['kind']} is not one of {sorted(KINDS)}")
+        if c["kind"] == "gcp-project-role" and gcp_basic_role(c["entitlement"]):
+            raise ValueError(f"catalog offers {c['entitlement']}, a GCP basic role: GCP refuses IAM conditions on "
+                             "basic roles, so its expiry could not be enforced; offer a predefined role instead "
+                             "(https://cloud.google.com/iam/docs/conditions-overview)")
         tier = Tier(c["tier"])
         hours = min(int(c.get("max_hours", tiers[tier.value]["max_hours"])), int(tiers[tier.value]["max_hours"]))
         org.catalog[(c["kind"], c["entitlement"])] = CatalogEntry(c["kind"], c["entitlement"], tier, hours, c.get("owner"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from tools.core.errors import Finding
+from tools.core.limits import gcp_basic_role
 from tools.core.model import KINDS
 from tools.core.orgmodel import OrgModel
 from tools.request.load import AccessRequest, RequestFile, ServiceAccount, path_parts
@@ -124,9 +125,17 @@ def _access_request(rf: RequestFile, req: AccessRequest, org: OrgModel, provider
                        "allowed principals: " + ", ".join(kind.principal_types), at=at)
         entry = org.catalog.get((g.kind, g.entitlement))
         target = org.target(provider, target_name)
-        if entry is None or not target.manages(g.kind, g.entitlement):
+        basic = g.kind == "gcp-project-role" and gcp_basic_role(g.entitlement)
+        if basic or entry is None or not target.manages(g.kind, g.entitlement):
             offered = sorted(e for k, e in ((c.kind, c.entitlement) for c in org.catalog.values())
-                             if k == g.kind and target.manages(k, e))
+                             if k == g.kind and target.manages(k, e) and not gcp_basic_role(e))
+            if basic:
+                rf.finding(f"role {g.entitlement!r} is not requestable in {target_name}: it is a GCP basic role, and "
+                           "GCP refuses IAM conditions on basic roles, so the grant could not expire "
+                           "(https://cloud.google.com/iam/docs/conditions-overview)",
+                           "ask for the predefined role that covers the need; choose one of: "
+                           + (", ".join(offered) or "(none here)"), at=at + (kind.entitlement_field,))
+                continue
             rf.finding(f"{kind.entitlement_field} {g.entitlement!r} is not requestable in {target_name}",
                        "choose one of: " + (", ".join(offered) or "(none here)"), at=at + (kind.entitlement_field,))
             continue

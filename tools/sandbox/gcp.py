@@ -29,6 +29,8 @@ import grpc
 from google.cloud.iam_admin_v1.types import iam
 from google.protobuf import empty_pb2
 
+from tools.sandbox.gcp_rules import DEFAULT_MAX_POLICY_BYTES, SA_EMAIL, policy_error
+
 HTTP_STATUS = {400: "INVALID_ARGUMENT", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
                409: "ABORTED", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE"}
 GRPC_CODE = {400: grpc.StatusCode.INVALID_ARGUMENT, 403: grpc.StatusCode.PERMISSION_DENIED,
@@ -40,8 +42,6 @@ MESSAGES = {409: "There were concurrent policy changes. Please retry the whole r
             429: "Quota exceeded for quota metric 'Read requests' and limit 'Read requests per minute'.",
             503: "The service is currently unavailable."}
 ACCOUNT_ID = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
-MEMBER = re.compile(r"^(user|group|serviceAccount|domain|deleted:(user|group|serviceAccount)):\S+$|"
-                    r"^(allUsers|allAuthenticatedUsers)$|^principal(Set)?://\S+$")
 SA_PATH = re.compile(r"^projects/([^/]+)/serviceAccounts/([^/]+)$")
 SERVICE = "google.iam.admin.v1.IAM"
 
@@ -63,10 +63,20 @@ class FakeGcp:
     (ACCESSCTL_GCP_IAM_ENDPOINT).
     """
 
-    def __init__(self, projects: list[str] | None = None):
+    def __init__(self, projects: list[str] | None = None, propagation: int = 0,
+                 max_policy_bytes: int = DEFAULT_MAX_POLICY_BYTES):
+        """``propagation``: how many setIamPolicy calls naming a new service
+        account still answer "does not exist" after it was created (IAM is
+        eventually consistent); ``max_policy_bytes``: the policy size bound
+        (an assumption, see tools/sandbox/gcp_rules.py)."""
+        self.propagation = propagation
+        self.max_policy_bytes = max_policy_bytes
         self._lock = threading.RLock()
         self._initial = list(projects or [])
         self.calls: Counter[str] = Counter()
+        # Every successful exchange as JSON, when a list is set here: the contract
+        # test checks each against Google's discovery documents.
+        self.journal: list[dict[str, Any]] | None = None
         self._reset_state()
         self._http: ThreadingHTTPServer | None = None
         self._grpc: grpc.Server | None = None
@@ -120,6 +130,7 @@ class FakeGcp:
         self.accounts: dict[str, dict[str, iam.ServiceAccount]] = {}  # project -> email -> SA
         self._faults: dict[str, list[int]] = {}
         self._hooks: dict[str, list[Callable[[], None]]] = {}
+        self._unseen: dict[str, int] = {}  # new accounts' emails -> setIamPolicy calls until visible
         self.calls.clear()
         for p in self._initial:
             self.add_project(p)
@@ -169,7 +180,18 @@ class FakeGcp:
         with self._lock:
             self._create_sa(project, name, name, description).disabled = disabled
 
+    def delete_service_account(self, project: str, name: str) -> None:
+        """Delete an account as someone in the console would (bindings keep its remains)."""
+        self._rpc_delete(iam.DeleteServiceAccountRequest(
+            name=f"projects/{project}/serviceAccounts/{name}@{project}.iam.gserviceaccount.com"))
+
     # ---- shared call bookkeeping ------------------------------------------
+    def _record(self, http: str, method: str, path: str, request: Any, response: Any) -> None:
+        with self._lock:
+            if self.journal is not None:
+                self.journal.append({"http": http, "method": method, "path": path,
+                                     "request": copy.deepcopy(request), "response": copy.deepcopy(response)})
+
     def _enter(self, method: str) -> None:
         with self._lock:
             self.calls[method] += 1
@@ -207,19 +229,15 @@ class FakeGcp:
         mask = [p.strip() for p in (body.get("updateMask") or "bindings,etag").split(",") if p.strip()]
         bindings = new.get("bindings") or []
         version = int(new.get("version") or 0)
-        for b in bindings:
-            if not b.get("role") or not b.get("members"):
-                raise ApiError(400, "Policy bindings need a role and at least one member.")
-            for m in b["members"]:
-                if not MEMBER.match(m):
-                    raise ApiError(400, f"Invalid principal: {m}.")
-        if _has_conditions(bindings) and version != 3:
-            raise ApiError(400, "Conditions can only be used with policy version 3 (got version "
-                                f"{version}); set policy.version to 3.")
         with self._lock:
             current = self._project_policy(project)
             if new.get("etag") and new["etag"] != current["etag"]:
                 raise ApiError(409, MESSAGES[409])
+            if "bindings" in mask:
+                error = policy_error(bindings, version, current["bindings"], self._account_state,
+                                     self.max_policy_bytes)
+                if error:
+                    raise ApiError(400, error)
             if _has_conditions(current["bindings"]) and version != 3 and "bindings" in mask:
                 raise ApiError(400, "The policy has conditional role bindings; requests that change "
                                     "it must use policy version 3.")
@@ -233,6 +251,19 @@ class FakeGcp:
             self.policies[project] = stored
             return copy.deepcopy(stored)
 
+    def _account_state(self, email: str) -> str:
+        """For policy_error: does a service account named in a binding exist?
+        Only accounts of projects this fake hosts can be judged."""
+        m = SA_EMAIL.match(email)
+        if not m or m.group(2) not in self.accounts:
+            return "unknown"
+        if email not in self.accounts[m.group(2)]:
+            return "missing"
+        if self._unseen.get(email, 0) > 0:
+            self._unseen[email] -= 1
+            return "propagating"
+        return "ok"
+
     def _project_policy(self, project: str) -> dict:
         if project not in self.policies:
             raise ApiError(403, f"The caller does not have permission (project {project!r} "
@@ -245,7 +276,9 @@ class FakeGcp:
             def handle(request: Any, context: grpc.ServicerContext) -> Any:
                 try:
                     self._enter(method)
-                    return fn(request)
+                    response = fn(request)
+                    self._record("grpc", method, "", _json(request), _json(response))
+                    return response
                 except ApiError as err:
                     context.abort(err.code, err.message)
             return grpc.unary_unary_rpc_method_handler(handle, request_deserializer=req_type.deserialize,
@@ -281,6 +314,8 @@ class FakeGcp:
         with self._lock:
             sa = self._create_sa(project, req.account_id, req.service_account.display_name,
                                  req.service_account.description)
+            if self.propagation:
+                self._unseen[sa.email] = self.propagation
             return _copy(sa)
 
     def _create_sa(self, project: str, account_id: str, display_name: str, description: str) -> iam.ServiceAccount:
@@ -290,7 +325,8 @@ class FakeGcp:
         if email in self.accounts[project]:
             raise ApiError(409, f"Service account {account_id} already exists within project "
                                 f"projects/{project}.", grpc.StatusCode.ALREADY_EXISTS)
-        unique = str(int(hashlib.sha256(email.encode()).hexdigest()[:15], 16))[:21]
+        # A fresh 21-digit id each time: a re-created account is a different principal.
+        unique = str(1 + int.from_bytes(os.urandom(9), "big") % (10**21 - 1)).rjust(21, "1")
         sa = iam.ServiceAccount(name=f"projects/{project}/serviceAccounts/{email}", project_id=project,
                                 unique_id=unique, email=email, display_name=display_name,
                                 description=description, oauth2_client_id=unique, etag=b"MDEwMjE5MjA=")
@@ -352,6 +388,16 @@ class FakeGcp:
         with self._lock:
             sa = self._find_sa(req.name)
             del self.accounts[sa.project_id][sa.email]
+            self._unseen.pop(sa.email, None)
+            # Bindings keep a deleted account as `deleted:serviceAccount:{emailid}?uid={uniqueid}`
+            # (cloudresourcemanager.v3.json, schemas.Binding.properties.members); a new account
+            # with the same name does not inherit them.
+            gone, remains = f"serviceAccount:{sa.email}", f"deleted:serviceAccount:{sa.email}?uid={sa.unique_id}"
+            for policy in self.policies.values():
+                for b in policy["bindings"]:
+                    if gone in b["members"]:
+                        b["members"] = [remains if m == gone else m for m in b["members"]]
+                        policy["etag"] = _etag()
         return empty_pb2.Empty()
 
 
@@ -376,7 +422,9 @@ class _RestHandler(BaseHTTPRequestHandler):
         project, verb = m.groups()
         try:
             fn = self.owner.get_iam_policy if verb == "getIamPolicy" else self.owner.set_iam_policy
-            self._send(200, fn(project, body))
+            response = fn(project, body)
+            self.owner._record("POST", verb, urlparse(self.path).path, body, response)
+            self._send(200, response)
         except ApiError as err:
             self._send(err.status, _error(err.status, err.message))
 
@@ -406,6 +454,14 @@ def _etag() -> str:
 
 def _has_conditions(bindings: list[dict]) -> bool:
     return any(b.get("condition") for b in bindings)
+
+
+def _json(message: Any) -> dict:
+    """A gRPC message in its JSON mapping (camelCase), as the REST API would carry it."""
+    if hasattr(type(message), "to_json"):  # proto-plus
+        return json.loads(type(message).to_json(message))
+    from google.protobuf.json_format import MessageToDict
+    return MessageToDict(message)
 
 
 def _copy(sa: iam.ServiceAccount) -> iam.ServiceAccount:
