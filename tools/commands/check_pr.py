@@ -75,6 +75,9 @@ CREDENTIAL_ENV = {
 CREDENTIAL_FILES = {"aws": (".aws/credentials",), "gcp": (".config/gcloud/application_default_credentials.json",)}
 
 
+FORMATS = ("text", "json", "markdown")
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     src = p.add_mutually_exclusive_group()
     src.add_argument("--pr", type=int, metavar="NUMBER", help="the pull request (default: from $GITHUB_EVENT_PATH)")

@@ -21,6 +21,9 @@ from tools.core.repo import Tree
 from tools.policy.evaluate import Evaluation, evaluate_files
 
 
+FORMATS = ("text", "json", "markdown")
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="*", metavar="PATH",
                    help="request files or folders (default: the PR's request files, else all of requests/)")

@@ -26,6 +26,9 @@ from tools.provision.apply import build_plan, execute, guard, provider_list
 from tools.provision.render import target_label
 
 
+FORMATS = ("text", "json", "markdown")
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mode", choices=["report", "fix"], default="report",
                    help="report drift (exit 1 if any) or fix it (default: report)")

@@ -22,10 +22,15 @@ def validate(files: list[RequestFile], org: OrgModel, now: datetime) -> None:
     accounts = {sa.request.ref: sa for sa in files if isinstance(sa.request, ServiceAccount)}
     seen: dict[tuple, tuple[str, int | None]] = {}
     names: dict[str, str] = {}
+    # Whole requests first, so only they define what a partial one (a file
+    # that already failed a check) is compared with; a broken file must
+    # never make a valid one look like its duplicate.
+    whole = [(rf, rf.request, True) for rf in files if rf.request is not None]
+    partial = [(rf, rf.partial, False) for rf in files if rf.request is None and rf.partial is not None]
     for rf in files:
-        req = rf.request
-        if req is None:
-            continue
+        if rf.request is None and rf.partial is None:
+            _folder_only(rf, org)
+    for rf, req, register in whole + partial:
         provider, target_name, _ = path_parts(rf.path)
         target = org.target(provider, target_name)
         if target is None:
@@ -43,9 +48,18 @@ def validate(files: list[RequestFile], org: OrgModel, now: datetime) -> None:
             rf.finding(f"expires {req.expires:%Y-%m-%d %H:%M}Z is in the past",
                        "choose a future date; access cannot be backdated", at=("expires",))
         if isinstance(req, ServiceAccount):
-            _service_account(rf, req, org, provider, target_name, now, names)
+            _service_account(rf, req, org, provider, target_name, now, names if register else dict(names))
         else:
-            _access_request(rf, req, org, provider, target_name, now, accounts, seen)
+            _access_request(rf, req, org, provider, target_name, now, accounts, seen if register else dict(seen))
+
+
+def _folder_only(rf: RequestFile, org: OrgModel) -> None:
+    """A file that could not be read as a request still has a folder to check."""
+    provider, target_name, _ = path_parts(rf.path)
+    if provider in ("aws", "gcp") and rf.path.endswith((".yaml", ".yml")):
+        if org.target(provider, target_name) is None:
+            known = ", ".join(sorted(n for p, n in org.targets if p == provider))
+            rf.finding(f"folder {target_name!r} is not a known {provider} target", f"use one of: {known}")
 
 
 INCOMPLETE_IMPORT = "incomplete-import"
