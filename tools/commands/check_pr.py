@@ -38,8 +38,9 @@ and other tools read them)::
      "github": {"comment_id": int | null, "status": str | null, "break_glass_issue": int | null},
      "comment": "<the PR comment's Markdown>"}
 
-In text and markdown formats the annotations go to stdout as
-``::error file=…,line=…::…`` lines; in json format they are only in the object.
+In text and markdown formats inside GitHub Actions (``GITHUB_ACTIONS=true``)
+the annotations go to stdout as ``::error file=…,line=…::…`` lines; elsewhere,
+and in json format, they are only in the object.
 """
 from __future__ import annotations
 
@@ -275,8 +276,9 @@ def run(args, ctx) -> int:
             "annotations": [{"file": a.file, "line": a.line, "message": a.message} for a in notes],
             "github": github, "comment": markdown})
     else:
-        for a in notes:
-            print(a.command())
+        if os.environ.get("GITHUB_ACTIONS") == "true":  # workflow commands mean nothing elsewhere
+            for a in notes:
+                print(a.command())
         if ctx.format == "markdown":
             sys.stdout.write(markdown)
         else:
