@@ -194,7 +194,7 @@ def _check(args, ctx, pr: prc.PRContext, base: str) -> cp.Verdict:
 
     folders = {f for f in (folder_of(x.path) for x in pr.files) if f}
     folders |= {f for f in (folder_of(x.previous_path) for x in pr.files if x.previous_path) if f}
-    head_files = load_folders(Tree(ctx.root), folders, org_model, ctx.now)
+    head_files = load_folders(Tree(ctx.root), folders, org_model, ctx.now, set(pr.request_paths))
     base_files = load_folders(base_tree, folders, org_model, ctx.now)
     by_path = {rf.path: rf for rf in head_files}
     paths = pr.request_paths

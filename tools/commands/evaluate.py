@@ -87,7 +87,8 @@ def validation_findings(ctx, result: Evaluation, base: str | None) -> dict[str, 
     every file of the folders involved."""
     org = orgmodel.load(Tree(ctx.root, resolve_base(ctx.root, base)) if base else Tree(ctx.root))
     folders = {f for f in (folder_of(d.file) for d in result.decisions) if f}
-    files = load_folders(Tree(ctx.root), folders, org, ctx.now) if folders else []
+    files = load_folders(Tree(ctx.root), folders, org, ctx.now, {d.file for d in result.decisions}) \
+        if folders else []
     return {rf.path: [f for f in rf.findings if f.rule != INCOMPLETE_IMPORT] for rf in files}
 
 

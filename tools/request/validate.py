@@ -17,15 +17,20 @@ from tools.request.load import AccessRequest, RequestFile, ServiceAccount, path_
 PUBLIC_PRINCIPALS = {"allusers", "allauthenticatedusers", "*"}
 
 
-def validate(files: list[RequestFile], org: OrgModel, now: datetime) -> None:
-    """Append semantic findings to each file that passed the schema."""
+def validate(files: list[RequestFile], org: OrgModel, now: datetime, last: set[str] = frozenset()) -> None:
+    """Append semantic findings to each file that passed the schema.
+
+    Of two files asking for the same grant, the later one is refused; files
+    named in ``last`` (what a PR changes) count as later than all others, so
+    the new file is the duplicate, never the request already on main."""
     accounts = {sa.request.ref: sa for sa in files if isinstance(sa.request, ServiceAccount)}
     seen: dict[tuple, tuple[str, int | None]] = {}
     names: dict[str, str] = {}
     # Whole requests first, so only they define what a partial one (a file
     # that already failed a check) is compared with; a broken file must
     # never make a valid one look like its duplicate.
-    whole = [(rf, rf.request, True) for rf in files if rf.request is not None]
+    whole = [(rf, rf.request, True) for rf in files if rf.request is not None and rf.path not in last]
+    whole += [(rf, rf.request, True) for rf in files if rf.request is not None and rf.path in last]
     partial = [(rf, rf.partial, False) for rf in files if rf.request is None and rf.partial is not None]
     for rf in files:
         if rf.request is None and rf.partial is None:
