@@ -20,6 +20,7 @@ from tools.audit.report import Report, last_review
 from tools.core import orgmodel
 from tools.core.errors import EXIT_FINDING, EXIT_OK, UsageError
 from tools.core.output import console, emit_json
+from tools.core.tables import print_table
 from tools.core.repo import Tree, git
 from tools.provision import record as records
 
@@ -108,7 +109,10 @@ def _who_has(args, ctx, fmt: str, record: Path | None) -> int:
                           _day(r.grant.expires), escape(r.grant.request or "—"),
                           f"#{p.pr}" if p and p.pr else "—", _day(p.merged_at) if p else "—",
                           escape(_approvers(r)), *([escape(r.live)] if args.live else []))
-        out.print(table if found else f"Nobody holds access in {label} through the pipeline.")
+        if found:
+            print_table(out, table)
+        else:
+            out.print(f"Nobody holds access in {label} through the pipeline.")
         for u in unexplained:
             g = u.grant
             out.print(f"[red]unexplained[/] {escape(g.principal)} {g.kind} {escape(g.entitlement)}: {escape(u.why)}")
@@ -125,12 +129,9 @@ def roles_at(org, target, found) -> list[str]:
 
 
 def _out():
-    """A console whose tables are never cut with ellipses when piped to a
-    file or a CI log: an auditor's evidence must be whole."""
-    out = console()
-    if not out.is_terminal:
-        out.width = max(out.width, 240)
-    return out
+    """The console; ``print_table`` keeps an auditor's evidence whole (never
+    cut with ellipses) in a terminal, a file or a CI log."""
+    return console()
 
 
 def _approvers(r: audit.Row) -> str:
@@ -182,7 +183,7 @@ def _history(args, ctx, fmt: str, record: Path | None) -> int:
     for e in events:
         table.add_row(f"{e.time:%Y-%m-%d %H:%M}", e.kind, escape(e.request or "—"), escape(e.detail),
                       f"#{e.pr}" if e.pr else "—", escape(e.author or "—"))
-    out.print(table)
+    print_table(out, table)
     return EXIT_OK
 
 
@@ -213,7 +214,7 @@ def _report(args, ctx, fmt: str, record: Path | None) -> int:
             table.add_row(f"{r.grant.provider}/{r.target.name}", escape(r.grant.principal),
                           escape(r.grant.entitlement), r.tier, _day(r.grant.expires), escape(r.owner),
                           escape(last_review(r)))
-        _out().print(table)
+        print_table(_out(), table)
         return EXIT_OK
     if args.output:
         try:

@@ -10,8 +10,14 @@ prints a table only where it fits whole:
 - a terminal wide enough: as a table;
 - a narrower terminal: one block per row, ``column: value`` on a line each,
   long values folded onto the next line rather than cut.
+
+``ACCESSCTL_TABLES=fit`` lays tables out for the console's width even when
+it is not a terminal (the demo captures each command's output and shows it
+in its own terminal); ``ACCESSCTL_TABLES=full`` always prints them whole.
 """
 from __future__ import annotations
+
+import os
 
 from rich.console import Console
 from rich.measure import Measurement
@@ -32,9 +38,11 @@ def print_table(out: Console, table: Table) -> None:
         column.no_wrap = True  # a row's values stay on one line; the layout below handles width
     natural = natural_width(out, table)
     table.title_justify = "left"
+    mode = os.environ.get("ACCESSCTL_TABLES", "")
+    fit = mode == "fit" or out.is_terminal and mode != "full"
     if natural <= out.width:
         out.print(table)
-    elif not out.is_terminal:
+    elif not fit:
         Console(file=out.file, width=natural, highlight=False, color_system=None).print(table)
     else:
         _records(out, table)
@@ -61,16 +69,15 @@ def _records(out: Console, table: Table) -> None:
         mark = lead if isinstance(lead, Text) and lead.plain else Text("•")
         indent = mark.cell_len + 1
         for n, line in enumerate(lines):
-            prefix = Text.assemble(mark if n == 0 else Text(" " * mark.cell_len), " ")
-            for part in _fold(Text.assemble(prefix, line), out.width, indent):
-                out.print(part, soft_wrap=True)
+            prefix = mark if n == 0 else Text(" " * mark.cell_len)
+            for k, part in enumerate(_wrap(out, line, out.width - indent - 2)):
+                out.print(Text.assemble(prefix if k == 0 else " " * (indent + 2), " " if k == 0 else "", part),
+                          soft_wrap=True)
         out.print()
 
 
-def _fold(line: Text, width: int, indent: int) -> list[Text]:
-    """Hard-fold a line at ``width`` characters, continuation lines indented."""
-    if len(line) <= width or width <= indent + 10:
+def _wrap(out: Console, line: Text, width: int) -> list[Text]:
+    """Words wrap; a token longer than the line folds onto the next."""
+    if width < 20:
         return [line]
-    cuts = list(range(width, len(line), width - indent - 2))
-    parts = line.divide(cuts)
-    return [parts[0], *(Text.assemble(" " * (indent + 2), p) for p in parts[1:])]
+    return list(line.wrap(out, width, overflow="fold"))
