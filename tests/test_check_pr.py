@@ -97,6 +97,7 @@ def test_hostile_justification_cannot_break_or_spoof_the_comment(repo, capsys):
 def test_text_mode_prints_annotations_and_writes_the_job_summary(repo, capsys, monkeypatch, tmp_path):
     summary = tmp_path / "summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
     base = git(repo.root, "rev-parse", "HEAD").strip()
     repo.write(CAROL, carol("2027-06-01"))
     result = check(repo, capsys, local_pr(repo, base, [(CAROL, "modified")]))
@@ -107,6 +108,15 @@ def test_text_mode_prints_annotations_and_writes_the_job_summary(repo, capsys, m
     assert any(line.startswith(f"::error file={CAROL},line=1::Owner approval missing") for line in lines)
     assert "Denied" in result.out
     assert summary.read_text().startswith("### ❌ Denied: aws-sso-assignment")
+
+
+def test_annotations_only_inside_github_actions(repo, capsys):
+    """A local run prints no ``::error`` workflow commands: they mean nothing outside Actions."""
+    base = git(repo.root, "rev-parse", "HEAD").strip()
+    repo.write(CAROL, carol("2027-06-01"))
+    result = check(repo, capsys, local_pr(repo, base, [(CAROL, "modified")]))
+    assert result.code == 1 and "Denied" in result.out
+    assert "::error" not in result.out
 
 
 def test_without_a_pull_request_it_says_what_is_missing(repo, tmp_path):

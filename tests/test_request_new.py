@@ -281,3 +281,49 @@ def test_interactive_input_ending_early_is_a_usage_error(repo):
     assert code == 2, out
     assert "input ended before the request was complete" in out
     assert "Traceback" not in out
+
+
+def test_interactive_answers_are_checked_as_given_and_kept(repo):
+    """A wrong login, "next week" and an unknown team are refused at once,
+    with what is accepted; the answers before them are not asked again."""
+    code, out = drive(repo, [
+        "carol",            # not a login of the org model
+        "carol-acme",
+        "",                 # kind: the only one offered here (gcp-project-role), taken with Enter
+        "1",                # the first role
+        "group:data-engs",  # no such team
+        "group:data",
+        "next week",        # refused at once
+        "2026-12-01",
+        WHY,
+        "data-viewer",
+    ], "--target", "acme-data-prod", "--ticket", "DATA-7")
+    assert code == 0, out
+    assert "'carol' is not a GitHub login in policies/data/people.yaml" in out
+    assert "team 'data-engs' does not exist; one of: data," in out
+    assert "'next week' is not a date" in out and "YYYY-MM-DD" in out and "RFC 3339" in out
+    assert "choose [gcp-project-role]:" in out
+    assert out.count("Your GitHub login") == 2 and out.count("Which role?") == 1
+    doc = load(repo, "requests/gcp/acme-data-prod/data-viewer.yaml")
+    assert doc["principal"] == "group:data" and doc["expires"] == "2026-12-01" and doc["requester"] == "carol-acme"
+
+
+def test_interactive_expiry_beyond_the_maximum_is_refused_at_once(repo):
+    code, out = drive(repo, [
+        "2",            # readonly (standard, up to 90 days)
+        "",             # you
+        "2030-01-01",   # too far
+        "",             # the default: the longest allowed
+        WHY, "",
+    ], "--target", "acme-dev", "--kind", "aws-iam-group", "--requester", "carol-acme")
+    assert code == 0, out
+    assert "2030-01-01 is more than 2160 hours away" in out and "choose 2027-02-20 or earlier" in out
+
+
+def test_a_refused_request_prints_the_answers_as_flags(repo, capsys):
+    r = new(repo, capsys, "--target", "acme-dev", "--kind", "aws-iam-group", "--entitlement", "readonly",
+            "--principal", "user:carol@acme.example", "--justification", WHY, "--requester", "carol-acme",
+            "--expires", "2030-01-01")
+    assert r.code == 1
+    assert "accessctl request new --provider aws --target acme-dev --kind aws-iam-group --entitlement readonly" in r.out
+    assert "--expires 2030-01-01" in r.out and f"--justification '{WHY}'" in r.out

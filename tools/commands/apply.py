@@ -12,6 +12,8 @@ from rich.markup import escape
 
 from tools.core.errors import EXIT_FINDING, EXIT_OK
 from tools.core.output import console, emit_json
+from tools.core.repo import require_commit
+from tools.core.tables import print_table
 from tools.provision import record as records
 from tools.provision.apply import build_plan, execute, guard, provider_list
 from tools.provision.render import change_json, plan_table, summary_line
@@ -29,6 +31,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args, ctx) -> int:
+    if args.since:
+        require_commit(ctx.root, args.since, "--since")
     planned = build_plan(ctx.root, ctx.now, provider_list(args.provider), args.since)
     plan = planned.plan
     if not args.allow_mass_revoke:
@@ -47,7 +51,7 @@ def run(args, ctx) -> int:
     else:
         out = console()
         if plan.changes or plan.held:
-            out.print(plan_table(plan, "Dry run: nothing applied" if args.dry_run else "Applied"))
+            print_table(out, plan_table(plan, "Dry run: nothing applied" if args.dry_run else "Applied"))
         for r in failed:
             g = r.change.grant
             out.print(f"[red]✗[/] {g.provider} {g.target} {escape(g.principal)} {g.kind} "

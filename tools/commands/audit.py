@@ -20,10 +20,15 @@ from tools.audit.report import Report, last_review
 from tools.core import orgmodel
 from tools.core.errors import EXIT_FINDING, EXIT_OK, UsageError
 from tools.core.output import console, emit_json
+from tools.core.tables import print_table
 from tools.core.repo import Tree, git
 from tools.provision import record as records
 
-FORMATS = ["text", "json", "markdown"]
+LISTING = ["text", "json", "markdown"]
+SUBCOMMAND_FORMATS = {"who-has": LISTING, "history": LISTING, "report": ["text", "json", "csv", "html"],
+                      "summary": ["text", "markdown", "json"]}
+# `accessctl audit --format X SUB` is checked against SUB's own list in run().
+FORMATS = ["text", "json", "markdown", "csv", "html"]
 
 
 def _sub(sub, name: str, help_text: str, formats: list[str]) -> argparse.ArgumentParser:
@@ -38,16 +43,17 @@ def _sub(sub, name: str, help_text: str, formats: list[str]) -> argparse.Argumen
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="audit_command", metavar="SUBCOMMAND", required=True)
-    w = _sub(sub, "who-has", "who holds what in an account or project, and how it got there", FORMATS)
+    w = _sub(sub, "who-has", "who holds what in an account or project, and how it got there", LISTING)
     w.add_argument("target", help="account name or id, project id, or aws/<name> / gcp/<id>")
     w.add_argument("--role", metavar="ENTITLEMENT", help="only this group / permission set / policy / role")
     w.add_argument("--live", action="store_true",
                    help="cross-check the cloud; exit 1 if it holds access the repository cannot explain")
-    h = _sub(sub, "history", "timeline of one person's or service account's access", FORMATS)
+    h = _sub(sub, "history", "timeline of one person's or service account's access", LISTING)
     h.add_argument("principal", help="user:<email>, an email, a GitHub login, group:<team> or serviceAccount:…")
-    r = _sub(sub, "report", "access matrix for auditors", ["text", "json", "csv", "html"])
+    r = _sub(sub, "report", "access matrix for auditors", SUBCOMMAND_FORMATS["report"])
     r.add_argument("--output", "-o", metavar="FILE", help="write the report here instead of stdout")
-    s = _sub(sub, "summary", "Markdown summary of the last apply run (the merged PR's comment)", ["text", "markdown", "json"])
+    s = _sub(sub, "summary", "Markdown summary of the last apply run (the merged PR's comment)",
+             SUBCOMMAND_FORMATS["summary"])
     s.add_argument("--comment", action="store_true", help="post it on the run's PR (needs GitHub context)")
     s.add_argument("--pr", type=int, metavar="N", help="PR to comment on (default: the one in the record)")
 
@@ -55,6 +61,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args, ctx) -> int:
     record = Path(args.record) if args.record else None
     fmt = args.format
+    if fmt not in SUBCOMMAND_FORMATS[args.audit_command]:
+        raise UsageError(f"audit {args.audit_command} has no --format {fmt}; use one of: "
+                         + ", ".join(SUBCOMMAND_FORMATS[args.audit_command]))
     if args.audit_command == "who-has":
         return _who_has(args, ctx, fmt, record)
     if args.audit_command == "history":
@@ -69,7 +78,13 @@ def _who_has(args, ctx, fmt: str, record: Path | None) -> int:
     org = orgmodel.load(Tree(ctx.root))
     target = audit.resolve_target(org, args.target)
     evidence = audit.Evidence.load(ctx.root, record)
-    found = audit.rows(ctx.root, org, ctx.now, evidence, audit.role_filter(target, args.role))
+    found = audit.rows(ctx.root, org, ctx.now, evidence, audit.role_filter(target, None))
+    if args.role is not None:
+        known = roles_at(org, target, found)
+        if args.role not in known:
+            raise UsageError(f"--role {args.role!r} is not a role in {target.provider}/{target.name}; "
+                             "roles there: " + (", ".join(known) or "none"))
+        found = [r for r in found if r.grant.entitlement == args.role]
     unexplained = audit.cross_check(ctx.root, ctx.now, target, found, args.role) if args.live else []
     drifted = [r for r in found if r.live not in ("live", "not checked")]
     label = f"{target.provider}/{target.name}" + (f" ({target.id})" if target.id != target.name else "")
@@ -94,7 +109,10 @@ def _who_has(args, ctx, fmt: str, record: Path | None) -> int:
                           _day(r.grant.expires), escape(r.grant.request or "—"),
                           f"#{p.pr}" if p and p.pr else "—", _day(p.merged_at) if p else "—",
                           escape(_approvers(r)), *([escape(r.live)] if args.live else []))
-        out.print(table if found else f"Nobody holds access in {label} through the pipeline.")
+        if found:
+            print_table(out, table)
+        else:
+            out.print(f"Nobody holds access in {label} through the pipeline.")
         for u in unexplained:
             g = u.grant
             out.print(f"[red]unexplained[/] {escape(g.principal)} {g.kind} {escape(g.entitlement)}: {escape(u.why)}")
@@ -104,13 +122,16 @@ def _who_has(args, ctx, fmt: str, record: Path | None) -> int:
     return EXIT_FINDING if unexplained or drifted else EXIT_OK
 
 
+def roles_at(org, target, found) -> list[str]:
+    """What --role can name in a target: what it manages, plus what is held there."""
+    managed = {e for entitlements in target.managed.values() for e in entitlements}
+    return sorted(managed | {r.grant.entitlement for r in found})
+
+
 def _out():
-    """A console whose tables are never cut with ellipses when piped to a
-    file or a CI log: an auditor's evidence must be whole."""
-    out = console()
-    if not out.is_terminal:
-        out.width = max(out.width, 240)
-    return out
+    """The console; ``print_table`` keeps an auditor's evidence whole (never
+    cut with ellipses) in a terminal, a file or a CI log."""
+    return console()
 
 
 def _approvers(r: audit.Row) -> str:
@@ -162,7 +183,7 @@ def _history(args, ctx, fmt: str, record: Path | None) -> int:
     for e in events:
         table.add_row(f"{e.time:%Y-%m-%d %H:%M}", e.kind, escape(e.request or "—"), escape(e.detail),
                       f"#{e.pr}" if e.pr else "—", escape(e.author or "—"))
-    out.print(table)
+    print_table(out, table)
     return EXIT_OK
 
 
@@ -193,7 +214,7 @@ def _report(args, ctx, fmt: str, record: Path | None) -> int:
             table.add_row(f"{r.grant.provider}/{r.target.name}", escape(r.grant.principal),
                           escape(r.grant.entitlement), r.tier, _day(r.grant.expires), escape(r.owner),
                           escape(last_review(r)))
-        _out().print(table)
+        print_table(_out(), table)
         return EXIT_OK
     if args.output:
         try:

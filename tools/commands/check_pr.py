@@ -40,8 +40,9 @@ and other tools read them)::
                 "break_glass_issue": int | null},
      "comment": "<the PR comment's Markdown>"}
 
-In text and markdown formats the annotations go to stdout as
-``::error file=…,line=…::…`` lines; in json format they are only in the object.
+In text and markdown formats inside GitHub Actions (``GITHUB_ACTIONS=true``)
+the annotations go to stdout as ``::error file=…,line=…::…`` lines; elsewhere,
+and in json format, they are only in the object.
 """
 from __future__ import annotations
 
@@ -76,6 +77,9 @@ CREDENTIAL_ENV = {
     "gcp": ("ACCESSCTL_GCP_ENDPOINT", "GOOGLE_APPLICATION_CREDENTIALS", "CLOUDSDK_AUTH_ACCESS_TOKEN"),
 }
 CREDENTIAL_FILES = {"aws": (".aws/credentials",), "gcp": (".config/gcloud/application_default_credentials.json",)}
+
+
+FORMATS = ("text", "json", "markdown")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -209,7 +213,7 @@ def _check(args, ctx, pr: prc.PRContext, base: str) -> cp.Verdict:
 
     folders = {f for f in (folder_of(x.path) for x in pr.files) if f}
     folders |= {f for f in (folder_of(x.previous_path) for x in pr.files if x.previous_path) if f}
-    head_files = load_folders(Tree(ctx.root), folders, org_model, ctx.now)
+    head_files = load_folders(Tree(ctx.root), folders, org_model, ctx.now, set(pr.request_paths))
     base_files = load_folders(base_tree, folders, org_model, ctx.now)
     by_path = {rf.path: rf for rf in head_files}
     paths = pr.request_paths
@@ -347,8 +351,9 @@ def run(args, ctx) -> int:
             "annotations": [{"file": a.file, "line": a.line, "message": a.message} for a in notes],
             "github": github, "comment": markdown})
     else:
-        for a in notes:
-            print(a.command())
+        if os.environ.get("GITHUB_ACTIONS") == "true":  # workflow commands mean nothing elsewhere
+            for a in notes:
+                print(a.command())
         if ctx.format == "markdown":
             sys.stdout.write(markdown)
         else:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from tools.core.errors import EXIT_USAGE, AccessctlError, UsageError
+from tools.core.errors import EXIT_INTERNAL, EXIT_USAGE, AccessctlError, UsageError
 from tools.core.repo import find_root
 
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -54,14 +54,27 @@ def _now(text: str | None) -> datetime:
         raise UsageError(f"--now / ACCESSCTL_NOW {text!r} is not a date or RFC 3339 timestamp") from None
 
 
+DEFAULT_FORMATS = ("text", "json")
+
+
+def version() -> str:
+    """The installed distribution's version (the source tree's when not installed)."""
+    from importlib import metadata
+    try:
+        return metadata.version("accessctl")
+    except metadata.PackageNotFoundError:  # pragma: no cover - run from a plain checkout
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--repo", metavar="PATH", help="access repository (default: found from the current directory)")
-    common.add_argument("--format", choices=["text", "json", "markdown"], default="text",
-                        help="output format (json is machine-readable on stdout)")
     common.add_argument("--now", metavar="TIME", default=os.environ.get("ACCESSCTL_NOW"),
                         help=argparse.SUPPRESS)
+    common.add_argument("--debug", action="store_true", default=bool(os.environ.get("ACCESSCTL_DEBUG")),
+                        help="on an internal error, print the traceback")
     parser = argparse.ArgumentParser(prog="accessctl", description="Access requests as pull requests.")
+    parser.add_argument("--version", action="version", version=f"accessctl {version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (module, help_text) in COMMANDS.items():
         try:
@@ -71,6 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue  # command not shipped in this build
         p = sub.add_parser(name, parents=[common], help=help_text, description=help_text)
+        # Each command offers only the formats it prints (FORMATS in its module).
+        formats = tuple(getattr(mod, "FORMATS", DEFAULT_FORMATS))
+        p.add_argument("--format", choices=formats, default="text",
+                       help="output format: " + ", ".join(formats) + " (json is machine-readable on stdout)")
         mod.add_arguments(p)
         p.set_defaults(_run=mod.run, _needs_repo=getattr(mod, "NEEDS_REPO", True))
     return parser
@@ -93,11 +110,20 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
     except Exception as exc:  # a bug, not a user's mistake: say so, keep it to a line
-        if os.environ.get("ACCESSCTL_DEBUG"):
-            raise
-        print(f"accessctl: internal error: {type(exc).__name__}: {exc} "
-              "(set ACCESSCTL_DEBUG=1 for the traceback and report it)", file=sys.stderr)
-        return EXIT_USAGE
+        if getattr(args, "debug", False):
+            import traceback
+            traceback.print_exc()
+        print(f"accessctl: internal error (a bug in accessctl {version()}, not in your input): "
+              f"{type(exc).__name__}: {_one_line(exc)}. Please report it to the accessctl maintainers "
+              "with the command you ran" + ("" if getattr(args, "debug", False) else
+                                   " and the traceback from re-running it with --debug"),
+              file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:300] + ("…" if len(text) > 300 else "")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -3,6 +3,12 @@ the Rego decision for each request file. Exit 1 when any file is denied.
 
 With a PR (or ``--base``) the policies and org model come from the base
 commit, so the PR cannot change the rules judging it.
+
+A file that ``accessctl validate`` rejects is never ALLOWed: its findings
+(wrong folder, duplicate grant, unknown team …) are reported as denials
+exactly as ``check-pr`` reports them, checked against the same org model the
+policy used. Without a PR there are no reviews: approvals are not checked,
+and the text output says so.
 """
 from __future__ import annotations
 
@@ -18,7 +24,12 @@ from tools.core import pr_context as prc
 from tools.core.errors import EXIT_FINDING, EXIT_OK, UsageError
 from tools.core.output import console, emit_json
 from tools.core.repo import Tree
-from tools.policy.evaluate import Evaluation, evaluate_files
+from tools.policy.evaluate import Evaluation, FileDecision, evaluate_files, resolve_base
+from tools.provision.apply import folder_of, load_folders
+from tools.request.validate import INCOMPLETE_IMPORT
+
+
+FORMATS = ("text", "json", "markdown")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -54,6 +65,7 @@ def run(args, ctx) -> int:
     only = selected_paths(ctx, args.paths)
     paths = sorted(only) if only is not None else None
     result = evaluate_files(ctx.root, paths, pr, args.base, ctx.now, keep_input=args.explain_input)
+    deny_invalid(result, validation_findings(ctx, result, args.base or (pr.base_sha if pr else None)))
     if args.explain_input:
         docs = [{"input": d.input, "data": result.bundle.data} for d in result.decisions if d.input is not None]
         json.dump(docs[0] if len(docs) == 1 else docs, sys.stdout, indent=2)
@@ -68,11 +80,41 @@ def run(args, ctx) -> int:
     elif ctx.format == "markdown":
         sys.stdout.write(markdown(result))
     else:
-        text(result)
+        text(result, pr is not None)
     return EXIT_OK if result.allowed else EXIT_FINDING
 
 
-def text(result: Evaluation) -> None:
+def validation_findings(ctx, result: Evaluation, base: str | None) -> dict[str, list]:
+    """What validate says about each decided file, with the org model the
+    policy was given; cross-file checks (duplicates, service accounts) see
+    every file of the folders involved."""
+    org = orgmodel.load(Tree(ctx.root, resolve_base(ctx.root, base)) if base else Tree(ctx.root))
+    folders = {f for f in (folder_of(d.file) for d in result.decisions) if f}
+    files = load_folders(Tree(ctx.root), folders, org, ctx.now, {d.file for d in result.decisions}) \
+        if folders else []
+    return {rf.path: [f for f in rf.findings if f.rule != INCOMPLETE_IMPORT] for rf in files}
+
+
+def deny_invalid(result: Evaluation, findings: dict[str, list]) -> None:
+    """Turn each file's validation findings into denials (as check-pr does).
+    A finding the policy also reports (same rule id) is listed once, as the
+    policy's violation."""
+    for i, d in enumerate(result.decisions):
+        found = findings.get(d.file) or []
+        if not found:
+            continue
+        rules = {v.get("rule") for v in d.violations}
+        known = {v.get("message") for v in d.violations}
+        extra = [{"rule": "invalid-request", "title": "Invalid request file", "severity": "high",
+                  "message": f.message + (f" (line {f.line})" if f.line else ""),
+                  "remediation": f.fix or "run `accessctl validate` for details", "file": d.file, "check": f.rule}
+                 for f in found if f.rule not in rules]
+        extra = [v for v in extra if v["message"] not in known]
+        result.decisions[i] = FileDecision(d.file, False, extra + list(d.violations), d.waived,
+                                           d.post_incident_review, d.required_approvals, d.input)
+
+
+def text(result: Evaluation, with_pr: bool = False) -> None:
     out = console()
     for d in result.decisions:
         out.print(("[green]ALLOW[/] " if d.allow else "[red]DENY[/]  ") + escape(d.file))
@@ -88,6 +130,9 @@ def text(result: Evaluation) -> None:
     denied = sum(not d.allow for d in result.decisions)
     summary = f"{len(result.decisions)} file(s), {denied} denied (policies from {result.rules_from}, engine {result.engine})"
     out.print(f"[red]{summary}[/]" if denied else f"[green]{summary}[/]")
+    if not with_pr:
+        out.print("[yellow]approvals not checked:[/] no PR context (pass --pr N or --pr-context FILE, "
+                  "or run `accessctl check-pr --local`)")
 
 
 def markdown(result: Evaluation) -> str:

@@ -68,6 +68,7 @@ def run(args, ctx) -> int:
     due = expire.reminders(files, org, ctx.now, days, tree.read_text)
     reminded = [r for r in due if _remind(gh, r)] if gh else []
     failed = [r for r in results if not r.ok]
+    skipped = _skipped(args, gh, expired, plan, due, reminded)
     report = {
         "expired_requests": [e.file.path for e in expired],
         "revoked": [dict(change_json(r.change, targets), ok=r.ok, error=r.error) for r in results]
@@ -76,6 +77,9 @@ def run(args, ctx) -> int:
         "cleanup_pr": cleanup,
         "reminders": [{"request": r.file.path, "requester": r.requester, "branch": r.branch} for r in reminded],
         "due_reminders": [r.file.path for r in due],
+        "due": [{"request": r.file.path, "requester": r.requester,
+                 "expires": r.expires.isoformat().replace("+00:00", "Z")} for r in due],
+        "skipped": skipped,
         "errors": errors + [f"{r.change.grant.principal} {r.change.grant.entitlement}: {r.error}" for r in failed],
     }
     if ctx.format == "json":
@@ -83,6 +87,26 @@ def run(args, ctx) -> int:
     else:
         _print(report, args.dry_run)
     return EXIT_FINDING if report["errors"] else EXIT_OK
+
+
+def _skipped(args, gh, expired, plan, due, reminded) -> list[str]:
+    """What the run did not do, and why: a quiet job must never look like a done one."""
+    out = []
+    if args.dry_run:
+        out.append("dry run: nothing revoked or deleted, no cleanup PR, no reminders")
+    elif args.no_github:
+        out.append("--no-github: cleanup PR and reminders skipped")
+    elif gh is None:
+        out.append("no GITHUB_TOKEN / GITHUB_REPOSITORY: cleanup PR and reminders skipped")
+    revoked_from = {c.grant.request for c in plan.changes}
+    for e in expired:
+        if e.file.path not in revoked_from:
+            out.append(f"{e.file.path}: expired, but nothing of it is live to revoke")
+    if gh is not None:
+        sent = {r.file.path for r in reminded}
+        out += [f"{r.file.path}: reminder already sent (renew PR {r.branch} exists)" for r in due
+                if r.file.path not in sent]
+    return out
 
 
 def _counts(live):
@@ -116,18 +140,27 @@ def _remind(gh, r: expire.Reminder) -> bool:
 
 
 def _print(report: dict, dry_run: bool) -> None:
+    """Always say what was done, what is due, and what was skipped and why."""
     out = console()
     verb = "would revoke" if dry_run else "revoked"
+    expired = report["expired_requests"]
+    out.print(f"{len(expired)} expired request file(s): " + ", ".join(escape(p) for p in expired)
+              if expired else "Nothing expired.")
     for r in report["revoked"]:
         mark = "[red]✗[/]" if r.get("ok") is False else "[green]✓[/]"
         out.print(f"{mark} {verb} {escape(r['principal'])} {escape(r['target'])} — {escape(r['reason'])}")
     for p in report["deleted_identities"]:
-        out.print(f"[green]✓[/] deleted service account {escape(p)} (disabled for longer than the grace period)")
+        out.print(f"[green]✓[/] {'would delete' if dry_run else 'deleted'} service account {escape(p)} "
+                  "(disabled for longer than the grace period)")
     if report["cleanup_pr"]:
-        out.print(f"Opened PR #{report['cleanup_pr']} removing {len(report['expired_requests'])} expired file(s).")
+        out.print(f"Opened PR #{report['cleanup_pr']} removing {len(expired)} expired file(s).")
+    due = report.get("due", [])
+    out.print(f"{len(due)} reminder(s) due" + (":" if due else ""))
+    for d in due:
+        out.print(f"  {escape(d['request'])}: @{escape(d['requester'])}, access ends {escape(d['expires'])}")
     for r in report["reminders"]:
-        out.print(f"Reminded @{r['requester']} with a renew PR for {r['request']}.")
+        out.print(f"Reminded @{escape(r['requester'])} with a renew PR for {escape(r['request'])}.")
+    for why in report.get("skipped", []):
+        out.print(f"[yellow]skipped[/] {escape(why)}")
     for e in report["errors"]:
         out.print(f"[red]error[/] {escape(e)}")
-    if not (report["revoked"] or report["deleted_identities"] or report["expired_requests"]):
-        out.print("Nothing has expired.")

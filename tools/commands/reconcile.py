@@ -19,11 +19,15 @@ from rich.table import Table
 from tools.core.errors import EXIT_FINDING, EXIT_OK, UsageError
 from tools.core.mdsafe import code, md
 from tools.core.output import console, emit_json
+from tools.core.tables import print_table
 from tools.core.progress import job_summary, per_target
 from tools.jobs import drift_issue
 from tools.jobs.reconcile import Drift, Shard, drift_of, summary
 from tools.provision.apply import build_plan, execute, guard, provider_list
 from tools.provision.render import target_label
+
+
+FORMATS = ("text", "json", "markdown")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -85,7 +89,7 @@ def _print_text(drift: list[Drift], targets, info: dict) -> None:
             g = d.change.grant
             table.add_row(f"[{colour[d.kind]}]{d.kind}[/]", target_label(g, targets), escape(g.principal),
                           escape(f"{g.kind} {g.entitlement}"), escape(d.outcome))
-        out.print(table)
+        print_table(out, table)
     out.print(f"{info['total']} drifted grant(s) in {info['targets']} target(s): "
               f"{info['missing']} missing, {info['extra']} extra, {info['changed']} changed; "
               f"{info['fixed']} fixed, {info['failed']} failed"

@@ -26,6 +26,7 @@ from tools.core.repo import Tree, git
 from tools.request import load, scaffold, validate
 
 TICKET = re.compile(r"^[A-Z][A-Z0-9]+-[0-9]+$")
+EXPIRES = re.compile(load.schema()["$defs"]["expires"]["pattern"])
 MIN_JUSTIFICATION = 20
 
 
@@ -70,32 +71,46 @@ class Asker:
         return line.strip()
 
     def choose(self, flag: str, question: str, options: list[tuple[str, str]],
-               default: str | None = None, many: bool = False) -> list[str]:
+               default: str | None = None, many: bool = False,
+               typed: Callable[[str], str | None] | None = None) -> list[str]:
+        """A numbered menu. Enter takes ``default`` (a menu of one option
+        defaults to it); ``typed(value)`` accepts a value typed instead of a
+        number, returning the problem with it or None. Asked again until the
+        answer is valid: earlier answers are never lost."""
         if not options:
             raise UsageError(f"nothing to choose for {question}: the org model offers none here")
         if not self.interactive:
             raise UsageError(f"{flag} is required (no terminal to ask); one of: "
                              + ", ".join(v for v, _ in options))
+        if default is None and len(options) == 1:
+            default = options[0][0]
         self._write(f"\n{question}\n")
         for i, (value, label) in enumerate(options, 1):
             self._write(f"  {i:>2}) {value}" + (f"  ({label})" if label else "") + "\n")
         hint = " (numbers separated by commas)" if many else ""
         values = [v for v, _ in options]
-        for _ in range(5):
+        while True:
             text = self._line(f"choose{hint}" + (f" [{default}]" if default else "") + ": ")
             if not text and default:
                 return [default]
             picked = [p.strip() for p in text.split(",")] if many else [text]
-            out = []
+            out, problems = [], []
             for p in picked:
                 if p.isdigit() and 1 <= int(p) <= len(options):
                     out.append(values[int(p) - 1])
-                elif p in values or (p and flag == "--principal" and ":" in p):
+                elif p in values:
                     out.append(p)
+                elif p and typed is not None:
+                    problem = typed(p)
+                    (problems.append(problem) if problem else out.append(p))
+                elif p:
+                    problems.append(f"{p!r} is not one of the choices")
             if out and len(out) == len(picked):
                 return out
-            self._write(f"  please answer with a number from 1 to {len(options)}\n")
-        raise UsageError(f"no valid answer for {question}")
+            for problem in problems:
+                self._write(f"  {problem}\n")
+            self._write(f"  please answer with a number from 1 to {len(options)}"
+                        + (" or type a value" if typed else "") + "\n")
 
     def text(self, flag: str, question: str, default: str | None = None,
              check: Callable[[str], str | None] = lambda s: None) -> str:
@@ -103,13 +118,12 @@ class Asker:
             if default is not None:
                 return default
             raise UsageError(f"{flag} is required (no terminal to ask)")
-        for _ in range(5):
+        while True:  # until valid: the answers given so far are kept
             value = self._line(f"{question}" + (f" [{default}]" if default else "") + ": ") or (default or "")
             problem = check(value) if value else "an answer is needed"
             if not problem:
                 return value
             self._write(f"  {problem}\n")
-        raise UsageError(f"no valid answer for {question}")
 
 
 def _justification_problem(text: str) -> str | None:
@@ -120,6 +134,58 @@ def _justification_problem(text: str) -> str | None:
 
 def _ticket_problem(text: str) -> str | None:
     return None if TICKET.match(text) else "a ticket looks like OPS-1234"
+
+
+ACCEPTED_DATES = ("a date YYYY-MM-DD (access ends as that day begins, 00:00 UTC) or an RFC 3339 time "
+                  "such as 2026-12-01T18:00:00Z; relative dates like \"next week\" are not accepted")
+
+
+def login_problem(org: orgmodel.OrgModel) -> Callable[[str], str | None]:
+    def check(login: str) -> str | None:
+        if login.lower() in org.people_by_login:
+            return None
+        return f"{login!r} is not a GitHub login in policies/data/people.yaml; e.g. " + ", ".join(
+            sorted(p.github for p in org.people.values())[:5])
+    return check
+
+
+def expiry_problem(now, hours: int) -> Callable[[str], str | None]:
+    """The same limits validate applies: a real, future date within ``hours``."""
+    from datetime import timedelta
+    from tools.core.expiry import parse_expiry
+
+    def check(text: str) -> str | None:
+        if not EXPIRES.match(text):
+            return f"{text!r} is not a date: use {ACCEPTED_DATES}"
+        try:
+            when = parse_expiry(text)
+        except ValueError:
+            return f"{text!r} is not a real date: use {ACCEPTED_DATES}"
+        if when <= now:
+            return f"{text} is in the past; choose a future date"
+        latest = now + timedelta(hours=hours)
+        if when > latest:
+            return (f"{text} is more than {hours} hours away, the most this access allows; "
+                    f"choose {scaffold.default_expiry(now, hours)} or earlier")
+        return None
+    return check
+
+
+def principal_problem(org: orgmodel.OrgModel, allowed: tuple[str, ...],
+                      accounts: list[str]) -> Callable[[str], str | None]:
+    """A principal typed instead of picked: the kinds validate accepts."""
+    def check(text: str) -> str | None:
+        kind, _, ident = text.partition(":")
+        if kind not in allowed:
+            return f"{text!r}: this access goes to " + " or ".join(f"{k}:…" for k in allowed)
+        if kind == "user" and ident.lower() not in org.people:
+            return f"{ident!r} is not a person in policies/data/people.yaml"
+        if kind == "group" and ident not in org.teams:
+            return f"team {ident!r} does not exist; one of: " + ", ".join(sorted(org.teams))
+        if kind == "serviceAccount" and text not in accounts:
+            return f"{text!r} is not defined by a ServiceAccount file"
+        return None
+    return check
 
 
 def _guess_requester(root: Path, org: orgmodel.OrgModel) -> str | None:
@@ -178,7 +244,7 @@ def _grants(args, ask: Asker, org: orgmodel.OrgModel, target: Target) -> list[sc
 
 def _access_request(args, ctx, ask: Asker, org, tree: Tree) -> tuple[str, dict]:
     requester = args.requester or ask.text("--requester", "Your GitHub login",
-                                           _guess_requester(ctx.root, org))
+                                           _guess_requester(ctx.root, org), check=login_problem(org))
     target = _target(args, ask, org)
     grants = _grants(args, ask, org, target)
     principal = args.principal
@@ -190,10 +256,13 @@ def _access_request(args, ctx, ask: Asker, org, tree: Tree) -> tuple[str, dict]:
                    for p in scaffold.principal_choices(org, target, grants[0].kind,
                                                        me.email if me else None, accounts)]
         principal = ask.choose("--principal", "Who gets the access? (a number, or type user:<email>)",
-                               options, default=options[0][0] if options else None)[0]
+                               options, default=options[0][0] if options else None,
+                               typed=principal_problem(org, KINDS[grants[0].kind].principal_types,
+                                                       accounts))[0]
     hours = scaffold.max_hours(org, grants, args.break_glass)
     expires = args.expires or ask.text("--expires", "Expires (YYYY-MM-DD or RFC 3339, UTC)",
-                                       scaffold.default_expiry(ctx.now, hours))
+                                       scaffold.default_expiry(ctx.now, hours),
+                                       check=expiry_problem(ctx.now, hours))
     justification = args.justification or ask.text("--justification", "Why is it needed?",
                                                     check=_justification_problem)
     ticket = args.ticket
@@ -208,14 +277,15 @@ def _access_request(args, ctx, ask: Asker, org, tree: Tree) -> tuple[str, dict]:
 
 def _service_account(args, ctx, ask: Asker, org) -> tuple[str, dict]:
     requester = args.requester or ask.text("--requester", "Your GitHub login",
-                                           _guess_requester(ctx.root, org))
+                                           _guess_requester(ctx.root, org), check=login_problem(org))
     target = _target(args, ask, org)
     name = args.name or ask.text("--name", "Service account name (lower case, 5-63 characters)")
     owner = args.owner or ask.choose("--owner", "Which team owns it?", [(t, "") for t in org.teams])[0]
     purpose = args.purpose or args.justification or ask.text("--purpose", "What is it for?",
                                                              check=_justification_problem)
     hours = int(org.setting("service_accounts", "max_hours", default=8760))
-    expires = args.expires or ask.text("--expires", "Expires (YYYY-MM-DD)", scaffold.default_expiry(ctx.now, hours))
+    expires = args.expires or ask.text("--expires", "Expires (YYYY-MM-DD)", scaffold.default_expiry(ctx.now, hours),
+                                       check=expiry_problem(ctx.now, hours))
     repo = ref = None
     if target.provider == "aws":
         repo = args.oidc_repository or ask.text("--oidc-repository", "GitHub repository that may assume it (owner/name)")
@@ -260,6 +330,7 @@ def run(args, ctx) -> int:
         for f in found:
             out.print(f"[red]✗[/] {escape(str(f))}")
         out.print(f"[red]not written:[/] {escape(path)} would be refused; fix the answers above and run again")
+        out.print("Your answers, to edit and run again without retyping them:\n  " + escape(as_command(path, doc)))
         return EXIT_FINDING
     branch = "access/" + Path(path).stem
     out.print(f"[green]✓[/] wrote {escape(path)} (valid)")
@@ -268,6 +339,30 @@ def run(args, ctx) -> int:
               f"  git switch -c {branch}\n  git add {path}\n"
               f"  git commit -m \"Request access: {Path(path).stem}\"\n  git push -u origin {branch}")
     return EXIT_OK
+
+
+def as_command(path: str, doc: dict) -> str:
+    """The ``accessctl request new`` line that gives the same answers."""
+    import shlex
+    from tools.request.load import path_parts
+    provider, target, name = path_parts(path)
+    flags = ["--provider", provider, "--target", target]
+    if doc.get("kind") == "ServiceAccount":
+        flags = ["--service-account", *flags, "--name", doc["name"], "--owner", doc["owner"],
+                 "--purpose", doc["purpose"]]
+        oidc = doc.get("oidc") or {}
+        if oidc:
+            flags += ["--oidc-repository", oidc.get("repository") or "", "--oidc-ref", oidc.get("ref") or ""]
+    else:
+        for g in doc.get("grants", []):
+            flags += ["--kind", g["kind"], "--entitlement", g[KINDS[g["kind"]].entitlement_field]]
+        flags += ["--principal", doc["principal"], "--justification", doc["justification"], "--name", name]
+        if doc.get("break_glass"):
+            flags.append("--break-glass")
+    flags += ["--requester", doc["requester"], "--expires", doc["expires"]]
+    if doc.get("ticket"):
+        flags += ["--ticket", doc["ticket"]]
+    return "accessctl request new " + " ".join(shlex.quote(str(f)) for f in flags)
 
 
 def _write_and_validate(ctx, path: str, text: str) -> list:

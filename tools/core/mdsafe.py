@@ -23,7 +23,10 @@ def clean(text: object, limit: int | None = None) -> str:
 def md(text: object, limit: int | None = None) -> str:
     """Inline Markdown for untrusted text: one line, no HTML, no emphasis or
     links, no table-cell break, no @mention (a zero-width space follows @)."""
-    s = clean(text, limit)
+    return _escape(clean(text, limit))
+
+
+def _escape(s: str) -> str:
     s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     s = _MD_SPECIAL.sub(r"\\\1", s)
     return s.replace("@", "@\u200b")
@@ -37,3 +40,21 @@ def code(text: object) -> str:
     if "`" in s or not s:
         return md(s)
     return f"`{s.replace('|', chr(92) + '|')}`"
+
+
+_SPAN = re.compile(r"`([^`\n]+)`")
+
+
+def prose(text: object, limit: int | None = None) -> str:
+    """Like :func:`md`, but a `backticked` part (how messages and fixes name
+    a command or a field) renders as a code span instead of literal
+    backticks. Each span goes through :func:`code`, so it cannot close
+    early; the text around it through :func:`md`."""
+    s = clean(text, limit)
+    out, last = [], 0
+    for m in _SPAN.finditer(s):
+        out.append(_escape(s[last:m.start()]))
+        out.append(code(m.group(1)) if m.group(1).strip() else _escape(m.group(0)))
+        last = m.end()
+    out.append(_escape(s[last:]))
+    return "".join(out)

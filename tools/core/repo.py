@@ -66,3 +66,20 @@ class Tree:
 
     def describe(self) -> str:
         return f"commit {self.ref}" if self.ref else "the working tree"
+
+
+def require_commit(root: Path, ref: str, flag: str) -> str | None:
+    """``ref`` as a commit SHA, or a usage error naming ``flag``.
+
+    The all-zero SHA GitHub sends as ``before`` for a branch's first push
+    means "no previous commit" and gives None (the caller covers everything).
+    Any other ref that is not a commit is refused: quietly widening or
+    narrowing a run because of a typo would hide the mistake.
+    """
+    if not ref.strip("0"):
+        return None
+    sha = git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False).strip()
+    if not sha:
+        raise UsageError(f"{flag} {ref!r} is not a commit of this repository; fetch it first "
+                         "(actions/checkout with fetch-depth: 0) or pass a commit SHA, branch or tag")
+    return sha

@@ -81,11 +81,25 @@ def loads(text: str) -> Document:
                             ev.start_mark.line + 1)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
+        if mark is not None and _tab_indented(text, mark.line):
+            raise YamlError(TABS, mark.line + 1) from None
         raise YamlError(f"invalid YAML: {exc.problem or exc.context}",
                         mark.line + 1 if mark else None) from None
     except yaml.YAMLError as exc:
         raise YamlError(f"invalid YAML: {exc}") from None
     return doc
+
+
+TABS = "YAML does not allow tabs for indentation; use spaces"
+
+
+def _tab_indented(text: str, line: int) -> bool:
+    """libyaml reports a tab as a token or indentation error on its line."""
+    lines = text.splitlines()
+    if not 0 <= line < len(lines):
+        return False
+    current = lines[line]
+    return "\t" in current[: len(current) - len(current.lstrip())]
 
 
 def _node(ev: yaml.Event, events, path: Path, doc: Document) -> Any:

@@ -77,7 +77,8 @@ def folder_of(path: str) -> str | None:
     return f"{load.REQUESTS_DIR}/{provider}/{target}" if provider else None
 
 
-def load_folders(tree: Tree, folders: set[str], org: OrgModel, now: datetime) -> list[load.RequestFile]:
+def load_folders(tree: Tree, folders: set[str], org: OrgModel, now: datetime,
+                 last: set[str] = frozenset()) -> list[load.RequestFile]:
     """The request files of some targets' folders, plus the folders of the
     service accounts they name, validated together.
 
@@ -96,7 +97,7 @@ def load_folders(tree: Tree, folders: set[str], org: OrgModel, now: datetime) ->
              and rf.request.principal.type == "serviceAccount"}
     if named - folders:
         files += read(named - folders)
-    validate.validate(files, org, now)
+    validate.validate(files, org, now, last)  # ``last``: see validate.validate
     return files
 
 

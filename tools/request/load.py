@@ -82,6 +82,10 @@ class RequestFile:
     doc: yamlsafe.Document | None = None
     request: AccessRequest | ServiceAccount | None = None
     findings: list[Finding] = field(default_factory=list)
+    # What could still be read from a file that failed a check: validate
+    # checks it too, so one run reports every problem, but it is never a
+    # request (nothing downstream grants, evaluates or expires it).
+    partial: AccessRequest | ServiceAccount | None = None
 
     def line(self, *path: str | int) -> int | None:
         return self.doc.line_of(path) if self.doc else None
@@ -138,11 +142,18 @@ def read(tree: Tree, path: str) -> RequestFile:
         rf.finding("the file must hold one mapping (apiVersion, kind, …)",
                    "start from `accessctl request new`")
         return rf
+    broken: set[str] = set()
     for err in sorted(_validator().iter_errors(rf.doc.data), key=lambda e: list(map(str, e.absolute_path))):
         rf.finding(*_describe(err), at=_where(err), rule="schema")
-    if not rf.findings:
-        _build(rf)
+        broken.add(str(err.absolute_path[0]) if err.absolute_path else "")
+    _build(rf, broken)
     return rf
+
+
+# Without these intact there is nothing to check further; any other field
+# that fails the schema is left out (None) and the remaining checks still run.
+STRUCTURAL = {"AccessRequest": ("kind", "principal", "grants"),
+              "ServiceAccount": ("kind", "provider", "name", "account", "project")}
 
 
 def _path_ok(tree: Tree, rf: RequestFile) -> bool:
@@ -213,31 +224,65 @@ def _describe(err: jsonschema.ValidationError) -> tuple[str, str]:
     return (f"{where}: {err.message}", "see tools/request/schemas/request.v1.schema.json")
 
 
-def _build(rf: RequestFile) -> None:
+def _build(rf: RequestFile, broken: set[str] = frozenset()) -> None:
+    """Make the typed request; with findings already (or new ones here) it
+    becomes ``rf.partial``, checked by validate but never granted."""
     d = rf.doc.data
+    kind = d.get("kind")
+    needed = STRUCTURAL.get(kind) if isinstance(kind, str) else None
+    if needed is None or broken & set(needed):
+        return
+    if kind == "AccessRequest" and ("principal" not in d or "grants" not in d):
+        return
+    if kind == "ServiceAccount" and not all(k in d for k in ("provider", "name")):
+        return
+
+    def ok(key: str):
+        return None if key in broken else d.get(key)
+    expires = None
+    if "expires" in d and "expires" not in broken:
+        try:
+            expires = parse_expiry(d["expires"])
+        except ValueError:
+            rf.finding(f"expires {d['expires']!r} is not a real date", _date_fix(str(d["expires"])),
+                       at=("expires",))
+    if kind == "ServiceAccount":
+        oidc = ok("oidc") or {}
+        built = ServiceAccount(
+            rf.path, d["provider"], d["name"], d.get("account") or d.get("project"), ok("owner"),
+            ok("purpose"), ok("requester"), expires, ok("ticket"), oidc.get("repository"),
+            oidc.get("ref"), bool(ok("user_managed_keys") or False), bool(ok("imported") or False))
+    else:
+        try:
+            principal = Principal.parse(d["principal"])
+        except ValueError as exc:
+            rf.finding(str(exc), at=("principal",))
+            return
+        grants = tuple(
+            GrantSpec(g["kind"], g[KINDS[g["kind"]].target_field], g[KINDS[g["kind"]].entitlement_field], i)
+            for i, g in enumerate(d["grants"]))
+        built = AccessRequest(
+            rf.path, principal, ok("requester"), ok("justification"), expires, grants,
+            ok("ticket"), bool(ok("break_glass") or False), bool(ok("imported") or False))
+    if rf.findings:
+        rf.partial = built
+    else:
+        rf.request = built
+
+
+def _date_fix(text: str) -> str:
+    """Say what is wrong with a date that has the right shape."""
+    import calendar
     try:
-        expires = parse_expiry(d["expires"]) if "expires" in d else None
+        year, month, day = int(text[0:4]), int(text[5:7]), int(text[8:10])
     except ValueError:
-        rf.finding(f"expires {d['expires']!r} is not a real date", "use YYYY-MM-DD or an RFC 3339 timestamp", at=("expires",))
-        return
-    if d["kind"] == "ServiceAccount":
-        oidc = d.get("oidc") or {}
-        rf.request = ServiceAccount(
-            rf.path, d["provider"], d["name"], d.get("account") or d.get("project"), d.get("owner"),
-            d.get("purpose"), d.get("requester"), expires, d.get("ticket"), oidc.get("repository"),
-            oidc.get("ref"), bool(d.get("user_managed_keys", False)), bool(d.get("imported", False)))
-        return
-    try:
-        principal = Principal.parse(d["principal"])
-    except ValueError as exc:
-        rf.finding(str(exc), at=("principal",))
-        return
-    grants = tuple(
-        GrantSpec(g["kind"], g[KINDS[g["kind"]].target_field], g[KINDS[g["kind"]].entitlement_field], i)
-        for i, g in enumerate(d["grants"]))
-    rf.request = AccessRequest(
-        rf.path, principal, d.get("requester"), d.get("justification"), expires, grants,
-        d.get("ticket"), bool(d.get("break_glass", False)), bool(d.get("imported", False)))
+        return "use YYYY-MM-DD or an RFC 3339 timestamp"
+    if not 1 <= month <= 12:
+        return "the month must be 01 to 12; use YYYY-MM-DD"
+    last = calendar.monthrange(year, month)[1]
+    if not 1 <= day <= last:
+        return f"{calendar.month_name[month]} {year} has {last} days; use a day from 01 to {last:02d}"
+    return "use YYYY-MM-DD or an RFC 3339 timestamp (hours 00-23, minutes and seconds 00-59)"
 
 
 def read_all(tree: Tree) -> list[RequestFile]:

@@ -18,15 +18,25 @@ from tools.request.load import AccessRequest, RequestFile, ServiceAccount, path_
 PUBLIC_PRINCIPALS = {"allusers", "allauthenticatedusers", "*"}
 
 
-def validate(files: list[RequestFile], org: OrgModel, now: datetime) -> None:
-    """Append semantic findings to each file that passed the schema."""
+def validate(files: list[RequestFile], org: OrgModel, now: datetime, last: set[str] = frozenset()) -> None:
+    """Append semantic findings to each file that passed the schema.
+
+    Of two files asking for the same grant, the later one is refused; files
+    named in ``last`` (what a PR changes) count as later than all others, so
+    the new file is the duplicate, never the request already on main."""
     accounts = {sa.request.ref: sa for sa in files if isinstance(sa.request, ServiceAccount)}
     seen: dict[tuple, tuple[str, int | None]] = {}
     names: dict[str, str] = {}
+    # Whole requests first, so only they define what a partial one (a file
+    # that already failed a check) is compared with; a broken file must
+    # never make a valid one look like its duplicate.
+    whole = [(rf, rf.request, True) for rf in files if rf.request is not None and rf.path not in last]
+    whole += [(rf, rf.request, True) for rf in files if rf.request is not None and rf.path in last]
+    partial = [(rf, rf.partial, False) for rf in files if rf.request is None and rf.partial is not None]
     for rf in files:
-        req = rf.request
-        if req is None:
-            continue
+        if rf.request is None and rf.partial is None:
+            _folder_only(rf, org)
+    for rf, req, register in whole + partial:
         provider, target_name, _ = path_parts(rf.path)
         target = org.target(provider, target_name)
         if target is None:
@@ -42,11 +52,20 @@ def validate(files: list[RequestFile], org: OrgModel, now: datetime) -> None:
                        "use your GitHub login as listed in policies/data/people.yaml", at=("requester",))
         if req.expires is not None and req.expires <= now:
             rf.finding(f"expires {req.expires:%Y-%m-%d %H:%M}Z is in the past",
-                       "choose a future date; access cannot be backdated", at=("expires",))
+                       "choose a future date; access cannot be backdated", at=("expires",), rule="expiry-past")
         if isinstance(req, ServiceAccount):
-            _service_account(rf, req, org, provider, target_name, now, names)
+            _service_account(rf, req, org, provider, target_name, now, names if register else dict(names))
         else:
-            _access_request(rf, req, org, provider, target_name, now, accounts, seen)
+            _access_request(rf, req, org, provider, target_name, now, accounts, seen if register else dict(seen))
+
+
+def _folder_only(rf: RequestFile, org: OrgModel) -> None:
+    """A file that could not be read as a request still has a folder to check."""
+    provider, target_name, _ = path_parts(rf.path)
+    if provider in ("aws", "gcp") and rf.path.endswith((".yaml", ".yml")):
+        if org.target(provider, target_name) is None:
+            known = ", ".join(sorted(n for p, n in org.targets if p == provider))
+            rf.finding(f"folder {target_name!r} is not a known {provider} target", f"use one of: {known}")
 
 
 INCOMPLETE_IMPORT = "incomplete-import"
@@ -76,11 +95,11 @@ def _service_account(rf: RequestFile, sa: ServiceAccount, org: OrgModel, provide
                    f"set {field}: {target_name} or move the file", at=(field,))
     if sa.owner is not None and sa.owner not in org.teams:
         rf.finding(f"owner team {sa.owner!r} does not exist",
-                   "use one of: " + ", ".join(sorted(org.teams)), at=("owner",))
+                   "use one of: " + ", ".join(sorted(org.teams)), at=("owner",), rule="identity-owner-unknown")
     limit = int(org.setting("service_accounts", "max_hours", default=8760))
     if sa.expires is not None and sa.expires - now > timedelta(hours=limit):
         rf.finding(f"service accounts may live at most {limit // 24} days",
-                   f"set expires no later than {(now + timedelta(hours=limit)):%Y-%m-%d}", at=("expires",))
+                   f"set expires no later than {(now + timedelta(hours=limit)):%Y-%m-%d}", at=("expires",), rule="identity-expiry-too-long")
     if sa.ref in names:
         rf.finding(f"service account {sa.ref} is also defined in {names[sa.ref]}",
                    "keep one definition", at=("name",))
@@ -95,19 +114,19 @@ def _access_request(rf: RequestFile, req: AccessRequest, org: OrgModel, provider
                    "write identifiers in plain ASCII; look-alike letters are refused", at=("principal",))
         return
     if p.id.lower() in PUBLIC_PRINCIPALS:
-        rf.finding("public principals are never granted access", "name a person, team or service account", at=("principal",))
+        rf.finding("public principals are never granted access", "name a person, team or service account", at=("principal",), rule="principal-public")
     elif p.type == "user":
         person = org.people.get(p.id)
         domain = p.id.rpartition("@")[2]
         if domain not in org.domains:
             rf.finding(f"{p.id} is outside the organisation's domains ({', '.join(org.domains)})",
-                       "only Acme identities can receive access", at=("principal",))
+                       "only Acme identities can receive access", at=("principal",), rule="principal-external")
         elif person is None:
-            rf.finding(f"{p.id} is not in policies/data/people.yaml", "check the spelling of the email", at=("principal",))
+            rf.finding(f"{p.id} is not in policies/data/people.yaml", "check the spelling of the email", at=("principal",), rule="principal-unknown")
         elif not person.active:
-            rf.finding(f"{p.id} is not an active person", "inactive people cannot receive access", at=("principal",))
+            rf.finding(f"{p.id} is not an active person", "inactive people cannot receive access", at=("principal",), rule="principal-unknown")
     elif p.type == "group" and p.id not in org.teams:
-        rf.finding(f"team {p.id!r} does not exist", "use one of: " + ", ".join(sorted(org.teams)), at=("principal",))
+        rf.finding(f"team {p.id!r} does not exist", "use one of: " + ", ".join(sorted(org.teams)), at=("principal",), rule="principal-unknown")
     elif p.type == "serviceAccount" and str(p) not in accounts:
         rf.finding(f"service account {p.id!r} is not defined by any ServiceAccount file",
                    "add requests/<provider>/<target>/<name>.yaml with kind: ServiceAccount first", at=("principal",))
@@ -137,7 +156,8 @@ def _access_request(rf: RequestFile, req: AccessRequest, org: OrgModel, provider
                            + (", ".join(offered) or "(none here)"), at=at + (kind.entitlement_field,))
                 continue
             rf.finding(f"{kind.entitlement_field} {g.entitlement!r} is not requestable in {target_name}",
-                       "choose one of: " + (", ".join(offered) or "(none here)"), at=at + (kind.entitlement_field,))
+                       "choose one of: " + (", ".join(offered) or "(none here)"), at=at + (kind.entitlement_field,),
+                       rule="catalog-not-requestable")
             continue
         hours = entry.max_hours if hours is None else min(hours, entry.max_hours)
         key = (provider, target.id, str(p), g.kind, g.entitlement)
@@ -145,11 +165,15 @@ def _access_request(rf: RequestFile, req: AccessRequest, org: OrgModel, provider
             rf.finding(f"the same grant ({g.entitlement} for {p}) is already requested in {seen[key][0]}",
                        "keep one request per grant; extend the existing one instead", at=at)
         seen.setdefault(key, (rf.path, rf.line(*at)))
+    rule = "expiry-too-long"
     if req.break_glass:
-        hours = min(hours or 10**6, int(org.setting("break_glass", "max_hours", default=4)))
+        glass = int(org.setting("break_glass", "max_hours", default=4))
+        if hours is None or glass < hours:
+            hours, rule = glass, "break-glass-too-long"
     if hours is not None and req.expires is not None and req.expires - now > timedelta(hours=hours):
         rf.finding(f"expires is more than {_human(hours)} away, the maximum for what is asked",
-                   f"set expires no later than {(now + timedelta(hours=hours)):%Y-%m-%dT%H:%MZ}", at=("expires",))
+                   f"set expires no later than {(now + timedelta(hours=hours)):%Y-%m-%dT%H:%MZ}", at=("expires",),
+                   rule=rule)
 
 
 def _human(hours: int) -> str:

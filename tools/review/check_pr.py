@@ -35,6 +35,12 @@ RULE_FIELDS: dict[str, tuple[str, ...]] = {
 }
 PROTECTED_PREFIXES = ("policies/", ".github/", "connectors/", "tools/")
 WORDS = {1: "one", 2: "two", 3: "three"}
+# Which validation finding a headline names first: what makes the file
+# unreadable as a request, then who and what it asks for, then when.
+FINDING_RANK = {"invalid": 0, "schema": 0, "principal-public": 1, "principal-external": 1,
+                "principal-unknown": 1, "catalog-not-requestable": 1, "identity-owner-unknown": 1,
+                "expiry-past": 2, "expiry-too-long": 2, "break-glass-too-long": 2,
+                "identity-expiry-too-long": 2, "incomplete-import": 2}
 
 
 @dataclass(frozen=True)
@@ -221,6 +227,10 @@ def file_result(decision: Any, findings: list[Finding], pr: PRContext, org: Org,
                 logins_by_email: Mapping[str, str], lines: Mapping[tuple[str, str], int]) -> FileResult:
     """One changed request file: its decision explained."""
     request = (decision.input or {}).get("request", {}) if decision.input else {}
+    # A problem both validate and the policy see (a too-long expiry, an
+    # unknown principal) is listed once, as the policy's violation.
+    policy_rules = {v.get("rule") for v in decision.violations}
+    findings = [f for f in findings if f.rule not in policy_rules]
     violations = [dict(v, line=lines.get((decision.file, v.get("rule", "")), 1)) for v in decision.violations
                   if not (findings and v.get("rule") == "invalid-request")]
     notes = review_notes(pr, request, decision.required_approvals, org, logins_by_email) if request else []
@@ -309,6 +319,14 @@ def headline(files: list[FileResult], removed: list[str], other: list[str], org:
             return ("no-requests", "No request files changed: this changes the rules or the pipeline",
                     f"{org.mention(org.security_team)} reviews it (CODEOWNERS).")
         return "no-requests", "No request files changed: nothing to evaluate", "Nothing to do."
+    # The most fundamental problem first: a file that is not a valid request
+    # (wrong folder, bad YAML, unknown field) before what the policy says of it.
+    for f in files:
+        if f.validation:
+            first = min(f.validation, key=lambda x: (FINDING_RANK.get(x.rule, 1), x.line or 0))
+            where = f"{f.file}:{first.line}" if first.line else f.file
+            return "denied", f"Denied: invalid request {where}: {first.message}", first.fix or \
+                "Run `accessctl validate` locally and fix each error."
     for f in files:
         hard = [v for v in f.violations if v.get("rule") not in APPROVAL_RULES]
         if hard:
@@ -316,12 +334,6 @@ def headline(files: list[FileResult], removed: list[str], other: list[str], org:
             more = sum(len([x for x in g.violations if x.get("rule") not in APPROVAL_RULES]) for g in files) - 1
             extra = f" (and {more} more below)" if more > 0 else ""
             return "denied", f"Denied: {v.get('message', v.get('rule'))}{extra}", v.get("remediation", "")
-    for f in files:
-        if f.validation:
-            first = f.validation[0]
-            where = f"{f.file}:{first.line}" if first.line else f.file
-            return "denied", f"Denied: invalid request {where}: {first.message}", first.fix or \
-                "Run `accessctl validate` locally and fix each error."
     pending = [f for f in files if not f.allow]
     if pending:
         asks: list[Ask] = []

@@ -15,7 +15,7 @@ from functools import cache
 from importlib import resources
 from string import Template
 
-from tools.core.mdsafe import clean, code, md
+from tools.core.mdsafe import clean, code, md, prose
 from tools.provision.render import PLAN_HEADER, plan_rows, summary_line, target_label
 from tools.review.check_pr import APPROVAL_RULES, FileResult, Verdict
 
@@ -37,8 +37,8 @@ def team(verdict: Verdict, key: str) -> str:
 def _violation(v: dict) -> str:
     rule = v.get("rule", "")
     line = f", line {v['line']}" if v.get("line") and v.get("line") != 1 else ""
-    return (f"- **{md(v.get('title') or rule)}** ({code(rule)}{line}): {md(v.get('message', ''))}  \n"
-            f"  _Fix:_ {md(v.get('remediation', ''))}")
+    return (f"- **{md(v.get('title') or rule)}** ({code(rule)}{line}): {prose(v.get('message', ''))}  \n"
+            f"  _Fix:_ {prose(v.get('remediation', ''))}")
 
 
 def _file_block(f: FileResult) -> str:
@@ -61,8 +61,8 @@ def _file_block(f: FileResult) -> str:
         facts.append("**break-glass**")
     why = req.get("justification") or req.get("purpose")
     problems = [f"- {md(d)}" for d in f.details]
-    problems += [f"- **Invalid** ({code(x.rule)}{', line ' + str(x.line) if x.line else ''}): {md(x.message)}"
-                + (f"  \n  _Fix:_ {md(x.fix)}" if x.fix else "") for x in f.validation]
+    problems += [f"- **Invalid** ({code(x.rule)}{', line ' + str(x.line) if x.line else ''}): {prose(x.message)}"
+                 + (f"  \n  _Fix:_ {prose(x.fix)}" if x.fix else "") for x in f.validation]
     hard = [v for v in f.violations if v.get("rule") not in APPROVAL_RULES]
     soft = [v for v in f.violations if v.get("rule") in APPROVAL_RULES]
     problems += [_violation(v) for v in hard + soft]
@@ -106,7 +106,8 @@ def _approvals_section(verdict: Verdict) -> str:
     rows = []
     for f in verdict.files:
         approved = ", ".join(md(n.user) for n in f.reviews if n.counted) or "none yet"
-        missing = "; ".join(a.text(verdict.org) for a in f.asks) or ("—" if f.allow or f.status == "denied" else "see above")
+        missing = "; ".join(a.text(verdict.org) for a in f.asks) or (
+            "—" if f.allow else "none until the request is fixed" if f.status == "denied" else "see above")
         rows.append(f"| {code(f.file)} | {_needs(verdict, f)} | {approved} | {missing} |")
     # A reviewer counted on one file is not news for being outside another file's teams.
     counted = {n.user for f in verdict.files for n in f.reviews if n.counted}
@@ -193,7 +194,7 @@ def _ours(verdict: Verdict, text: str) -> str:
     """Escaped like any text; the team mentions are restored only where the
     check wrote the whole sentence itself (approval asks, rule changes), never
     in a sentence quoting a policy message that may quote a request."""
-    out = md(text, 400)
+    out = prose(text, 400)
     ours = verdict.verdict == "no-requests" or (
         verdict.verdict == "needs-approval" and all(f.asks for f in verdict.files if not f.allow))
     if ours:

@@ -29,12 +29,14 @@ from rich.panel import Panel
 from rich.table import Table
 
 from tools.core.errors import UsageError
+from tools.core.tables import print_table
 
 START = datetime(2026, 11, 22, 9, 0, tzinfo=timezone.utc)  # the samples are valid then
 # The sample access repository ships as package data (links to the checkout's
 # own folders, copied into the wheel), so the demo runs from any directory.
 SAMPLE = (("policies", "policies"), ("requests", "requests"), ("github", ".github"))
-ENV_KEYS = ("COLUMNS", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+ENV_KEYS = ("COLUMNS", "ACCESSCTL_TABLES", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+            "AWS_SESSION_TOKEN",
             "AWS_DEFAULT_REGION", "AWS_REGION", "ACCESSCTL_GCP_ENDPOINT", "ACCESSCTL_GCP_IAM_ENDPOINT",
             "GITHUB_API_URL", "GITHUB_REPOSITORY", "GITHUB_TOKEN", "GITHUB_EVENT_PATH", "ACCESSCTL_BASE_SHA",
             "ACCESSCTL_NOW", "GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "ACCESSCTL_OPA_URL",
@@ -88,6 +90,7 @@ class World:
         old = os.getcwd()
         os.environ["ACCESSCTL_NOW"] = self.now.strftime("%Y-%m-%dT%H:%M:%SZ")
         os.environ["COLUMNS"] = str(self.console.width)  # tables fit the narration
+        os.environ["ACCESSCTL_TABLES"] = "fit" if self.console.is_terminal else "full"
         os.chdir(self.repo)
         try:
             with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
@@ -244,7 +247,7 @@ def step_pr_denied(world: World, sandbox, gh) -> None:
     for f in doc["files"]:
         for v in f["violations"]:
             table.add_row(v["rule"], v["message"], v.get("remediation", ""))
-    world.console.print(table)
+    print_table(world.console, table)
 
 
 def step_pr_fixed(world: World, sandbox, gh) -> None:
@@ -285,7 +288,7 @@ def step_merge_apply(world: World, sandbox, gh) -> None:
     res = world.run("apply", "--since", before, "--format", "json")
     _expect(res, 0, "apply --since")
     doc = res.json()
-    world.console.print(_apply_table(doc["results"]))
+    print_table(world.console, _apply_table(doc["results"]))
     world.console.print(f"{doc['summary']['calls']} API calls in total (one getIamPolicy + one setIamPolicy).")
     binding = next(b for b in sandbox.gcp.policy("acme-data-prod")["bindings"]
                    if b["role"] == "roles/bigquery.admin")
