@@ -25,6 +25,7 @@ from __future__ import annotations
 MODULES: tuple[str, ...] = (
     "bench.validate",        # load + validate 10,000 request files
     "bench.evaluate",        # Rego decisions over the whole desired state
+    "bench.engines",         # regorus vs OPA latency on the same decision inputs
     "bench.gcp_calls",       # GCP IAM calls per change (read-modify-write, etags)
     "bench.sso_throughput",  # Identity Center assignment throughput under its limits
     "bench.scale",           # plan, apply (cold and --since) and reconcile at 10,000 requests

@@ -13,18 +13,16 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import datetime, timezone
 from functools import cache
 from typing import Any, Callable
 
 import pytest
 
 from conftest import PROJECT
-from fakes.decision_inputs import NOW, Case, Generator, canonical, org_variants
+from fakes.decision_inputs import Case, Generator, canonical, real_bases
 from tools.core.errors import FindingError
 from tools.policy import testing as pt
 from tools.policy.engines import PolicyBundle, RegorusEngine
-from tools.policy.evaluate import evaluate_files
 
 SEED = 14
 CASES = 2100
@@ -36,28 +34,9 @@ def policy_modules() -> dict[str, str]:
             for p in sorted((PROJECT / "policies").rglob("*.rego")) if not pt.is_test(p.name)}
 
 
-def fixtures() -> dict[str, Any]:
-    """The Rego fixtures (policies/access/fixtures), read through the engine."""
-    modules = {p.relative_to(PROJECT).as_posix(): p.read_text() for p in sorted((PROJECT / "policies").rglob("*.rego"))}
-    engine = pt.regorus_engine(modules)
-    return {name: json.loads(engine.eval_rule_as_json(f"data.access.fixtures.{name}"))
-            for name in ("org", "user_request", "ci_role", "ci_role_grant", "file", "now")}
-
-
 @cache
 def bases() -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
-    ev = evaluate_files(PROJECT, now=NOW, keep_input=True)
-    sample_inputs = [d.input for d in ev.decisions if d.input is not None]
-    fx = fixtures()
-    fixture_inputs = [
-        {"version": 1, "file": fx["file"], "now": fx["now"], "request": fx["user_request"],
-         "state": {"grants": [fx["ci_role_grant"]], "related": []}},
-        {"version": 1, "file": fx["file"], "now": fx["now"], "request": fx["ci_role"],
-         "state": {"grants": [], "related": []}},
-    ]
-    orgs = {f"sample/{k}": v for k, v in org_variants(ev.bundle.data["org"], SEED, 30).items()}
-    orgs |= {f"fixtures/{k}": v for k, v in org_variants(fx["org"], SEED + 1, 14).items()}
-    return orgs, sample_inputs + fixture_inputs
+    return real_bases(PROJECT, SEED)
 
 
 class Pair:

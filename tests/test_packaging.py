@@ -31,6 +31,7 @@ def test_wheel_runs_the_demo_from_an_empty_folder(tmp_path: Path):
     assert not any(n.startswith("tests/") for n in names), "test code is not part of the product"
     for shipped in ("tools/sandbox/sample/policies/data/catalog.yaml", "tools/sandbox/sample/github/CODEOWNERS",
                     "tools/sandbox/aws.py", "tools/request/schemas/request.v1.schema.json",
+                    "tools/core/schemas/org.v1.schema.json",
                     "tools/review/templates/pr_comment.md", "tools/audit/templates/audit_report.html"):
         assert shipped in names
 

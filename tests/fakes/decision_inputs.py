@@ -21,6 +21,7 @@ import copy
 import json
 import random
 from dataclasses import dataclass
+from pathlib import Path
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
@@ -302,6 +303,35 @@ def org_variants(base: dict[str, Any], seed: int, count: int) -> dict[str, dict[
                 org["break_glass"]["approvals"] = rng.choice([1, 2])
         out[f"v{i}:{'+'.join(steps)}"] = org
     return out
+
+
+def rego_fixtures(project: Path) -> dict[str, Any]:
+    """The Rego test fixtures (policies/access/fixtures), read through the engine."""
+    from tools.policy import testing as pt
+    modules = {p.relative_to(project).as_posix(): p.read_text() for p in sorted((project / "policies").rglob("*.rego"))}
+    engine = pt.regorus_engine(modules)
+    return {name: json.loads(engine.eval_rule_as_json(f"data.access.fixtures.{name}"))
+            for name in ("org", "user_request", "ci_role", "ci_role_grant", "file", "now")}
+
+
+def real_bases(project: Path, seed: int, variants: tuple[int, int] = (30, 14)
+               ) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
+    """(org models by name, base inputs): the sample repository's requests as
+    the pipeline builds their inputs, the fixtures' requests, and variants of
+    both org models."""
+    from tools.policy.evaluate import evaluate_files
+    ev = evaluate_files(project, now=NOW, keep_input=True)
+    sample_inputs = [d.input for d in ev.decisions if d.input is not None]
+    fx = rego_fixtures(project)
+    fixture_inputs = [
+        {"version": 1, "file": fx["file"], "now": fx["now"], "request": fx["user_request"],
+         "state": {"grants": [fx["ci_role_grant"]], "related": []}},
+        {"version": 1, "file": fx["file"], "now": fx["now"], "request": fx["ci_role"],
+         "state": {"grants": [], "related": []}},
+    ]
+    orgs = {f"sample/{k}": v for k, v in org_variants(ev.bundle.data["org"], seed, variants[0]).items()}
+    orgs |= {f"fixtures/{k}": v for k, v in org_variants(fx["org"], seed + 1, variants[1]).items()}
+    return orgs, sample_inputs + fixture_inputs
 
 
 def canonical(value: Any) -> str:
