@@ -72,7 +72,7 @@ test_deny_waived_catalog_violation_keeps_approval_and_expiry_limit if {
 	[w.rule | some w in d.waived] == ["catalog-not-requestable"]
 	rules := {v.rule | some v in d.violations}
 	{"approval-owner-missing", "expiry-too-long", "privileged-ticket-required"} & rules == {"approval-owner-missing", "expiry-too-long", "privileged-ticket-required"}
-	d.required_approvals == {"approvals": 2, "teams": ["platform"], "security": true}
+	d.required_approvals == {"approvals": 2, "teams": ["platform"], "security": true, "fallback": []}
 }
 
 # Two waivers for the same rule and file: the first applies, no conflict error.
