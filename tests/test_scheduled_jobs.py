@@ -33,7 +33,7 @@ def world(sandbox, tmp_path, monkeypatch):
         gh.set_file("main", path, repo.read(path))
     monkeypatch.setenv("GITHUB_API_URL", gh.url)
     monkeypatch.setenv("GITHUB_REPOSITORY", gh.full_name)
-    monkeypatch.setenv("GITHUB_TOKEN", "test-token")
+    monkeypatch.setenv("GITHUB_TOKEN", "x")  # the sandbox token of the accessctl App
     yield repo, sandbox, gh
     gh.stop()
 
