@@ -322,7 +322,7 @@ def run(args, ctx) -> int:
             "github": github, "comment": markdown})
     else:
         for a in notes:
-            print(a.command())
+            a.emit()
         if ctx.format == "markdown":
             sys.stdout.write(markdown)
         else:
