@@ -40,3 +40,15 @@ def test_validate_and_evaluate_print_hostile_text_inertly(repo):
         bad = [x for x in _unguarded(result.out + "\n" + result.err) if not x.startswith(("::error ", "::group::",
                                                                                           "::endgroup::"))]
         assert bad == [], bad
+
+
+def test_a_file_name_with_a_line_break_cannot_forge_a_command(repo):
+    name = "requests/aws/acme-staging/x\n::error::approved by security\n.yaml"
+    (repo.root / name).write_text("apiVersion: accessctl/v1\nkind: AccessRequest\n")
+    repo.commit("odd name")
+    result = repo.run_process("validate", env={"GITHUB_ACTIONS": "true"})
+    text = result.out + "\n" + result.err
+    assert "approved by security" in text  # reported, as text …
+    bad = [x for x in _unguarded(text) if not x.startswith("::error file=")]
+    assert bad == [], bad  # … never as a command
+    assert "::stop-commands::" in text or all("approved by security" not in x for x in _unguarded(text))
