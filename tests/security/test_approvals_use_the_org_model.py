@@ -8,7 +8,8 @@ the membership API is never called.
 """
 from __future__ import annotations
 
-from tests.security.test_gate_cannot_be_forged import rig  # noqa: F401  (the fixture)
+from tests.security.attacker import rig  # noqa: F401  (the fixture)
+
 from tests.test_pr_lifecycle import CAROL, carol
 
 

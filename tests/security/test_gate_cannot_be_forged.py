@@ -12,13 +12,13 @@ which enforces token permissions and check-run authorship as GitHub does.
 """
 from __future__ import annotations
 
+from tests.security.attacker import rig  # noqa: F401  (the fixture)
+
 import json
 
-import pytest
-
 from tests.conftest import PROJECT
-from tests.test_pr_lifecycle import CAROL, Rig, carol
-from tools.sandbox.github import APP_ID, FakeGitHub
+from tests.test_pr_lifecycle import CAROL, carol
+from tools.sandbox.github import APP_ID
 
 EVIL = """
 name: totally-the-check
@@ -33,17 +33,6 @@ jobs:
 """
 
 
-@pytest.fixture
-def rig(repo, monkeypatch, tmp_path):
-    with FakeGitHub() as gh:
-        rig = Rig(repo, gh, monkeypatch, tmp_path)
-        admin = gh.admin_token()
-        monkeypatch.setenv("GITHUB_TOKEN", admin)
-        assert repo.run("setup-repo", "--app-id", str(APP_ID)).code == 0  # protection + environments
-        monkeypatch.setenv("GITHUB_TOKEN", "x")
-        yield rig
-
-
 def _forge(rig, sha: str, token: str) -> None:
     """What the PR's own workflow does with its GITHUB_TOKEN."""
     from connectors.github import GitHubConnector
@@ -53,7 +42,7 @@ def _forge(rig, sha: str, token: str) -> None:
     gh.create_check_run(sha, True, "Allowed", "trust me")
 
 
-def test_a_pr_workflow_posting_a_green_check_does_not_open_the_gate(rig, capsys, tmp_path):
+def test_a_pr_workflow_posting_a_green_check_does_not_open_the_gate(rig, capsys, tmp_path):  # noqa: F811
     rig.push({CAROL: carol("2027-06-01")})  # denied: expiry too long
     doc = rig.check(capsys)
     assert doc["verdict"] == "denied" and rig.gh.gate(rig.head) == [f"accessctl/check-pr (from app {APP_ID})"]
@@ -69,7 +58,7 @@ def test_a_pr_workflow_posting_a_green_check_does_not_open_the_gate(rig, capsys,
     assert not rig.gh.may_use_environment("accessctl-check", f"refs/pull/{rig.number}/merge")
 
 
-def test_only_the_apps_check_on_an_approved_head_opens_the_gate(rig, capsys):
+def test_only_the_apps_check_on_an_approved_head_opens_the_gate(rig, capsys):  # noqa: F811
     rig.push({CAROL: carol("2026-12-20")})
     rig.check(capsys)
     assert rig.gh.gate(rig.head)  # needs an approval
@@ -80,7 +69,7 @@ def test_only_the_apps_check_on_an_approved_head_opens_the_gate(rig, capsys):
     assert rig.gh.gate(newer)  # a push after the approval: the old green check is not on the new head
 
 
-def test_a_required_check_any_app_may_post_is_reported_by_setup_repo(rig, repo, capsys, monkeypatch):
+def test_a_required_check_any_app_may_post_is_reported_by_setup_repo(rig, repo, capsys, monkeypatch):  # noqa: F811
     monkeypatch.setenv("GITHUB_TOKEN", rig.gh.admin_token())
     rig.gh.protection["main"]["required_status_checks"]["checks"] = [{"context": "accessctl/check-pr", "app_id": -1}]
     result = repo.run("setup-repo", "--check", "--app-id", str(APP_ID), "--format", "json", capsys=capsys)

@@ -8,11 +8,12 @@ the base changes (``edited``).
 """
 from __future__ import annotations
 
+from tests.security.attacker import rig  # noqa: F401  (the fixture)
+
 import yaml
 
 from tests.conftest import PROJECT
 from tests.test_pr_lifecycle import CAROL, carol
-from tests.security.test_gate_cannot_be_forged import rig  # noqa: F401  (the fixture)
 from tools.sandbox.github import APP_ID
 
 
