@@ -25,7 +25,7 @@ def frozen_clock(monkeypatch):
     monkeypatch.setenv("ACCESSCTL_NOW", NOW)
     for var in ("GITHUB_EVENT_PATH", "GITHUB_REPOSITORY", "GITHUB_TOKEN", "ACCESSCTL_GITHUB_TOKEN", "GITHUB_API_URL",
                 "GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "ACCESSCTL_OPA_URL",
-                "AWS_ENDPOINT_URL", "ACCESSCTL_GCP_ENDPOINT", "ACCESSCTL_GCP_IAM_ENDPOINT"):
+                "AWS_ENDPOINT_URL", "ACCESSCTL_GCP_ENDPOINT", "ACCESSCTL_GCP_IAM_ENDPOINT", "ACCESSCTL_AWS_ASSUME_ROLE"):
         monkeypatch.delenv(var, raising=False)
 
 
