@@ -10,6 +10,8 @@ Every change becomes a ChangeResult; one failure never stops the others.
 """
 from __future__ import annotations
 
+import os
+
 import time
 from datetime import datetime
 from typing import Any, Callable, Mapping, Sequence
@@ -77,7 +79,10 @@ class AwsConnector:
         through botocore's own event hooks."""
         aws = org.raw.get("aws", {})
         self.org = org
-        self.applier_role: str = aws.get("applier_role", "accessctl-applier")
+        # The PR check plans with a read-only role of its own (README, "The
+        # planning identity"), named by ACCESSCTL_AWS_ASSUME_ROLE in its workflow.
+        self.applier_role: str = os.environ.get("ACCESSCTL_AWS_ASSUME_ROLE") or aws.get("applier_role",
+                                                                                      "accessctl-applier")
         self.role_path: str = aws.get("ci_role_path", "/accessctl/")
         self.sso_region: str = aws.get("sso_instance_region", "us-east-1")
         self.session = session or boto3.Session()

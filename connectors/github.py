@@ -16,7 +16,7 @@ import itertools
 import os
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping, TypeVar
+from typing import Any, Callable, Mapping, TypeVar
 from urllib.parse import urlsplit
 
 from github import Auth, Github, GithubException

@@ -23,10 +23,25 @@ COPIED = ("policies", "requests", ".github")
 @pytest.fixture(autouse=True)
 def frozen_clock(monkeypatch):
     monkeypatch.setenv("ACCESSCTL_NOW", NOW)
-    for var in ("GITHUB_EVENT_PATH", "GITHUB_REPOSITORY", "GITHUB_TOKEN", "GITHUB_API_URL",
+    for var in ("GITHUB_EVENT_PATH", "GITHUB_REPOSITORY", "GITHUB_TOKEN", "ACCESSCTL_GITHUB_TOKEN", "GITHUB_API_URL",
                 "GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "ACCESSCTL_OPA_URL",
-                "AWS_ENDPOINT_URL", "ACCESSCTL_GCP_ENDPOINT", "ACCESSCTL_GCP_IAM_ENDPOINT"):
+                "AWS_ENDPOINT_URL", "ACCESSCTL_GCP_ENDPOINT", "ACCESSCTL_GCP_IAM_ENDPOINT", "ACCESSCTL_AWS_ASSUME_ROLE"):
         monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def github_contract():
+    """Every response the GitHub sandbox gives during a test must match the
+    schema GitHub's OpenAPI description documents for that operation."""
+    from tests.contract import github_openapi
+    from tools.sandbox import github as sandbox_github
+    if github_openapi.observe not in sandbox_github.RESPONSE_HOOKS:
+        sandbox_github.RESPONSE_HOOKS.append(github_openapi.observe)
+    github_openapi.take()
+    yield
+    found = github_openapi.take()
+    assert not found, "the GitHub sandbox answered outside GitHub's OpenAPI description:\n" + "\n".join(
+        sorted(set(found))[:20])
 
 
 def git(root: Path, *args: str) -> str:

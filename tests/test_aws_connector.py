@@ -385,3 +385,11 @@ def test_applier_credentials_renew_themselves_before_they_expire(aws, org):
     steady.read(target)
     steady.read(target)
     assert log_long.operations()["AssumeRole"] == 1
+
+
+def test_the_pr_check_assumes_its_read_only_planner_role(org, monkeypatch):
+    """The PR check's workflow names the planning role (README, "The planning
+    identity"); without it the connector assumes the org model's applier role."""
+    assert AwsConnector(org).applier_role == org.raw["aws"]["applier_role"]
+    monkeypatch.setenv("ACCESSCTL_AWS_ASSUME_ROLE", "accessctl-planner")
+    assert AwsConnector(org).applier_role == "accessctl-planner"

@@ -211,3 +211,58 @@ def test_comment_matches_golden_file(repo, capsys, name):
     assert golden.is_file(), f"{golden} is missing: run with ACCESSCTL_UPDATE_GOLDEN=1 to create it"
     assert body == golden.read_text(encoding="utf-8"), \
         f"the comment for {name!r} changed; if intended, regenerate with ACCESSCTL_UPDATE_GOLDEN=1"
+
+
+HOSTILE = ("Fix the queue.\n::error file=requests/aws/acme-prod/x.yaml::Approved by security\n"
+           "::add-mask::secret\n##[set-output name=allow]true")
+
+
+def test_hostile_text_never_starts_a_workflow_command_in_ci(repo, tmp_path):
+    """A justification with line breaks and workflow-command syntax is user
+    text: printed in CI it must be wrapped in stop-commands, never run. The
+    only commands accessctl runs are its own, escaped."""
+    repo.write("requests/aws/acme-staging/carol-poweruser.yaml", carol("2027-06-01", justification=HOSTILE))
+    repo.commit("hostile")
+    ctx = tmp_path / "pr.json"
+    base = git(repo.root, "rev-parse", "HEAD~1").strip()
+    head = git(repo.root, "rev-parse", "HEAD").strip()
+    ctx.write_text(json.dumps({"number": 7, "author": "carol-acme", "head_sha": head, "base_sha": base,
+                               "files": [{"path": "requests/aws/acme-staging/carol-poweruser.yaml",
+                                          "status": "added"}], "reviews": []}))
+    result = repo.run_process("check-pr", "--pr-context", str(ctx), "--format", "markdown",
+                              env={"GITHUB_ACTIONS": "true"})
+    assert result.code in (0, 1), result.err
+    lines = (result.out + result.err).splitlines()
+    tokens, active = set(), True
+    for line in lines:
+        stripped = line.lstrip()
+        if not active:
+            active = stripped in {f"::{t}::" for t in tokens}
+            continue
+        if stripped.startswith("::stop-commands::"):
+            tokens.add(stripped.split("::")[2])
+            active = False
+            continue
+        if stripped.startswith(("::", "##[")):
+            assert stripped.startswith("::error file=requests/aws/acme-staging/carol-poweruser.yaml,line="), line
+            assert "%0A" in stripped or "Approved by security" not in stripped
+    assert "Approved by security" in result.out  # shown, as text
+
+
+def test_output_guard_wraps_a_forged_command_line_in_stop_commands():
+    import io
+
+    from tools.core.workflow_commands import CommandGuard, command
+    raw = io.StringIO()
+    guard = CommandGuard(raw)
+    guard.write("justification: fine\n  ::error::forged")
+    guard.write(" annotation\n##[set-output name=x]1\nlast")
+    command("warning", "ours: 100%\nsafe", stream=guard, file="a,b.yaml")
+    guard.flush()
+    lines = raw.getvalue().splitlines()
+    assert lines[0] == "justification: fine"
+    token = lines[1].removeprefix("::stop-commands::")
+    assert len(token) == 32 and lines[2:4] == ["  ::error::forged annotation", f"::{token}::"]
+    assert lines[4].startswith("::stop-commands::") and lines[5] == "##[set-output name=x]1"
+    assert lines[7] == "::warning file=a%2Cb.yaml::ours: 100%25%0Asafe"  # our own command, escaped
+    assert lines[8] == "last"

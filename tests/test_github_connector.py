@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from connectors.github import STATUS_CONTEXT, GitHubConnector, GitHubError, marker, retry_delay
+from tests.conftest import PROJECT
 from tools.sandbox.github import FakeGitHub
 
 @pytest.fixture
@@ -68,8 +69,13 @@ def test_pr_context_keeps_renames_and_null_review_commits_and_refuses_a_truncate
         conn.pr_context(big)
 
 
-def test_pr_check_job_token_reads_the_pr_and_comments_without_the_issues_permission(fake, sleeps):
-    token = fake.workflow_token(".github/workflows/pr-check.yml", "check-pr")
+def test_a_job_token_with_pull_requests_only_reads_the_pr_and_comments(fake, sleeps, tmp_path):
+    """The old PR check job had pull-requests and statuses, not issues: the
+    connector must not need issues for what a PR check does."""
+    wf = tmp_path / "old-pr-check.yml"
+    wf.write_text("on: pull_request\njobs:\n  check-pr:\n    permissions: {contents: read, pull-requests: write, "
+                  "statuses: write}\n    runs-on: ubuntu-24.04\n    steps: [{run: 'true'}]\n")
+    token = fake.workflow_token(wf, "check-pr")
     assert "issues" not in fake.tokens[token].permissions
     conn = GitHubConnector("acme/access", token=token, base_url=fake.url, sleep=sleeps.append)
     n = fake.add_pr("bob-acme", [("requests/aws/acme-dev/bob.yaml", "added")])
@@ -82,7 +88,7 @@ def test_pr_check_job_token_reads_the_pr_and_comments_without_the_issues_permiss
 def test_team_members_need_the_org_members_permission(fake, conn, sleeps):
     assert conn.team_members("acme/platform") == ["alice-acme", "bob-acme"]
     assert conn.team_members("acme/nope") is None
-    token = fake.workflow_token(".github/workflows/pr-check.yml", "check-pr")
+    token = fake.workflow_token(PROJECT / ".github/workflows/pr-check.yml", "check-pr")
     blind = GitHubConnector("acme/access", token=token, base_url=fake.url, sleep=sleeps.append)
     assert blind.team_members("acme/platform") is None  # 404, as GitHub answers the Actions token
 

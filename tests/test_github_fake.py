@@ -43,8 +43,12 @@ def urls(value, key=""):
     elif isinstance(value, list):
         for v in value:
             yield from urls(v, key)
-    elif isinstance(value, str) and key.endswith("url") and key not in ("html_url", "documentation_url"):
+    elif isinstance(value, str) and key.endswith("url") and key not in ("html_url", "documentation_url") \
+            and not value.startswith(WEB):  # web, git and raw-content links are GitHub's, not the API's
         yield value
+
+
+WEB = ("https://github.com", "git://", "git@", "https://raw.githubusercontent.com")
 
 
 def test_every_api_url_points_back_at_the_fake(fake):

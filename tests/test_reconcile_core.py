@@ -8,6 +8,8 @@ from dataclasses import replace
 from datetime import datetime
 
 import pytest
+
+from tests.conftest import PROJECT
 from fakes.memory import MemoryCloud
 
 from tools.core.model import Grant
@@ -110,7 +112,9 @@ def test_shards_publish_one_drift_issue_for_the_whole_run(repo, cloud, capsys, m
         outputs.append(tmp_path / f"reconcile-{i}.json")
         outputs[-1].write_text(res.out)
     with FakeGitHub() as gh:
-        for k, v in {"GITHUB_API_URL": gh.url, "GITHUB_REPOSITORY": gh.full_name, "GITHUB_TOKEN": "t"}.items():
+        # the drift-issue job's own GITHUB_TOKEN, with the permissions reconcile.yml gives it
+        token = gh.workflow_token(PROJECT / ".github/workflows/reconcile.yml", "drift-issue")
+        for k, v in {"GITHUB_API_URL": gh.url, "GITHUB_REPOSITORY": gh.full_name, "GITHUB_TOKEN": token}.items():
             monkeypatch.setenv(k, v)
         assert gh.issues == {}, "shards with --no-issue write nothing"
         res = repo.run("reconcile", "--publish", *map(str, outputs), "--format", "json", capsys=capsys)

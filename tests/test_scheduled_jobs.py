@@ -33,7 +33,7 @@ def world(sandbox, tmp_path, monkeypatch):
         gh.set_file("main", path, repo.read(path))
     monkeypatch.setenv("GITHUB_API_URL", gh.url)
     monkeypatch.setenv("GITHUB_REPOSITORY", gh.full_name)
-    monkeypatch.setenv("GITHUB_TOKEN", "test-token")
+    monkeypatch.setenv("GITHUB_TOKEN", "x")  # the sandbox token of the accessctl App
     yield repo, sandbox, gh
     gh.stop()
 
@@ -119,6 +119,8 @@ def test_expired_request_is_revoked_and_one_cleanup_pr_removes_exactly_its_file(
         ("user:carol@acme.example", "PowerUser", True)]
     pulls = [p for p in gh.pulls.values() if p.head_ref.startswith("accessctl/expired-")]
     assert len(pulls) == 1
+    # opened with the App's token (as expire.yml does): GitHub starts the PR check on it
+    assert pulls[0].starts_workflows and pulls[0].author == "accessctl[bot]"
     branch = gh.branches[pulls[0].head_ref]["files"]
     assert "requests/aws/acme-staging/carol-poweruser.yaml" not in branch
     assert set(gh.branches["main"]["files"]) - set(branch) == {"requests/aws/acme-staging/carol-poweruser.yaml"}

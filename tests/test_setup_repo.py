@@ -55,7 +55,7 @@ def test_check_names_each_drifted_setting_and_changes_nothing(repo, fake, capsys
     p["enforce_admins"]["enabled"] = False
     p["required_pull_request_reviews"]["require_last_push_approval"] = False
     p["required_pull_request_reviews"]["bypass_pull_request_allowances"] = {
-        "users": [{"login": "mallory-acme"}], "teams": [], "apps": []}
+        "users": [fake._user("mallory-acme")], "teams": [], "apps": []}
     p["required_status_checks"]["contexts"] = ["ci/lint"]
     p["required_status_checks"]["checks"] = [{"context": "ci/lint", "app_id": 15368}]
     fake.environments["production"]["policies"].append({"id": 1, "name": "release/*", "type": "branch"})

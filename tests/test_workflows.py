@@ -6,6 +6,7 @@ it exists for. actionlint and GitHub's JSON schema run on top.
 """
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -400,3 +401,31 @@ def test_workflows_match_githubs_schema():
     proc = subprocess.run([_tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows",
                            *map(str, WORKFLOWS)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def _record_guard_script() -> str:
+    apply = load((PROJECT / ".github/workflows/apply.yml").read_text())
+    [step] = [s for s in apply["jobs"]["apply"]["steps"] if "apply-record.jsonl" in str(s.get("run", ""))]
+    assert step.get("if") == "always()" and step.get("shell") == "bash"
+    return step["run"]
+
+
+@pytest.mark.parametrize("results,record,code", [
+    ([{"calls": 2, "ok": True}], "", 1),          # wrote, no record: fail loudly
+    ([{"calls": 2, "ok": True}], '{"a": 1}\n', 0),  # wrote and recorded
+    ([{"calls": 0, "ok": True}], "", 0),          # nothing written: no record expected
+    (None, "", 0),                                # apply failed before printing: its own step failed
+])
+def test_apply_fails_loudly_when_it_wrote_but_left_no_record(tmp_path, results, record, code):
+    if shutil.which("jq") is None:
+        pytest.fail("jq is not installed (GitHub's runners have it)")
+    if results is not None:
+        (tmp_path / "apply.json").write_text(json.dumps({"results": results}))
+    if record:
+        (tmp_path / ".accessctl").mkdir()
+        (tmp_path / ".accessctl/apply-record.jsonl").write_text(record)
+    proc = subprocess.run(["bash", "-eo", "pipefail", "-c", _record_guard_script()], cwd=tmp_path,
+                          env={"RUNNER_TEMP": str(tmp_path), "PATH": "/usr/bin:/bin"}, capture_output=True, text=True)
+    assert proc.returncode == code, proc.stdout + proc.stderr
+    if code:
+        assert "::error::apply wrote to a cloud but .accessctl/apply-record.jsonl is missing" in proc.stdout

@@ -353,7 +353,7 @@ def run(args, ctx) -> int:
     else:
         if os.environ.get("GITHUB_ACTIONS") == "true":  # workflow commands mean nothing elsewhere
             for a in notes:
-                print(a.command())
+                a.emit()
         if ctx.format == "markdown":
             sys.stdout.write(markdown)
         else:

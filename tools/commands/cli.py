@@ -17,6 +17,7 @@ from pathlib import Path
 
 from tools.core.errors import EXIT_INTERNAL, EXIT_USAGE, AccessctlError, UsageError
 from tools.core.repo import find_root
+from tools.core.workflow_commands import guard_output
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("tools.commands.validate", "check request files: safe YAML, schema, org model"),
@@ -94,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    guard_output()  # in GitHub Actions, no printed user text can start a workflow command
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

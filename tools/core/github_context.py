@@ -18,14 +18,23 @@ from tools.core.errors import UsageError
 # permissions it is created with. The workflow token cannot post a check run
 # that branch protection attributes to this App, start workflows with the PRs
 # it opens, or read organisation teams; an installation token of the App can.
-APP_PERMISSIONS: dict[str, str] = {
-    "checks": "write",          # the accessctl/check-pr check run, the gate
-    "contents": "write",        # branches of the cleanup and renew PRs expire opens
-    "issues": "write",          # drift, break-glass and unapproved-change issues
-    "pull_requests": "write",   # the PR comment; the cleanup and renew PRs
-    "members": "read",          # organisation: `accessctl teams check`
-    "metadata": "read",         # implied by every other repository permission
+APP_PERMISSION_USES: dict[str, tuple[str, str, str]] = {  # permission -> (scope, level, what for)
+    "checks": ("repository", "write", "the `accessctl/check-pr` check run: the gate"),
+    "contents": ("repository", "write", "branches and commits of the cleanup and renew PRs expire opens"),
+    "issues": ("repository", "write", "drift, break-glass and unapproved-change issues; expiry reminders"),
+    "pull_requests": ("repository", "write", "the PR comment; the cleanup and renew PRs"),
+    "metadata": ("repository", "read", "required by GitHub with any repository permission"),
+    "members": ("organization", "read", "`accessctl teams check` (team membership writes come with `teams apply`)"),
 }
+APP_PERMISSIONS: dict[str, str] = {k: level for k, (_, level, _) in APP_PERMISSION_USES.items()}
+
+
+def app_permissions_markdown() -> str:
+    """The README's table of the App's permissions (a test keeps them equal)."""
+    rows = [f"| {scope} | `{name}` | {level} | {why} |" for name, (scope, level, why) in APP_PERMISSION_USES.items()]
+    return "| scope | permission | access | what for |\n|---|---|---|---|\n" + "\n".join(rows) + "\n"
+
+
 TOKEN_VARIABLES = ("ACCESSCTL_GITHUB_TOKEN", "GITHUB_TOKEN")
 
 

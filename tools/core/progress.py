@@ -10,6 +10,7 @@ from typing import Iterator
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from tools.core.model import Target
+from tools.core.workflow_commands import command
 
 
 def in_actions() -> bool:
@@ -23,9 +24,9 @@ def per_target(label: str, enabled: bool = True) -> Iterator:
         yield lambda target, total: None
     elif in_actions():
         def done(target: Target, total: int) -> None:
-            print(f"::group::{label} {target.provider} {target.name}", file=sys.stderr)
+            command("group", f"{label} {target.provider} {target.name}", stream=sys.stderr)
             print(f"read {target.provider} {target.name} ({target.id}), mode {target.mode}", file=sys.stderr)
-            print("::endgroup::", file=sys.stderr)
+            command("endgroup", stream=sys.stderr)
         yield done
     elif sys.stderr.isatty():
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Mapping
 
+from tools.core import workflow_commands
 from tools.core.errors import Finding
 from tools.core.model import Action
 from tools.core.pr_context import PRContext
@@ -388,14 +389,13 @@ class Annotation:
     message: str
 
     def command(self) -> str:
-        """A GitHub Actions ``::error`` workflow command, escaped as the
-        runner expects (data: % CR LF; properties also : and ,)."""
-        def data(s: str) -> str:
-            return s.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        """The ``::error`` workflow command line, escaped as GitHub documents."""
+        return (f"::error file={workflow_commands.escape_property(self.file)},line={self.line}::"
+                f"{workflow_commands.escape_data(self.message)}")
 
-        def prop(s: str) -> str:
-            return data(s).replace(":", "%3A").replace(",", "%2C")
-        return f"::error file={prop(self.file)},line={self.line}::{data(self.message)}"
+    def emit(self) -> None:
+        """Write the ``::error`` workflow command past the output guard."""
+        workflow_commands.command("error", self.message, file=self.file, line=self.line)
 
 
 def annotations(verdict: Verdict) -> list[Annotation]:

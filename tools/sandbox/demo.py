@@ -39,6 +39,7 @@ ENV_KEYS = ("COLUMNS", "ACCESSCTL_TABLES", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_I
             "AWS_SESSION_TOKEN",
             "AWS_DEFAULT_REGION", "AWS_REGION", "ACCESSCTL_GCP_ENDPOINT", "ACCESSCTL_GCP_IAM_ENDPOINT",
             "GITHUB_API_URL", "GITHUB_REPOSITORY", "GITHUB_TOKEN", "GITHUB_EVENT_PATH", "ACCESSCTL_BASE_SHA",
+            "ACCESSCTL_GITHUB_TOKEN",
             "ACCESSCTL_NOW", "GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "ACCESSCTL_OPA_URL",
             "MOTO_IAM_LOAD_MANAGED_POLICIES")
 
@@ -145,7 +146,7 @@ def run_demo(console: Console, cli: Callable[[list[str]], int],
         with Sandbox(load(Tree(repo))) as sandbox, FakeGitHub(org="acme", repo="access") as gh:
             os.environ.update(sandbox.env())
             os.environ.update({"GITHUB_API_URL": gh.url, "GITHUB_REPOSITORY": gh.full_name,
-                               "GITHUB_TOKEN": "demo-token"})
+                               "ACCESSCTL_GITHUB_TOKEN": "x"})  # the sandbox's token of the accessctl App
             for team in sandbox.org.teams.values():
                 gh.add_team(team.github_team.split("/", 1)[1], list(team.members))
             steps: list[Callable[[World, object, object], None]] = [
@@ -272,9 +273,10 @@ def step_approved(world: World, sandbox, gh) -> None:
     gh.add_review(world.pr, "ivan-acme", "APPROVED", head)
     world.console.print("ivan-acme (security) approves:")
     _check(world, gh, world.pr, 0)
-    newest = gh.statuses.get(head, [{}])[0]  # GitHub lists statuses newest first
-    world.console.print(f"commit status {newest.get('context')}: [green]{newest.get('state')}[/] — "
-                        "branch protection now lets the PR merge")
+    runs = [r for r in gh.check_runs.values() if r["head_sha"] == head]
+    newest = max(runs, key=lambda r: r["id"]) if runs else {}
+    world.console.print(f"check run {newest.get('name')}: [green]{newest.get('conclusion')}[/] (posted by the "
+                        f"{(newest.get('app') or {}).get('slug')} App) — branch protection now lets the PR merge")
 
 
 def step_merge_apply(world: World, sandbox, gh) -> None:

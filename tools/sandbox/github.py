@@ -47,6 +47,7 @@ from typing import Any, Callable
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from tools.core.github_context import APP_PERMISSIONS
+from tools.sandbox import github_shapes as shapes
 from tools.sandbox.github_tokens import (GITHUB_ACTIONS_APP, Token, job_permissions, load_workflow,
                                          requirements)
 
@@ -311,52 +312,26 @@ class FakeGitHub:
         return f"{self.url}/repos/{self.full_name}"
 
     def _user(self, login: str) -> dict[str, Any]:
-        return {"login": login, "id": abs(hash(login)) % 10**8, "node_id": f"U_{login}",
-                "type": self.users.get(login, "User"), "url": f"{self.url}/users/{login}",
-                "html_url": f"https://github.com/{login}", "site_admin": False}
+        return shapes.user(self.url, login, self.users.get(login, "User"))
 
     def _repo(self) -> dict[str, Any]:
-        return {"id": 1, "name": self.repo_name, "full_name": self.full_name, "private": True,
-                "owner": self._user(self.org) | {"type": "Organization"}, "url": self._repo_url(),
-                "html_url": f"https://github.com/{self.full_name}", "default_branch": self.default_branch}
+        return shapes.repository(self.url, self.org, self.repo_name, self.default_branch)
 
     def _pull(self, pr: PR) -> dict[str, Any]:
-        url = f"{self._repo_url()}/pulls/{pr.number}"
-        ref = lambda name, sha: {"ref": name, "sha": sha, "label": f"{self.org}:{name}", "repo": self._repo(),
-                                 "user": self._user(self.org)}
-        return {"id": pr.number + 50000, "number": pr.number, "state": pr.state, "title": pr.title,
-                "body": pr.body, "user": self._user(pr.author), "url": url,
-                "html_url": f"https://github.com/{self.full_name}/pull/{pr.number}",
-                "issue_url": f"{self._repo_url()}/issues/{pr.number}",
-                "comments_url": f"{self._repo_url()}/issues/{pr.number}/comments",
-                "head": ref(pr.head_ref, pr.head_sha), "base": ref(pr.base_ref, pr.base_sha),
-                "merged": False, "draft": False, "created_at": STAMP, "updated_at": STAMP,
-                "changed_files": pr.changed_files if pr.changed_files is not None else len(pr.files)}
+        return shapes.pull(self.url, self._repo(), pr, self._user(pr.author), self._user(self.org))
 
     def _review(self, number: int, r: dict[str, Any]) -> dict[str, Any]:
-        return {"id": r["id"], "user": self._user(r["user"]), "state": r["state"], "body": "",
-                "commit_id": r["commit_id"], "submitted_at": STAMP,
-                "pull_request_url": f"{self._repo_url()}/pulls/{number}"}
+        return shapes.review(self._repo(), number, r, self._user(r["user"]))
 
     def _comment(self, cid: int) -> dict[str, Any]:
         c = self.comments[cid]
-        return {"id": cid, "body": c["body"], "user": self._user(c["user"]),
-                "url": f"{self._repo_url()}/issues/comments/{cid}",
-                "issue_url": f"{self._repo_url()}/issues/{c['issue']}", "created_at": STAMP, "updated_at": STAMP}
+        return shapes.comment(self._repo(), cid, c["issue"], c["body"], self._user(c["user"]))
 
     def _issue(self, number: int) -> dict[str, Any]:
-        i = self.issues[number]
-        return {"id": number + 90000, "number": number, "title": i["title"], "body": i["body"],
-                "state": i["state"], "state_reason": i.get("state_reason"), "user": self._user(i["user"]),
-                "labels": [{"name": n, "url": f"{self._repo_url()}/labels/{n}"} for n in i["labels"]],
-                "url": f"{self._repo_url()}/issues/{number}", "created_at": STAMP, "updated_at": STAMP,
-                "html_url": f"https://github.com/{self.full_name}/issues/{number}",
-                "comments_url": f"{self._repo_url()}/issues/{number}/comments"}
+        return shapes.issue(self._repo(), number, self.issues[number], self._user(self.issues[number]["user"]))
 
     def _team(self, slug: str) -> dict[str, Any]:
-        return {"id": abs(hash(slug)) % 10**6, "slug": slug, "name": slug,
-                "url": f"{self.url}/orgs/{self.org}/teams/{slug}",
-                "members_url": f"{self.url}/orgs/{self.org}/teams/{slug}/members{{/member}}"}
+        return shapes.team(self.url, self.org, slug, sum(1 for s in self.teams.get(slug, {}).values() if s == "active"))
 
     # ---- dispatch --------------------------------------------------------
     def _handle(self, h: BaseHTTPRequestHandler) -> None:
@@ -573,8 +548,7 @@ def _delete_comment(g: FakeGitHub, q, b, cid):
 # ---- commits and statuses -------------------------------------------------
 @route("GET", r"{repo}/commits/([0-9a-f]{40})", "GET /repos/{owner}/{repo}/commits/{ref}")
 def _get_commit(g: FakeGitHub, q, b, sha):
-    return {"sha": sha, "url": f"{g._repo_url()}/commits/{sha}", "commit": {"message": "", "tree": {"sha": sha}},
-            "parents": [], "files": []}
+    return shapes.commit(g._repo(), sha)
 
 
 @route("POST", r"{repo}/statuses/([0-9a-f]{40})", "POST /repos/{owner}/{repo}/statuses/{sha}")
@@ -584,6 +558,7 @@ def _create_status(g: FakeGitHub, q, b, sha):
     status = {"id": next(g._ids), "state": b["state"], "context": b.get("context", "default"),
               "description": b.get("description"), "target_url": b.get("target_url"),
               "url": f"{g._repo_url()}/statuses/{sha}", "created_at": STAMP, "updated_at": STAMP,
+              "node_id": f"SC_{sha[:8]}", "avatar_url": None,
               "creator": g._user(g.actor.login), "app_id": g.actor.app_id}
     g.statuses.setdefault(sha, []).insert(0, status)  # newest first, as GitHub lists them
     return 201, _public(status), {}
@@ -684,14 +659,15 @@ def _branch(g: FakeGitHub, name: str) -> dict[str, Any]:
 def _get_branch(g: FakeGitHub, q, b, name):
     sha = _branch(g, name)["sha"]
     url = f"{g._repo_url()}/branches/{name}"
-    return {"name": name, "commit": {"sha": sha, "url": f"{g._repo_url()}/commits/{sha}"},
-            "protected": name in g.protection, "protection_url": f"{url}/protection"}
+    return {"name": name, "commit": shapes.commit(g._repo(), sha), "protected": name in g.protection,
+            "protection": {"enabled": name in g.protection}, "protection_url": f"{url}/protection",
+            "_links": {"self": url, "html": f"https://github.com/{g.full_name}/tree/{name}"}}
 
 
 @route("GET", r"{repo}/git/refs?/heads/(.+)", "GET /repos/{owner}/{repo}/git/ref/{ref}")
 def _get_ref(g: FakeGitHub, q, b, name):
     sha = _branch(g, name)["sha"]
-    return {"ref": f"refs/heads/{name}", "url": f"{g._repo_url()}/git/refs/heads/{name}",
+    return {"ref": f"refs/heads/{name}", "node_id": f"REF_{name}", "url": f"{g._repo_url()}/git/refs/heads/{name}",
             "object": {"sha": sha, "type": "commit", "url": f"{g._repo_url()}/git/commits/{sha}"}}
 
 
@@ -711,9 +687,12 @@ def _create_ref(g: FakeGitHub, q, b):
 
 
 def _content(g: FakeGitHub, path: str, data: bytes) -> dict[str, Any]:
+    sha, url = blob_sha(data), f"{g._repo_url()}/contents/{path}"
+    html, git_url = f"https://github.com/{g.full_name}/blob/{g.default_branch}/{path}", f"{g._repo_url()}/git/blobs/{sha}"
     return {"type": "file", "encoding": "base64", "size": len(data), "name": path.rsplit("/", 1)[-1],
-            "path": path, "sha": blob_sha(data), "content": base64.b64encode(data).decode(),
-            "url": f"{g._repo_url()}/contents/{path}"}
+            "path": path, "sha": sha, "content": base64.b64encode(data).decode(), "url": url, "html_url": html,
+            "git_url": git_url, "download_url": f"https://raw.githubusercontent.com/{g.full_name}/HEAD/{path}",
+            "_links": {"self": url, "git": git_url, "html": html}}
 
 
 @route("GET", r"{repo}/contents/(.+)", "GET /repos/{owner}/{repo}/contents/{path}")

@@ -20,7 +20,7 @@ CONCLUSIONS = ("action_required", "cancelled", "failure", "neutral", "success", 
 def _app(g: FakeGitHub) -> dict[str, Any]:
     a = g.actor
     return {"id": a.app_id, "slug": a.app_slug, "node_id": f"A_{a.app_id}", "name": a.app_slug,
-            "owner": g._user(g.org) | {"type": "Organization"}, "description": "",
+            "client_id": f"Iv1.{a.app_id}", "owner": g._user(g.org) | {"type": "Organization"}, "description": "",
             "external_url": "https://github.com", "html_url": f"https://github.com/apps/{a.app_slug}",
             "created_at": STAMP, "updated_at": STAMP, "permissions": dict(a.permissions), "events": []}
 

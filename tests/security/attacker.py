@@ -1,0 +1,19 @@
+"""The attacker's rig: one access repository, the GitHub sandbox, and the
+protection and environments `setup-repo` configures, as in production."""
+from __future__ import annotations
+
+import pytest
+
+from tests.test_pr_lifecycle import Rig
+from tools.sandbox.github import APP_ID, FakeGitHub
+
+
+@pytest.fixture
+def rig(repo, monkeypatch, tmp_path):
+    with FakeGitHub() as gh:
+        rig = Rig(repo, gh, monkeypatch, tmp_path)
+        admin = gh.admin_token()
+        monkeypatch.setenv("GITHUB_TOKEN", admin)
+        assert repo.run("setup-repo", "--app-id", str(APP_ID)).code == 0  # protection + environments
+        monkeypatch.setenv("GITHUB_TOKEN", "x")
+        yield rig
