@@ -190,7 +190,8 @@ def _check(args, ctx, pr: prc.PRContext, base: str) -> cp.Verdict:
     pr = rules_pr.with_org_teams(replace(pr, base_sha=base, files=prc.changed_files(ctx.root, base, pr.head_sha)),
                                  org_model)
     org = cp.Org({k: t.github_team for k, t in org_model.teams.items()}, org_model.security_team,
-                 {k: tuple(m.lower() for m in t.leads) for k, t in org_model.teams.items()})
+                 {k: tuple(m.lower() for m in t.leads) for k, t in org_model.teams.items()},
+                 {k: tuple(m.lower() for m in t.members) for k, t in org_model.teams.items()})
     logins = {p.email.lower(): p.github for p in org_model.people.values()}
 
     folders = {f for f in (folder_of(x.path) for x in pr.files) if f}

@@ -21,7 +21,7 @@ def validate(files: list[RequestFile], org: OrgModel, now: datetime) -> None:
     """Append semantic findings to each file that passed the schema."""
     accounts = {sa.request.ref: sa for sa in files if isinstance(sa.request, ServiceAccount)}
     seen: dict[tuple, tuple[str, int | None]] = {}
-    names: dict[str, str] = {}
+    names: dict[str, RequestFile] = {}
     for rf in files:
         req = rf.request
         if req is None:
@@ -65,7 +65,7 @@ def _incomplete_import(rf: RequestFile, req: AccessRequest | ServiceAccount) -> 
 
 
 def _service_account(rf: RequestFile, sa: ServiceAccount, org: OrgModel, provider: str,
-                     target_name: str, now: datetime, names: dict[str, str]) -> None:
+                     target_name: str, now: datetime, names: dict[str, RequestFile]) -> None:
     field = "account" if sa.provider == "aws" else "project"
     if sa.provider != provider:
         rf.finding(f"a {sa.provider} service account cannot live under requests/{provider}/",
@@ -81,9 +81,14 @@ def _service_account(rf: RequestFile, sa: ServiceAccount, org: OrgModel, provide
         rf.finding(f"service accounts may live at most {limit // 24} days",
                    f"set expires no later than {(now + timedelta(hours=limit)):%Y-%m-%d}", at=("expires",))
     if sa.ref in names:
-        rf.finding(f"service account {sa.ref} is also defined in {names[sa.ref]}",
+        # Both files are wrong together, whichever sorts first: a new file
+        # re-defining an identity must not pass while the original breaks.
+        first = names[sa.ref]
+        rf.finding(f"service account {sa.ref} is also defined in {first.path}",
                    "keep one definition", at=("name",))
-    names.setdefault(sa.ref, rf.path)
+        first.finding(f"service account {sa.ref} is also defined in {rf.path}",
+                      "keep one definition", at=("name",))
+    names.setdefault(sa.ref, rf)
 
 
 def _access_request(rf: RequestFile, req: AccessRequest, org: OrgModel, provider: str,
