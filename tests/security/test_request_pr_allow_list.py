@@ -18,3 +18,12 @@ def test_a_file_riding_along_a_request_pr_keeps_it_red(rig, capsys, rider):
     rules = {v["rule"] for f in doc["files"] for v in f["violations"]}
     assert "pr-mixes-rules-and-requests" in rules
     assert rider in doc["headline"] or any(rider in v["message"] for f in doc["files"] for v in f["violations"])
+
+
+def test_the_changed_files_come_from_git_not_the_apis_truncatable_list(rig, capsys):
+    rig.push({CAROL: carol("2026-12-20"), "pyproject.toml": "[project]\nname = 'x'\n"})
+    pr = rig.gh.pulls[rig.number]
+    pr.files = rig.gh._files([(CAROL, "modified")])  # as if the API's list stopped before pyproject.toml
+    rig.review("alice-acme")
+    doc = red(rig, capsys)
+    assert "pyproject.toml" in doc["headline"]
