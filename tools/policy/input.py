@@ -151,7 +151,7 @@ class StateIndex:
                   skip: set[str] = frozenset()) -> None:
         for rf in files:
             req = rf.request
-            if req is None or rf.findings or rf.path in skip or req.expires <= now:
+            if req is None or rf.findings or rf.path in skip or req.expires is None or req.expires <= now:
                 continue
             for g in grants_of(req, org):
                 self._by_principal[g.principal].append(g)
