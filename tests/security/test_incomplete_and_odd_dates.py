@@ -23,8 +23,10 @@ def test_an_incomplete_imported_file_is_denied_with_what_to_fill_in(rig, capsys)
     assert "fill in `requester` and `justification` and `expires`" in doc["next_step"]
 
 
-def test_a_later_pr_next_to_an_incomplete_file_is_judged_normally(rig, capsys, monkeypatch):
-    rig.repo.write(IMPORTED, INCOMPLETE)
+def test_a_later_pr_for_someone_with_an_incomplete_file_is_judged_normally(rig, capsys, monkeypatch):
+    # carol's imported dev access, not yet answered, is part of her desired state at the base
+    rig.repo.write("requests/aws/acme-dev/carol-readonly.yaml",
+                   INCOMPLETE.replace("dave@", "carol@").replace("acme-staging", "acme-dev"))
     rig.base = rig.repo.commit("imported, not yet answered")
     monkeypatch.setenv("ACCESSCTL_BASE_SHA", rig.base)
     rig.push({CAROL: carol("2026-12-20")})
