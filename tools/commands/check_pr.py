@@ -29,6 +29,10 @@ and other tools read them)::
                 "severity", "message", "remediation", "file", "line"}],
                 "validation": [{"file", "line", "rule", "message", "fix"}],
                 "waived", "post_incident_review", "required_approvals"}],
+              # besides the changed request files: one entry per request file the
+              # PR deletes, moves or renames (judged by access.rules.removals), and
+              # "(rules change)" when it changes anything outside requests/ and
+              # reviews/ (access.rules.rule_changes; required_approvals.kind "rules")
      "removed": [request paths the PR deletes],
      "plan": {"source": "live" | "desired" | "mixed" | "none", "note": str | null,
               "changes": […], "held": […], "summary": {…}},   # render_plan.plan_json

@@ -395,6 +395,8 @@ def annotations(verdict: Verdict) -> list[Annotation]:
         for finding in f.validation:
             out.append(Annotation(f.file, finding.line or 1, finding.message + (f" — {finding.fix}" if finding.fix else "")))
         for v in f.violations:
+            if f.kind == "rules":  # about the whole PR, not a file: the comment and status carry it
+                continue
             out.append(Annotation(f.file, int(v.get("line") or 1),
                                   f"{v.get('title', v.get('rule'))}: {v.get('message', '')} — {v.get('remediation', '')}"))
     return out
