@@ -30,6 +30,10 @@ and other tools read them)::
                 "severity", "message", "remediation", "file", "line"}],
                 "validation": [{"file", "line", "rule", "message", "fix"}],
                 "waived", "post_incident_review", "required_approvals"}],
+              # besides the changed request files: one entry per request file the
+              # PR deletes, moves or renames (judged by access.rules.removals), and
+              # "(rules change)" when it changes anything outside requests/ and
+              # reviews/ (access.rules.rule_changes; required_approvals.kind "rules")
      "removed": [request paths the PR deletes],
      "plan": {"source": "live" | "desired" | "mixed" | "none", "note": str | null,
               "changes": […], "held": […], "summary": {…}},   # render_plan.plan_json
@@ -208,7 +212,8 @@ def _check(args, ctx, pr: prc.PRContext, base: str) -> cp.Verdict:
     pr = rules_pr.with_org_teams(replace(pr, base_sha=base, files=prc.changed_files(ctx.root, base, pr.head_sha)),
                                  org_model)
     org = cp.Org({k: t.github_team for k, t in org_model.teams.items()}, org_model.security_team,
-                 {k: tuple(m.lower() for m in t.leads) for k, t in org_model.teams.items()})
+                 {k: tuple(m.lower() for m in t.leads) for k, t in org_model.teams.items()},
+                 {k: tuple(m.lower() for m in t.members) for k, t in org_model.teams.items()})
     logins = {p.email.lower(): p.github for p in org_model.people.values()}
 
     folders = {f for f in (folder_of(x.path) for x in pr.files) if f}

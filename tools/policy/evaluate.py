@@ -118,6 +118,25 @@ def open_engine(bundle: PolicyBundle, env: dict[str, str] | None = None, fail_cl
         return _Broken("regorus", str(exc))
 
 
+def unanswered(req: load.AccessRequest | load.ServiceAccount) -> list[str]:
+    """Fields an imported file leaves empty until its owners fill them in.
+    The policy cannot judge a request without them (an expiry it cannot
+    compare, a requester it cannot exclude), so it is denied before the
+    engine runs rather than failing inside it."""
+    needed = ("owner", "purpose", "requester", "expires") if isinstance(req, load.ServiceAccount) \
+        else ("requester", "justification", "expires")
+    return [name for name in needed if getattr(req, name) is None]
+
+
+def incomplete_decision(rf: load.RequestFile, missing: list[str]) -> FileDecision:
+    fields = " and ".join(f"`{m}`" for m in missing)
+    return FileDecision(rf.path, False, [{
+        "rule": "request-incomplete", "title": "Request not filled in", "severity": "high",
+        "message": f"{', '.join(missing)} not filled in yet (an imported file awaiting its owners)",
+        "remediation": f"fill in {fields} (expires: a date within the role's maximum) and push again",
+        "file": rf.path}])
+
+
 def evaluate_files(root: Path | str, paths: list[str] | None = None, pr_context: PRContext | None = None,
                    base_ref: str | None = None, now: datetime | None = None,
                    engine: Engine | None = None, keep_input: bool = False,
@@ -160,6 +179,9 @@ def evaluate_files(root: Path | str, paths: list[str] | None = None, pr_context:
     for rf in files:
         if rf.request is None or rf.findings:
             decisions.append(invalid_decision(rf))
+            continue
+        if unanswered(rf.request):
+            decisions.append(incomplete_decision(rf, unanswered(rf.request)))
             continue
         doc = build_input(rf, org, state, pr_context, now)
         decisions.append(_decide(engine, rf.path, doc, keep_input))

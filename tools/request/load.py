@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from functools import cache
 from importlib import resources
 from pathlib import PurePosixPath
@@ -201,6 +201,10 @@ def _describe(err: jsonschema.ValidationError) -> tuple[str, str]:
         return (f"unknown field {', '.join(map(repr, extra))} in {where}", f"remove it; allowed fields: {allowed}")
     if v == "required":
         return (err.message.replace("'", "`", 2) + f" in {where}", "add it")
+    if v == "type" and err.instance is None:
+        kind = {"string": "text", "array": "a list", "object": "a mapping", "boolean": "true or false"}.get(
+            str(err.validator_value), str(err.validator_value))
+        return (f"{where} is empty (null)", f"fill in {where} ({kind}), or delete the line if it is optional")
     if v == "type" and err.validator_value == "string" and isinstance(err.instance, (int, float, bool)):
         return (f"{where} must be text, got {err.instance!r}", 'quote it, e.g. "011111111111" or "no"')
     if v == "type" and err.validator_value == "boolean" and isinstance(err.instance, str):
@@ -224,6 +228,11 @@ def _describe(err: jsonschema.ValidationError) -> tuple[str, str]:
     return (f"{where}: {err.message}", "see tools/request/schemas/request.v1.schema.json")
 
 
+# time.parse_rfc3339_ns in OPA and regorus: int64 nanoseconds since 1970.
+EARLIEST = datetime(1678, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(2262, 4, 11, tzinfo=timezone.utc)
+
+
 def _build(rf: RequestFile, broken: set[str] = frozenset()) -> None:
     """Make the typed request; with findings already (or new ones here) it
     becomes ``rf.partial``, checked by validate but never granted."""
@@ -243,9 +252,17 @@ def _build(rf: RequestFile, broken: set[str] = frozenset()) -> None:
     if "expires" in d and "expires" not in broken:
         try:
             expires = parse_expiry(d["expires"])
-        except ValueError:
+        except (ValueError, OverflowError):
             rf.finding(f"expires {d['expires']!r} is not a real date", _date_fix(str(d["expires"])),
                        at=("expires",))
+        else:
+            if not EARLIEST <= expires <= LATEST:
+                # The policy engines count time in int64 nanoseconds: beyond these
+                # bounds they fail instead of deciding, so the file is refused here.
+                rf.finding(f"expires {d['expires']!r} is outside the dates the policy can judge "
+                           f"({EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d})",
+                           "use a date within the role's maximum duration, e.g. a few weeks from today",
+                           at=("expires",))
     if kind == "ServiceAccount":
         oidc = ok("oidc") or {}
         built = ServiceAccount(

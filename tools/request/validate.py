@@ -26,7 +26,7 @@ def validate(files: list[RequestFile], org: OrgModel, now: datetime, last: set[s
     the new file is the duplicate, never the request already on main."""
     accounts = {sa.request.ref: sa for sa in files if isinstance(sa.request, ServiceAccount)}
     seen: dict[tuple, tuple[str, int | None]] = {}
-    names: dict[str, str] = {}
+    names: dict[str, RequestFile] = {}
     # Whole requests first, so only they define what a partial one (a file
     # that already failed a check) is compared with; a broken file must
     # never make a valid one look like its duplicate.
@@ -85,7 +85,7 @@ def _incomplete_import(rf: RequestFile, req: AccessRequest | ServiceAccount) -> 
 
 
 def _service_account(rf: RequestFile, sa: ServiceAccount, org: OrgModel, provider: str,
-                     target_name: str, now: datetime, names: dict[str, str]) -> None:
+                     target_name: str, now: datetime, names: dict[str, RequestFile]) -> None:
     field = "account" if sa.provider == "aws" else "project"
     if sa.provider != provider:
         rf.finding(f"a {sa.provider} service account cannot live under requests/{provider}/",
@@ -101,9 +101,14 @@ def _service_account(rf: RequestFile, sa: ServiceAccount, org: OrgModel, provide
         rf.finding(f"service accounts may live at most {limit // 24} days",
                    f"set expires no later than {(now + timedelta(hours=limit)):%Y-%m-%d}", at=("expires",), rule="identity-expiry-too-long")
     if sa.ref in names:
-        rf.finding(f"service account {sa.ref} is also defined in {names[sa.ref]}",
+        # Both files are wrong together, whichever sorts first: a new file
+        # re-defining an identity must not pass while the original breaks.
+        first = names[sa.ref]
+        rf.finding(f"service account {sa.ref} is also defined in {first.path}",
                    "keep one definition", at=("name",))
-    names.setdefault(sa.ref, rf.path)
+        first.finding(f"service account {sa.ref} is also defined in {rf.path}",
+                      "keep one definition", at=("name",))
+    names.setdefault(sa.ref, rf)
 
 
 def _access_request(rf: RequestFile, req: AccessRequest, org: OrgModel, provider: str,

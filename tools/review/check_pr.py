@@ -51,6 +51,7 @@ class Org:
     teams: Mapping[str, str]  # team key -> GitHub team "org/slug"
     security_team: str  # team key
     leads: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # team key -> lead logins (lower case)
+    members: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # team key -> member logins (lower case)
 
     def mention(self, key: str) -> str:
         return "@" + self.teams.get(key, key)
@@ -144,7 +145,8 @@ class Verdict:
     other_files: list[str]  # changed files outside requests/
 
 
-def _excluded(pr: PRContext, request: Mapping[str, Any], logins_by_email: Mapping[str, str]) -> dict[str, str]:
+def _excluded(pr: PRContext, request: Mapping[str, Any], logins_by_email: Mapping[str, str],
+              org: Org | None = None) -> dict[str, str]:
     """login -> why their approval cannot count (they are a party to the request)."""
     roles: dict[str, list[str]] = {}
     principal = request.get("principal") or {}
@@ -152,6 +154,9 @@ def _excluded(pr: PRContext, request: Mapping[str, Any], logins_by_email: Mappin
         login = logins_by_email.get(str(principal.get("id", "")).lower())
         if login:
             roles.setdefault(login.lower(), []).append("the beneficiary")
+    if principal.get("type") == "group" and org is not None:
+        for login in org.members.get(str(principal.get("id", "")), ()):
+            roles.setdefault(login, []).append(f"a member of group:{principal.get('id')} (a beneficiary)")
     if request.get("requester"):
         roles.setdefault(str(request["requester"]).lower(), []).append("the requester")
     roles.setdefault(pr.author.lower(), []).append("the PR author")
@@ -164,7 +169,7 @@ def review_notes(pr: PRContext, request: Mapping[str, Any], required: Mapping[st
     """Each approving reviewer once (their latest approval), counted as the
     policy counts it: head commit, not the author/requester/beneficiary,
     not withdrawn later, and in a team that must approve."""
-    excluded = _excluded(pr, request, logins_by_email)
+    excluded = _excluded(pr, request, logins_by_email, org)
     relevant = list(required.get("teams", []))
     if required.get("security"):
         relevant.append(org.security_team)
@@ -404,6 +409,8 @@ def annotations(verdict: Verdict) -> list[Annotation]:
         for finding in f.validation:
             out.append(Annotation(f.file, finding.line or 1, finding.message + (f" — {finding.fix}" if finding.fix else "")))
         for v in f.violations:
+            if f.kind == "rules":  # about the whole PR, not a file: the comment and status carry it
+                continue
             out.append(Annotation(f.file, int(v.get("line") or 1),
                                   f"{v.get('title', v.get('rule'))}: {v.get('message', '')} — {v.get('remediation', '')}"))
     return out

@@ -95,6 +95,11 @@ def _needs(verdict: Verdict, f: FileResult) -> str:
     r = f.required
     if not r:
         return "—"
+    if r.get("kind") == "rules":
+        parts = [f"{r.get('security', 0)} from {team(verdict, verdict.org.security_team)}"] if r.get("security") else []
+        parts += [f"{n} from a lead of {team(verdict, t)}" for t, n in sorted((r.get("leads") or {}).items())]
+        parts += [f"{n} from {team(verdict, t)}" for t, n in sorted((r.get("owners") or {}).items())]
+        return ", ".join(parts) + " (distinct people)" if parts else "—"
     teams = " and ".join(team(verdict, t) for t in r.get("teams", [])) or "—"
     sec = f", one from {team(verdict, verdict.org.security_team)}" if r.get("security") else ""
     return f"{r.get('approvals', 0)} incl. {teams}{sec}"

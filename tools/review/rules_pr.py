@@ -16,8 +16,9 @@ the rules that judge.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any
 
 from tools.core import orgmodel
 from tools.core.errors import FindingError
@@ -145,10 +146,9 @@ def membership_lines(change: dict[str, Any]) -> list[str]:
 def with_org_teams(pr: PRContext, org: OrgModel) -> PRContext:
     """Reviewers' teams from the base org model (teams.yaml), replacing
     whatever GitHub said: approvals count by the model, at the base."""
-    from dataclasses import replace
     return replace(pr, reviews=tuple(replace(r, teams=org.teams_by_login.get(r.user.lower(), ()))
                                      for r in pr.reviews))
 
 
-__all__: Iterable[str] = ["RULES_FILE", "rule_paths", "team_changes", "waiver_changes", "rules_input",
+__all__ = ["RULES_FILE", "rule_paths", "team_changes", "waiver_changes", "rules_input",
                           "removal_inputs", "membership_lines", "with_org_teams"]

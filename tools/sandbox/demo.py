@@ -205,7 +205,9 @@ def _open_or_push(world: World, gh, text: str, message: str, pr: int | None) -> 
     if pr is None:
         world.git("checkout", "-q", "-b", "frank/bigquery-admin")
     (world.repo / FRANK_PATH).write_text(text)
-    world.git("add", "-A")
+    # Only the request: the PR's files come from git, and anything else
+    # (the apply record the baseline step wrote) would ride along.
+    world.git("add", "--", FRANK_PATH)
     world.git("commit", "-q", "-m", message)
     head = world.git("rev-parse", "HEAD")
     if pr is None:
