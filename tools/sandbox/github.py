@@ -61,6 +61,8 @@ class PR:
     files: list[dict[str, Any]]
     state: str = "open"
     reviews: list[dict[str, Any]] = field(default_factory=list)
+    merged_at: str | None = None  # set by merge(): pull-request-simple's merged_at / merge_commit_sha
+    merge_commit_sha: str | None = None
 
 
 @dataclass
@@ -85,6 +87,7 @@ class FakeGitHub:
         self.issues: dict[int, dict[str, Any]] = {}
         self.comments: dict[int, dict[str, Any]] = {}  # id -> {issue, user, body, created}
         self.statuses: dict[str, list[dict[str, Any]]] = {}
+        self.commit_pulls: dict[str, list[int]] = {}  # commit on the default branch -> PRs that brought it
         base = self.new_sha()
         self.branches: dict[str, dict[str, Any]] = {default_branch: {"sha": base, "files": {}}}
         self.protection: dict[str, dict[str, Any]] = {}
@@ -143,15 +146,29 @@ class FakeGitHub:
         self.teams[slug] = {**{m: "active" for m in members}, **{p: "pending" for p in pending}}
 
     def add_pr(self, author: str, files: list[tuple[str, str]] = (), title: str = "Access request",
-               body: str = "", head_ref: str | None = None, head_sha: str | None = None) -> int:
-        """A PR from ``author``; ``files`` as (path, status) with status added/modified/removed/renamed."""
+               body: str = "", head_ref: str | None = None, head_sha: str | None = None,
+               contents: dict[str, str] | None = None) -> int:
+        """A PR from ``author``; ``files`` as (path, status) with status added/modified/removed/renamed;
+        ``contents`` (path -> text at the head) makes each file's ``sha`` the blob id GitHub would report."""
         self.add_user(author)
         with self.lock:
             number = next(self._numbers)
+            listed = self._files(files)
+            for f in listed:
+                if contents and f["filename"] in contents:
+                    f["sha"] = blob_sha(contents[f["filename"]].encode())
             self.pulls[number] = PR(number, author, title, body, head_ref or f"request-{number}",
                                     head_sha or self.new_sha(), self.default_branch,
-                                    self.branches[self.default_branch]["sha"], self._files(files))
+                                    self.branches[self.default_branch]["sha"], listed)
             return number
+
+    def merge(self, number: int, commit_sha: str) -> None:
+        """Record that PR ``number`` was merged into its base as ``commit_sha``
+        (whatever approvals it has: an admin can merge past branch protection)."""
+        with self.lock:
+            pr = self.pulls[number]
+            pr.state, pr.merged_at, pr.merge_commit_sha = "closed", STAMP, commit_sha
+            self.commit_pulls.setdefault(commit_sha, []).append(number)
 
     def push(self, number: int, files: list[tuple[str, str]] | None = None) -> str:
         """A new commit on the PR's head branch; returns its sha."""
@@ -224,7 +241,8 @@ class FakeGitHub:
                 "issue_url": f"{self._repo_url()}/issues/{pr.number}",
                 "comments_url": f"{self._repo_url()}/issues/{pr.number}/comments",
                 "head": ref(pr.head_ref, pr.head_sha), "base": ref(pr.base_ref, pr.base_sha),
-                "merged": False, "draft": False, "created_at": STAMP, "updated_at": STAMP}
+                "merged": pr.merged_at is not None, "merged_at": pr.merged_at,
+                "merge_commit_sha": pr.merge_commit_sha, "draft": False, "created_at": STAMP, "updated_at": STAMP}
 
     def _review(self, number: int, r: dict[str, Any]) -> dict[str, Any]:
         return {"id": r["id"], "user": self._user(r["user"]), "state": r["state"], "body": "",
@@ -450,6 +468,19 @@ def _create_status(g: FakeGitHub, q, b, sha):
               "creator": g._user(g.bot_login)}
     g.statuses.setdefault(sha, []).insert(0, status)  # newest first, as GitHub lists them
     return 201, status, {}
+
+
+@route("GET", r"{repo}/commits/([0-9a-f]{40})/pulls")
+def _commit_pulls(g: FakeGitHub, q, b, sha):
+    """List pull requests associated with a commit
+    (https://docs.github.com/rest/commits/commits#list-pull-requests-associated-with-a-commit):
+    for a commit on the default branch, the merged PR that introduced it;
+    for any other commit, only the open PRs it belongs to (here: whose head it is).
+    A commit pushed straight to the branch has no PR: an empty list."""
+    merged = g.commit_pulls.get(sha)
+    items = [g.pulls[n] for n in merged] if merged else [
+        p for p in g.pulls.values() if p.state == "open" and p.head_sha == sha]
+    return g._page([g._pull(p) for p in items], q, f"/repos/{g.full_name}/commits/{sha}/pulls")
 
 
 @route("GET", r"{repo}/commits/([0-9a-f]{40})/statuses")
