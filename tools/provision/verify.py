@@ -215,7 +215,8 @@ def reviews_with_teams(pr: MergedPull, org: OrgModel) -> tuple[prc.Review, ...]:
 
 def request_decider(root: Path, org: OrgModel, rules_commit: str, now: datetime, env: dict[str, str]) -> Decide:
     """Re-run the policy decision on the file as it is at the commit, with the
-    PR's context, under the last approved rules."""
+    PR's context, under the last approved rules, at the run's ``now`` (apply
+    follows the merge within minutes; durations only shrink meanwhile)."""
     engine = engine_for(load_bundle(Tree(root, rules_commit), org), env)
 
     def decide(pr: MergedPull, commit: str, path: str) -> tuple[bool, str]:
@@ -226,7 +227,7 @@ def request_decider(root: Path, org: OrgModel, rules_commit: str, now: datetime,
             pr.number, pr.author, pr.head_sha, rules_commit,
             tuple(prc.ChangedFile(f.path, f.status, f.previous_path) for f in pr.files),
             reviews_with_teams(pr, org), pr.base_ref)
-        ev = evaluate_files(root, [path], context, rules_commit, pr.merged_at or now, engine=engine,
+        ev = evaluate_files(root, [path], context, rules_commit, now, engine=engine,
                             head_ref=commit, state_ref=before)
         d = ev.decisions[0]
         if d.allow:

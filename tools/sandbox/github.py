@@ -162,6 +162,13 @@ class FakeGitHub:
                                     self.branches[self.default_branch]["sha"], listed)
             return number
 
+    def set_contents(self, number: int, contents: dict[str, str]) -> None:
+        """The PR head's text of some files: their ``sha`` becomes the blob id GitHub reports."""
+        with self.lock:
+            for f in self.pulls[number].files:
+                if f["filename"] in contents:
+                    f["sha"] = blob_sha(contents[f["filename"]].encode())
+
     def merge(self, number: int, commit_sha: str) -> None:
         """Record that PR ``number`` was merged into its base as ``commit_sha``
         (whatever approvals it has: an admin can merge past branch protection)."""
