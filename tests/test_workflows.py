@@ -25,7 +25,7 @@ OIDC_ACTIONS = ("aws-actions/configure-aws-credentials", "google-github-actions/
 ALLOWED: dict[str, dict[str, str]] = {
     "pr-check.yml": {"contents": "read", "pull-requests": "write", "statuses": "write"},
     "review-recheck.yml": {"contents": "read", "pull-requests": "write", "statuses": "write"},
-    "apply.yml": {"contents": "read", "id-token": "write", "pull-requests": "write"},
+    "apply.yml": {"contents": "read", "id-token": "write", "pull-requests": "write", "issues": "write"},
     "reconcile.yml": {"contents": "read", "id-token": "write", "issues": "write"},
     "expire.yml": {"contents": "write", "id-token": "write", "issues": "write", "pull-requests": "write"},
 }
