@@ -227,3 +227,30 @@ def test_outside_github_actions_apply_says_the_check_was_skipped(world, capsys, 
     res = repo.run("apply", "--since", since, capsys=capsys)
     assert res.code == 0
     assert "re-verification skipped" in res.out and "no GitHub context" in res.out
+
+
+def test_a_direct_push_widening_an_approved_request_keeps_only_the_approved_grants(world, capsys):
+    repo, sb, gh = world
+    since = repo.commit("applied")
+    path = "requests/aws/acme-dev/bob-developer.yaml"
+    repo.write(path, repo.read(path).replace("group: developers", "group: readonly"))
+    repo.commit("direct push: bob moves to readonly")
+    code, doc = apply(repo, capsys, since)
+    assert code == 1
+    assert "bob@acme.example" in members(sb), "the approved grant stays"
+    assert "bob@acme.example" not in members(sb, "readonly"), "the pushed one never appears"
+
+
+def test_a_committed_held_list_cannot_declare_a_change_approved(world, capsys):
+    """The held list is apply's own state: a commit that carries one is refused, not trusted."""
+    repo, sb, gh = world
+    since = repo.commit("applied")
+    repo.write(REQ, HEIDI)
+    pushed = repo.commit("direct push")
+    # "this file was last approved at the pushed commit": its content would count as approved
+    repo.write(".accessctl/held.json", json.dumps({"version": 1, "rules_commit": None, "rules_held": [], "files": [
+        {"path": REQ, "approved_commit": pushed, "held_commit": pushed, "why": "-", "pr": None}]}))
+    repo.commit("and a forged held list")
+    res = repo.run("apply", "--since", since, capsys=capsys)
+    assert res.code == 1 and "committed to the repository" in res.err
+    assert "heidi@acme.example" not in members(sb)

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 from tools.core.errors import FindingError
-from tools.core.repo import Tree
+from tools.core.repo import Tree, git
 from tools.request import load as rload
 
 DEFAULT_PATH = ".accessctl/held.json"
@@ -70,10 +70,18 @@ def store_path(root: Path) -> Path:
 
 
 def load(root: Path) -> TrustState:
-    """The current held list; an absent store is an empty one (nothing held yet)."""
+    """The current held list; an absent store is an empty one (nothing held yet).
+
+    A list that git tracks is refused: it would come from a commit on main,
+    and whoever can push a commit could then declare their change approved
+    (or pin the rules to their own commit)."""
     path = store_path(root)
     if not path.is_file():
         return TrustState()
+    if git(Path(root), "ls-files", "--", str(path.resolve()), check=False).strip():
+        raise FindingError(f"{path}: the held-changes list is committed to the repository; it must only be "
+                           "written by apply (a commit could forge it): remove it from git and restore it from "
+                           "the last apply run")
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
         held = lambda items: [HeldFile(**h) for h in items]  # noqa: E731

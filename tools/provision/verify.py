@@ -261,9 +261,10 @@ def verify_range(root: Path, since: str, head: str, pulls: PullSource, state: Tr
     state.rules_commit = rules_commit
     org = orgmodel.load(Tree(root, rules_commit))
     # 2. Each request file changed in the range.
-    decide = request_decider(root, org, rules_commit, now, env)
+    paths = changed_paths(root, since, head, (rload.REQUESTS_DIR,))
+    decide = request_decider(root, org, rules_commit, now, env) if paths else None
     files = []
-    for path in changed_paths(root, since, head, (rload.REQUESTS_DIR,)):
+    for path in paths:
         before = state.files.get(path)
         verdict = v.verify(path, since, head, before.approved_commit if before else since, decide)
         if verdict.approved:
