@@ -75,7 +75,7 @@ def record_lines(result: verify.Verification, now: datetime, run: str | None) ->
     return [{"v": 1, "time": as_json(now), "run": run, "action": "held", "grant": {}, "reason": v.why,
              "request": v.path, "commit": v.commit, "pr": v.pr, "approvers": None,
              "actor": os.environ.get("GITHUB_ACTOR"),
-             "approved_commit": v.approved_commit,
+             "approved_commit": v.approved_commit, "rules_commit": result.rules_commit,
              "result": {"ok": False, "error": f"held: {v.why}", "calls": 0}} for v in result.held_now]
 
 
