@@ -61,6 +61,7 @@ def world(sandbox, tmp_path, monkeypatch):
 
 def apply(repo, capsys, since):
     res = repo.run("apply", "--since", since, "--format", "json", capsys=capsys)
+    assert res.out, (res.code, res.err)
     return res.code, json.loads(res.out)
 
 

@@ -95,6 +95,9 @@ def load(root: Path) -> TrustState:
 def save(root: Path, state: TrustState) -> Path:
     path = store_path(root)
     path.parent.mkdir(parents=True, exist_ok=True)
+    ignore = path.parent / ".gitignore"
+    if path.parent.resolve() == (Path(root) / ".accessctl").resolve() and not ignore.exists():
+        ignore.write_text("# apply's own state: never committed (see tools/provision/held.py)\n*\n", encoding="utf-8")
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(state.as_json(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
     tmp.replace(path)
