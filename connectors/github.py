@@ -16,10 +16,13 @@ import itertools
 import os
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Callable, Mapping, TypeVar
 from urllib.parse import urlsplit
 
 from github import Auth, Github, GithubException
+from github.PaginatedList import PaginatedList
+from github.PullRequest import PullRequest
 
 from tools.core.errors import UsageError
 from tools.core.github_context import github_token
@@ -75,6 +78,34 @@ class PRContext:
                           | ({"previous_path": f.previous_path} if f.previous_path else {}) for f in self.files],
                 "reviews": [{"user": r.user, "state": r.state, "commit_id": r.commit_id, "teams": []}
                             for r in self.reviews]}
+
+# ---- which merged PR brought a commit (apply's re-verification) ---------------
+@dataclass(frozen=True, slots=True)
+class PullFile:
+    path: str
+    status: str
+    blob: str | None  # GitHub's ``sha``: the file's blob id at the PR head
+    previous_path: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PullReview:
+    user: str
+    state: str
+    commit_id: str | None  # GitHub documents it as nullable
+
+
+@dataclass(frozen=True, slots=True)
+class AssociatedPull:
+    """A PR GitHub associates with a commit, with what apply re-checks."""
+
+    number: int
+    author: str
+    head_sha: str
+    base_ref: str
+    merged_at: datetime | None
+    files: tuple[PullFile, ...]
+    reviews: tuple[PullReview, ...]
 
 
 def retry_delay(status: int, headers: Mapping[str, str], message: str, attempt: int,
@@ -225,6 +256,28 @@ class GitHubConnector:
                 raise
 
         return self._call(f"list members of team {org}/{slug}", get)
+
+    # ---- the PR that brought a commit (apply's re-verification) ------------
+    def pulls_for_commit(self, sha: str) -> list[AssociatedPull]:
+        """PRs associated with ``sha``: for a commit on the default branch, the
+        merged PR that introduced it; otherwise open PRs whose head it is.
+        GET /repos/{owner}/{repo}/commits/{commit_sha}/pulls, documented at
+        https://docs.github.com/rest/commits/commits#list-pull-requests-associated-with-a-commit
+        Files and reviews are read per merged PR (open ones are not apply's concern)."""
+        pulls = self._call(f"list pull requests of commit {sha[:7]}", lambda: list(PaginatedList(
+            PullRequest, self._gh.requester, f"/repos/{self.repository}/commits/{sha}/pulls", None)))
+        out = []
+        for p in pulls:
+            files: tuple[PullFile, ...] = ()
+            reviews: tuple[PullReview, ...] = ()
+            if p.merged_at is not None:
+                files = tuple(self._call(f"list files of #{p.number}", lambda: [
+                    PullFile(f.filename, f.status, f.sha, f.previous_filename) for f in p.get_files()]))
+                reviews = tuple(self._call(f"list reviews of #{p.number}", lambda: [
+                    PullReview(r.user.login if r.user else "ghost", r.state, r.commit_id) for r in p.get_reviews()]))
+            out.append(AssociatedPull(p.number, p.user.login if p.user else "ghost", p.head.sha, p.base.ref,
+                                      p.merged_at, files, reviews))
+        return out
 
     # ---- the PR comment ----------------------------------------------------
     def upsert_comment(self, number: int, kind: str, body: str) -> int:

@@ -30,7 +30,7 @@ ALLOWED: dict[str, dict[str, str]] = {
     "review-recheck.yml": {"contents": "read", "id-token": "write"},
     "review-submitted.yml": {},
     "lint.yml": {"contents": "read"},
-    "apply.yml": {"contents": "read", "id-token": "write", "pull-requests": "write"},
+    "apply.yml": {"contents": "read", "id-token": "write", "pull-requests": "write", "issues": "write"},
     "reconcile.yml": {"contents": "read", "id-token": "write", "issues": "write"},
     "expire.yml": {"contents": "read", "id-token": "write"},
 }

@@ -1,5 +1,8 @@
 """``accessctl apply``: make the clouds match main, with the fewest calls.
 
+Before planning, re-verifies that every change since ``--since`` came
+through an approved PR (tools/provision/verify.py); a change that did not is
+held at its last approved content, reported, and makes the run exit 1.
 Refuses a plan over the blast-radius limits unless ``--allow-mass-revoke``;
 gathers every per-change failure and exits 1 if any change failed.
 """
@@ -15,6 +18,7 @@ from tools.core.output import console, emit_json
 from tools.core.repo import require_commit
 from tools.core.tables import print_table
 from tools.provision import record as records
+from tools.provision import trust
 from tools.provision.apply import build_plan, execute, guard, provider_list
 from tools.provision.render import change_json, plan_table, summary_line
 
@@ -30,10 +34,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"append one JSON line per applied change (default: {records.DEFAULT_PATH} in the repository)")
 
 
+def _verify(args, ctx):
+    """The re-verification hook: judge, keep the held list, report it durably
+    before anything is provisioned (so a later refusal cannot hide it)."""
+    verification = trust.verify_before_apply(ctx.root, args.since, ctx.now, save=not args.dry_run)
+    if verification.held_now and not args.dry_run:
+        records.append(Path(args.record) if args.record else ctx.root / records.DEFAULT_PATH,
+                       trust.record_lines(verification, ctx.now, records.collect_provenance(ctx.root).run))
+    if not args.dry_run:
+        trust.publish(verification)
+    return verification
+
+
 def run(args, ctx) -> int:
     if args.since:
         require_commit(ctx.root, args.since, "--since")
-    planned = build_plan(ctx.root, ctx.now, provider_list(args.provider), args.since)
+    verification = _verify(args, ctx)
+    planned = build_plan(ctx.root, ctx.now, provider_list(args.provider), args.since,
+                         view=trust.view_of(ctx.root, verification))
     plan = planned.plan
     if not args.allow_mass_revoke:
         guard(planned.org).check(plan)
@@ -43,13 +61,15 @@ def run(args, ctx) -> int:
                        records.lines(results, records.collect_provenance(ctx.root), ctx.now))
     failed = [r for r in results if not r.ok]
     if ctx.format == "json":
-        emit_json({"dry_run": args.dry_run,
+        emit_json({"dry_run": args.dry_run, "verification": verification.as_json(),
                    "results": [dict(change_json(r.change, plan.targets), ok=r.ok, error=r.error, calls=r.calls)
                                for r in results],
                    "summary": dict(plan.summary(), applied=len(results) - len(failed), failed=len(failed),
                                    calls=sum(r.calls for r in results))})
     else:
         out = console()
+        for line in trust.text_lines(verification):
+            out.print(f"[yellow]![/] {escape(line)}")
         if plan.changes or plan.held:
             print_table(out, plan_table(plan, "Dry run: nothing applied" if args.dry_run else "Applied"))
         for r in failed:
@@ -59,5 +79,5 @@ def run(args, ctx) -> int:
         verdict = f"{len(failed)} of {len(results)} change(s) failed; re-run to retry — apply is idempotent" \
             if failed else summary_line(plan)
         out.print(verdict)
-    return EXIT_FINDING if failed else EXIT_OK
+    return EXIT_FINDING if failed or verification.held_now else EXIT_OK
 

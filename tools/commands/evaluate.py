@@ -19,6 +19,7 @@ import sys
 from rich.markup import escape
 
 from tools.commands.validate import selected_paths
+from tools.core import orgmodel
 from tools.core import pr_context as prc
 from tools.core.errors import EXIT_FINDING, EXIT_OK, UsageError
 from tools.core.output import console, emit_json

@@ -23,6 +23,7 @@ from tools.core.tables import print_table
 from tools.core.progress import job_summary, per_target
 from tools.jobs import drift_issue
 from tools.jobs.reconcile import Drift, Shard, drift_of, summary
+from tools.provision import held
 from tools.provision.apply import build_plan, execute, guard, provider_list
 from tools.provision.render import target_label
 
@@ -46,8 +47,11 @@ def run(args, ctx) -> int:
         return publish(args.publish, ctx)
     shard = Shard.parse(args.shard)
     providers = provider_list(args.provider)
+    # Files held by apply's re-verification count at their last approved
+    # content here too, so a fix never restores what apply refused.
+    view = held.view(ctx.root)
     with per_target("reading", ctx.format == "text") as progress:
-        planned = build_plan(ctx.root, ctx.now, providers, progress=progress, where=shard.owns)
+        planned = build_plan(ctx.root, ctx.now, providers, progress=progress, where=shard.owns, view=view)
     plan = planned.plan
     results = []
     remaining = None
@@ -56,7 +60,7 @@ def run(args, ctx) -> int:
             guard(planned.org).check(plan)
         results = execute(plan, planned.connectors)
         # Verify by reading again: the fix is only done when the clouds say so.
-        again = build_plan(ctx.root, ctx.now, providers, where=shard.owns)
+        again = build_plan(ctx.root, ctx.now, providers, where=shard.owns, view=view)
         remaining = again.plan.changes
     drift = drift_of(plan, results)
     info = summary(drift, len(plan.targets))

@@ -60,11 +60,6 @@ class PRContext:
         return sorted(f.path for f in self.files
                       if f.path.startswith("requests/") and f.status != "removed")
 
-    @property
-    def removed_request_paths(self) -> list[str]:
-        """Request files the PR deletes."""
-        return sorted(f.path for f in self.files if f.path.startswith("requests/") and f.status == "removed")
-
     def as_input(self) -> dict[str, Any]:
         return {
             "number": self.number,

@@ -140,7 +140,8 @@ def incomplete_decision(rf: load.RequestFile, missing: list[str]) -> FileDecisio
 def evaluate_files(root: Path | str, paths: list[str] | None = None, pr_context: PRContext | None = None,
                    base_ref: str | None = None, now: datetime | None = None,
                    engine: Engine | None = None, keep_input: bool = False,
-                   env: dict[str, str] | None = None) -> Evaluation:
+                   env: dict[str, str] | None = None, head_ref: str | None = None,
+                   state_ref: str | None = None) -> Evaluation:
     """Decide each request file.
 
     ``paths``: repository paths; None means the PR's changed request files,
@@ -148,6 +149,10 @@ def evaluate_files(root: Path | str, paths: list[str] | None = None, pr_context:
     base SHA) selects the commit policies, org model and existing desired
     state are read from. ``engine`` is built from the base bundle when None
     (``ACCESSCTL_OPA_URL`` in ``env`` selects the OPA server).
+    ``head_ref`` reads the request files from a commit instead of the
+    working tree, ``state_ref`` the rest of the desired state from another
+    commit than the rules (apply re-judges a merged change this way: its
+    content at the merge, the state before it, the last approved rules).
     """
     root = Path(root)
     now = now or datetime.now(timezone.utc)
@@ -158,7 +163,7 @@ def evaluate_files(root: Path | str, paths: list[str] | None = None, pr_context:
     if engine is None:
         engine = open_engine(bundle, env, fail_closed=keep_input)
 
-    head = Tree(root)
+    head = Tree(root, head_ref) if head_ref else Tree(root)
     judge_removals = paths is None and pr_context is not None
     if paths is None:
         paths = pr_context.request_paths if pr_context else head.list(load.REQUESTS_DIR)
@@ -168,11 +173,12 @@ def evaluate_files(root: Path | str, paths: list[str] | None = None, pr_context:
     state = StateIndex()
     state.add_files(files, org, now)
     needles = state_needles((rf.request for rf in files if rf.request is not None), org)
-    others = [p for p in rules_tree.list(load.REQUESTS_DIR) if p not in evaluated]
+    state_tree = Tree(root, state_ref) if state_ref else rules_tree
+    others = [p for p in state_tree.list(load.REQUESTS_DIR) if p not in evaluated]
     if others and needles:
-        texts = read_texts(rules_tree, others)
+        texts = read_texts(state_tree, others)
         candidates = [p for p in others if may_mention(texts[p], needles)]
-        tree = PreloadedTree(rules_tree.root, rules_tree.ref, texts) if rules_tree.ref else rules_tree
+        tree = PreloadedTree(state_tree.root, state_tree.ref, texts) if state_tree.ref else state_tree
         state.add_files([load.read(tree, p) for p in candidates], org, now)
 
     decisions: list[FileDecision] = []

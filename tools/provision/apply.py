@@ -19,6 +19,7 @@ from tools.core.orgmodel import OrgModel
 from tools.core.repo import Tree, git
 from tools.policy.input import PreloadedTree, read_texts
 from tools.provision import desired as state
+from tools.provision.held import Overrides, TrustedView
 from tools.provision.plan import BlastRadius, Plan, make_plan
 from tools.request import load, validate
 
@@ -78,7 +79,7 @@ def folder_of(path: str) -> str | None:
 
 
 def load_folders(tree: Tree, folders: set[str], org: OrgModel, now: datetime,
-                 last: set[str] = frozenset()) -> list[load.RequestFile]:
+                 last: set[str] = frozenset(), held: Overrides | None = None) -> list[load.RequestFile]:
     """The request files of some targets' folders, plus the folders of the
     service accounts they name, validated together.
 
@@ -91,22 +92,23 @@ def load_folders(tree: Tree, folders: set[str], org: OrgModel, now: datetime,
         source = PreloadedTree(tree.root, tree.ref, read_texts(tree, paths)) if tree.ref is not None else tree
         return [load.read(source, p) for p in paths]
 
-    files = read(folders)
+    files = held.apply(read(folders), folders) if held else read(folders)
     named = {f"{load.REQUESTS_DIR}/{rf.request.provider}/{rf.request.principal.id.split('/', 1)[0]}"
              for rf in files if isinstance(rf.request, load.AccessRequest)
              and rf.request.principal.type == "serviceAccount"}
     if named - folders:
-        files += read(named - folders)
+        files += held.apply(read(named - folders), named - folders) if held else read(named - folders)
     validate.validate(files, org, now, last)  # ``last``: see validate.validate
     return files
 
 
-def desired_state(tree: Tree, org: OrgModel, now: datetime, folders: set[str] | None = None
-                  ) -> state.DesiredState:
-    """Desired grants of the whole tree, or of ``folders`` only (see load_folders)."""
+def desired_state(tree: Tree, org: OrgModel, now: datetime, folders: set[str] | None = None,
+                  held: Overrides | None = None) -> state.DesiredState:
+    """Desired grants of the whole tree, or of ``folders`` only (see load_folders);
+    ``held`` files count at their last approved content (tools/provision/held.py)."""
     if folders is not None:
-        return state.desired(load_folders(tree, folders, org, now), org, now)
-    files = load.read_all(tree)
+        return state.desired(load_folders(tree, folders, org, now, held=held), org, now)
+    files = held.apply(load.read_all(tree)) if held else load.read_all(tree)
     validate.validate(files, org, now)
     return state.desired(files, org, now)
 
@@ -132,10 +134,14 @@ class PlannedRun:
 
 def build_plan(root, now: datetime, providers: Iterable[str] = PROVIDERS, since: str | None = None,
                factory: Callable[[str, OrgModel], Connector] | None = None, progress=None,
-               where: Callable[[Target], bool] | None = None) -> PlannedRun:
-    """Desired vs live for the selected targets (``where`` narrows them, e.g. a shard)."""
+               where: Callable[[Target], bool] | None = None, view: TrustedView | None = None) -> PlannedRun:
+    """Desired vs live for the selected targets (``where`` narrows them, e.g. a shard).
+
+    ``view`` is what apply's re-verification trusts on main: held files at
+    their last approved content, the org model of the last approved rules."""
+    view = view or TrustedView()
     tree = Tree(root)
-    org = orgmodel.load(tree)
+    org = orgmodel.load(view.rules_tree(root))
     only = changed_targets(root, since, org) if since else None
     targets = select_targets(org, providers, only)
     if where is not None:
@@ -144,7 +150,7 @@ def build_plan(root, now: datetime, providers: Iterable[str] = PROVIDERS, since:
     # --since: read only the touched targets' folders, so a one-file merge
     # does not load and validate every request of a large organisation
     folders = {f"{load.REQUESTS_DIR}/{t.provider}/{t.name}" for t in targets.values()} if only is not None else None
-    wanted = desired_state(tree, org, now, folders)
+    wanted = desired_state(tree, org, now, folders, view.overrides)
     live = read_live(targets, connectors, progress)
     protected = org.setting("organization", "protected_principals", default=[]) or []
     return PlannedRun(make_plan(wanted.grants, live, targets, protected), org, connectors)

@@ -216,6 +216,7 @@ def _open_or_push(world: World, gh, text: str, message: str, pr: int | None) -> 
                        head_ref="frank/bigquery-admin", head_sha=head)
     else:
         gh.pulls[pr].head_sha = head
+    gh.set_contents(pr, {FRANK_PATH: text})
     event = world.repo.parent / "event.json"
     event.write_text(json.dumps({"pull_request": {"number": pr, "base": {"sha": base}, "head": {"sha": head}}}))
     os.environ["GITHUB_EVENT_PATH"] = str(event)
@@ -288,10 +289,14 @@ def step_merge_apply(world: World, sandbox, gh) -> None:
     world.git("checkout", "-q", "main")
     world.git("merge", "-q", "--no-ff", "frank/bigquery-admin", "-m",
               f"Merge pull request #{world.pr} from acme/frank/bigquery-admin")
+    gh.merge(world.pr, world.git("rev-parse", "HEAD"))  # what GitHub's commit -> pulls association reports
     world.shell(f"apply --since {before[:7]}")
     res = world.run("apply", "--since", before, "--format", "json")
     _expect(res, 0, "apply --since")
     doc = res.json()
+    for v in doc["verification"]["files"]:
+        world.console.print(f"re-verified before provisioning: {v['file']} — {v['why']} "
+                            "(merged PR found through GitHub's commit → pulls association)")
     print_table(world.console, _apply_table(doc["results"]))
     world.console.print(f"{doc['summary']['calls']} API calls in total (one getIamPolicy + one setIamPolicy).")
     binding = next(b for b in sandbox.gcp.policy("acme-data-prod")["bindings"]

@@ -91,6 +91,8 @@ class PR:
     # a workflow from a workflow"), so a PR opened with it never gets a check.
     starts_workflows: bool = True
     changed_files: int | None = None  # when more files changed than are listed
+    merged_at: str | None = None  # set by merge(): pull-request-simple's merged_at / merge_commit_sha
+    merge_commit_sha: str | None = None
 
 
 @dataclass
@@ -120,6 +122,7 @@ class FakeGitHub:
         self.issues: dict[int, dict[str, Any]] = {}
         self.comments: dict[int, dict[str, Any]] = {}  # id -> {issue, user, body, created}
         self.statuses: dict[str, list[dict[str, Any]]] = {}
+        self.commit_pulls: dict[str, list[int]] = {}  # commit on the default branch -> PRs that brought it
         base = self.new_sha()
         self.branches: dict[str, dict[str, Any]] = {default_branch: {"sha": base, "files": {}}}
         self.protection: dict[str, dict[str, Any]] = {}
@@ -194,16 +197,36 @@ class FakeGitHub:
         self.teams[slug] = {**{m: "active" for m in members}, **{p: "pending" for p in pending}}
 
     def add_pr(self, author: str, files: list[tuple[str, str]] = (), title: str = "Access request",
-               body: str = "", head_ref: str | None = None, head_sha: str | None = None) -> int:
-        """A PR from ``author``; ``files`` as (path, status) with status added/modified/removed/renamed."""
+               body: str = "", head_ref: str | None = None, head_sha: str | None = None,
+               contents: dict[str, str] | None = None) -> int:
+        """A PR from ``author``; ``files`` as (path, status) with status added/modified/removed/renamed;
+        ``contents`` (path -> text at the head) makes each file's ``sha`` the blob id GitHub would report."""
         self.add_user(author)
         with self.lock:
             number = next(self._numbers)
             listed = self._files(files)
+            for f in listed:
+                if contents and f["filename"] in contents:
+                    f["sha"] = blob_sha(contents[f["filename"]].encode())
             self.pulls[number] = PR(number, author, title, body, head_ref or f"request-{number}",
                                     head_sha or self.new_sha(), self.default_branch,
                                     self.branches[self.default_branch]["sha"], listed, changed_files=len(listed))
             return number
+
+    def set_contents(self, number: int, contents: dict[str, str]) -> None:
+        """The PR head's text of some files: their ``sha`` becomes the blob id GitHub reports."""
+        with self.lock:
+            for f in self.pulls[number].files:
+                if f["filename"] in contents:
+                    f["sha"] = blob_sha(contents[f["filename"]].encode())
+
+    def merge(self, number: int, commit_sha: str) -> None:
+        """Record that PR ``number`` was merged into its base as ``commit_sha``
+        (whatever approvals it has: an admin can merge past branch protection)."""
+        with self.lock:
+            pr = self.pulls[number]
+            pr.state, pr.merged_at, pr.merge_commit_sha = "closed", STAMP, commit_sha
+            self.commit_pulls.setdefault(commit_sha, []).append(number)
 
     def push(self, number: int, files: list[tuple[str, str]] | None = None) -> str:
         """A new commit on the PR's head branch; returns its sha."""
@@ -567,6 +590,19 @@ def _create_status(g: FakeGitHub, q, b, sha):
 def _public(status: dict[str, Any]) -> dict[str, Any]:
     """A stored status without the sandbox's own bookkeeping (the App that set it)."""
     return {k: v for k, v in status.items() if k != "app_id"}
+
+
+@route("GET", r"{repo}/commits/([0-9a-f]{40})/pulls", "GET /repos/{owner}/{repo}/commits/{commit_sha}/pulls")
+def _commit_pulls(g: FakeGitHub, q, b, sha):
+    """List pull requests associated with a commit
+    (https://docs.github.com/rest/commits/commits#list-pull-requests-associated-with-a-commit):
+    for a commit on the default branch, the merged PR that introduced it;
+    for any other commit, only the open PRs it belongs to (here: whose head it is).
+    A commit pushed straight to the branch has no PR: an empty list."""
+    merged = g.commit_pulls.get(sha)
+    items = [g.pulls[n] for n in merged] if merged else [
+        p for p in g.pulls.values() if p.state == "open" and p.head_sha == sha]
+    return g._page([g._pull(p) for p in items], q, f"/repos/{g.full_name}/commits/{sha}/pulls")
 
 
 @route("GET", r"{repo}/commits/([0-9a-f]{40})/statuses", "GET /repos/{owner}/{repo}/commits/{ref}/statuses")

@@ -37,6 +37,7 @@ USED = (
     "PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}",
     "DELETE /repos/{owner}/{repo}/issues/comments/{comment_id}",
     "GET /repos/{owner}/{repo}/commits/{ref}", "GET /repos/{owner}/{repo}/commits/{ref}/statuses",
+    "GET /repos/{owner}/{repo}/commits/{commit_sha}/pulls",
     "POST /repos/{owner}/{repo}/statuses/{sha}",
     "POST /repos/{owner}/{repo}/check-runs", "PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}",
     "GET /repos/{owner}/{repo}/commits/{ref}/check-runs",
