@@ -55,7 +55,7 @@ def trust_policy(account_id: str, repository: str, ref: str, expires: datetime |
     until ``expires``. A ref ending in ``*`` is a prefix: StringLike."""
     sub = oidc_subject(repository, ref)
     condition: dict[str, Any] = {"StringEquals": {f"{GITHUB_OIDC_HOST}:aud": "sts.amazonaws.com"}}
-    condition["StringLike" if sub.endswith("*") else "StringEquals"][f"{GITHUB_OIDC_HOST}:sub"] = sub
+    condition.setdefault("StringLike" if sub.endswith("*") else "StringEquals", {})[f"{GITHUB_OIDC_HOST}:sub"] = sub
     if expires is not None:
         condition["DateLessThan"] = {"aws:CurrentTime": iso(expires)}
     return {"Version": "2012-10-17", "Statement": [{
