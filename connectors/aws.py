@@ -22,11 +22,12 @@ from botocore.config import Config
 from botocore.credentials import RefreshableCredentials
 from botocore.exceptions import BotoCoreError, ClientError
 
-from connectors.aws_iam import IamWriter, read_group_members, read_roles
+from connectors.aws_iam import IamWriter, NotOurs, read_group_members, read_roles
 from connectors.aws_sso import KIND as SSO_KIND
 from connectors.aws_sso import IdentityCenter
 from connectors.ratelimit import Limiter
 from tools.core.errors import UsageError
+from tools.core.ownership import oidc_problem, reserved_name_problem
 from tools.core.model import Action, Change, ChangeResult, Grant, Target
 from tools.core.orgmodel import OrgModel
 
@@ -48,11 +49,13 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
                                "identitystore:GetUserId", "identitystore:GetGroupId"),
     "remove:aws-sso-assignment": ("sso:DeleteAccountAssignment", "sso:DescribeAccountAssignmentDeletionStatus",
                                   "identitystore:GetUserId", "identitystore:GetGroupId"),
-    "add:aws-ci-role": ("iam:CreateRole", "iam:TagRole", "iam:UpdateAssumeRolePolicy", "iam:UpdateRole"),
-    "update:aws-ci-role": ("iam:UpdateAssumeRolePolicy", "iam:UpdateRole", "iam:TagRole", "iam:UntagRole"),
-    "remove:aws-ci-role": ("iam:ListAttachedRolePolicies", "iam:DetachRolePolicy", "iam:ListRolePolicies",
-                           "iam:DeleteRolePolicy", "iam:DeleteRole"),
-    "add:aws-role-policy": ("iam:AttachRolePolicy",),
+    "add:aws-ci-role": ("iam:CreateRole", "iam:GetRole", "iam:TagRole", "iam:UpdateAssumeRolePolicy",
+                        "iam:UpdateRole"),
+    "update:aws-ci-role": ("iam:GetRole", "iam:UpdateAssumeRolePolicy", "iam:UpdateRole", "iam:TagRole",
+                           "iam:UntagRole"),
+    "remove:aws-ci-role": ("iam:GetRole", "iam:ListAttachedRolePolicies", "iam:DetachRolePolicy",
+                           "iam:ListRolePolicies", "iam:DeleteRolePolicy", "iam:DeleteRole"),
+    "add:aws-role-policy": ("iam:GetRole", "iam:AttachRolePolicy"),
     "remove:aws-role-policy": ("iam:DetachRolePolicy",),
     "revoke_role_sessions": ("iam:PutRolePolicy",),
 }
@@ -173,12 +176,22 @@ class AwsConnector:
                 iam_changes.append((i, change))
         iam_changes.sort(key=lambda ic: _ORDER.get((ic[1].grant.kind, ic[1].action), 1))
         writer: IamWriter | None = None
+        refused: set[str] = set()  # CI roles found not to be ours: nothing is attached to them
         for i, change in iam_changes:
+            if change.grant.kind == "aws-role-policy" and change.grant.principal in refused:
+                results[i] = ChangeResult(change, False, f"{_verb(change)} skipped: the role is not the "
+                                                         "pipeline's (see its own change)")
+                continue
             try:
-                writer = writer or IamWriter(self.iam(target.id), target.id, self.role_path, self.sleep)
+                writer = writer or IamWriter(self.iam(target.id), target.id, self.role_path, self.sleep,
+                                             trust_check=lambda repo, ref: oidc_problem(self.org.raw, repo, ref))
                 before = writer.calls
                 self._apply_iam(writer, change)
                 results[i] = ChangeResult(change, True, None, writer.calls - before)
+            except NotOurs as exc:
+                results[i] = ChangeResult(change, False, str(exc))
+                if change.grant.kind == "aws-ci-role":
+                    refused.add(change.grant.principal)
             except (ClientError, BotoCoreError) as exc:
                 results[i] = ChangeResult(change, False, f"{_verb(change)} failed: {_short(exc)}")
         if sso_changes:
@@ -205,13 +218,16 @@ class AwsConnector:
         if g.provider != "aws" or g.target != target.id:
             return f"{g.provider}:{g.target} is not account {target.id}"
         if g.kind == "aws-ci-role":
-            return None  # the pipeline's own identities, under its role path
+            # CI roles live under the pipeline's path; its own identities are never touched
+            return reserved_name_problem(self.org.raw, "aws", g.entitlement)
         if g.kind not in ("aws-iam-group", "aws-sso-assignment", "aws-role-policy"):
             return f"kind {g.kind} is not an AWS kind"
         if not target.manages(g.kind, g.entitlement):
             return f"{g.kind} {g.entitlement} is outside the managed scope of {target.name}"
         if g.kind == "aws-role-policy" and not g.principal.startswith(f"serviceAccount:{target.name}/"):
             return f"{g.principal} is not a CI role of {target.name}"
+        if g.kind == "aws-role-policy":
+            return reserved_name_problem(self.org.raw, "aws", g.principal.rpartition("/")[2])
         return None
 
     def _apply_iam(self, writer: IamWriter, change: Change) -> None:

@@ -41,12 +41,21 @@ def role_name_of(principal: str) -> str:
 
 # ---- trust policy -----------------------------------------------------------
 
+def oidc_subject(repository: str, ref: str) -> str:
+    """GitHub's OIDC ``sub`` claim for a ref (``repo:O/R:ref:refs/heads/main``) or an
+    environment (``repo:O/R:environment:prod``), as GitHub documents its subject claims:
+    https://docs.github.com/en/actions/security-for-github-actions/security-hardening-your-deployments/about-security-hardening-with-openid-connect#example-subject-claims"""
+    if ref.startswith("environment:"):
+        return f"repo:{repository}:environment:{ref[len('environment:'):]}"
+    return f"repo:{repository}:ref:{ref}"
+
+
 def trust_policy(account_id: str, repository: str, ref: str, expires: datetime | None) -> dict[str, Any]:
-    """GitHub Actions OIDC trust for one repository and ref, until ``expires``."""
-    condition: dict[str, Any] = {"StringEquals": {
-        f"{GITHUB_OIDC_HOST}:aud": "sts.amazonaws.com",
-        f"{GITHUB_OIDC_HOST}:sub": f"repo:{repository}:ref:{ref}",
-    }}
+    """GitHub Actions OIDC trust for one repository and ref (or environment),
+    until ``expires``. A ref ending in ``*`` is a prefix: StringLike."""
+    sub = oidc_subject(repository, ref)
+    condition: dict[str, Any] = {"StringEquals": {f"{GITHUB_OIDC_HOST}:aud": "sts.amazonaws.com"}}
+    condition.setdefault("StringLike" if sub.endswith("*") else "StringEquals", {})[f"{GITHUB_OIDC_HOST}:sub"] = sub
     if expires is not None:
         condition["DateLessThan"] = {"aws:CurrentTime": iso(expires)}
     return {"Version": "2012-10-17", "Statement": [{
@@ -69,9 +78,13 @@ def parse_trust(document: Any) -> tuple[str, str, datetime | None]:
     statements = document.get("Statement", []) if isinstance(document, dict) else []
     for st in statements if isinstance(statements, list) else [statements]:
         cond = st.get("Condition", {}) if isinstance(st, dict) else {}
-        sub = cond.get("StringEquals", {}).get(f"{GITHUB_OIDC_HOST}:sub", "")
+        sub = (cond.get("StringEquals", {}).get(f"{GITHUB_OIDC_HOST}:sub")
+               or cond.get("StringLike", {}).get(f"{GITHUB_OIDC_HOST}:sub") or "")
         if isinstance(sub, str) and sub.startswith("repo:") and ":ref:" in sub:
             repository, _, ref = sub[len("repo:"):].partition(":ref:")
+        elif isinstance(sub, str) and sub.startswith("repo:") and ":environment:" in sub:
+            repository, _, env = sub[len("repo:"):].partition(":environment:")
+            ref = f"environment:{env}"
         when = cond.get("DateLessThan", {}).get("aws:CurrentTime")
         if isinstance(when, str):
             try:
@@ -79,6 +92,17 @@ def parse_trust(document: Any) -> tuple[str, str, datetime | None]:
             except ValueError:
                 expires = None
     return repository, ref, expires
+
+
+class NotOurs(Exception):
+    """A role exists under the name the pipeline wants, but the pipeline did not create it."""
+
+
+def is_ours(role: dict[str, Any], path: str) -> bool:
+    """The pipeline's marker on a role: its path and the ``managed-by`` tag. Both,
+    because either alone can be set by anyone who can create roles."""
+    tags = {t["Key"]: t["Value"] for t in role.get("Tags", [])}
+    return role.get("Path") == path and tags.get("managed-by") == MANAGED_BY
 
 
 def role_tags(grant: Grant) -> list[dict[str, str]]:
@@ -125,6 +149,8 @@ def read_roles(iam, target: Target, path: str, page_size: int | None = None) -> 
     for role in roles:
         name = role["RoleName"]
         detail = details.get(name, {})
+        if not is_ours(detail, path):
+            continue  # under our path but without our tag: not ours, never read, changed or deleted
         tags = {t["Key"]: t["Value"] for t in detail.get("Tags", [])}
         repository, ref, expires = parse_trust(role.get("AssumeRolePolicyDocument", {}))
         principal = f"serviceAccount:{target.name}/{name}"
@@ -146,11 +172,16 @@ class IamWriter:
     which turns them into a failed ChangeResult."""
 
     def __init__(self, iam, account_id: str, path: str, sleep: Callable[[float], None] = time.sleep,
-                 consistency_attempts: int = 5, consistency_delay: float = 0.5):
+                 consistency_attempts: int = 5, consistency_delay: float = 0.5,
+                 trust_check: Callable[[str | None, str | None], str | None] | None = None):
+        """``trust_check(repository, ref)`` says why a CI role may not trust them
+        (tools.core.ownership.oidc_problem with the org model), or None."""
         self.iam, self.account_id, self.path = iam, account_id, path
+        self.trust_check = trust_check
         self.sleep, self.attempts, self.delay = sleep, consistency_attempts, consistency_delay
         self.calls = 0
         self.created: set[str] = set()  # roles created by this writer: may not be visible yet
+        self.verified: set[str] = set()  # roles found to carry the pipeline's marker
 
     def _call(self, method: str, **kwargs) -> Any:
         self.calls += 1
@@ -185,6 +216,7 @@ class IamWriter:
     def role_policy(self, change: Change, add: bool) -> None:
         role = role_name_of(change.grant.principal)
         if add:
+            self.owned(role)  # a policy is attached only to a role the pipeline created
             self._settled("attach_role_policy", RoleName=role, PolicyArn=change.grant.entitlement)
         else:
             try:
@@ -197,7 +229,27 @@ class IamWriter:
         return json.dumps(trust_policy(self.account_id, grant.attr("oidc_repository") or "",
                                        grant.attr("oidc_ref") or "", grant.expires))
 
+    def _check_trust(self, grant: Grant) -> None:
+        if self.trust_check:
+            problem = self.trust_check(grant.attr("oidc_repository"), grant.attr("oidc_ref"))
+            if problem:
+                raise NotOurs(f"CI role {grant.entitlement}: {problem}; the trust was not written")
+
+    def owned(self, name: str) -> None:
+        """Raise NotOurs unless role ``name`` carries the pipeline's marker
+        (checked once per role and run; a role this run created is ours)."""
+        if name in self.created or name in self.verified:
+            return
+        role = self._settled("get_role", RoleName=name)["Role"]
+        if is_ours(role, self.path):
+            self.verified.add(name)
+        else:
+            raise NotOurs(f"role {name} exists but was not created by accessctl (path {role.get('Path')}, "
+                          f"no managed-by: {MANAGED_BY} tag); the pipeline never adopts, re-trusts or "
+                          "re-describes it: choose another name for the CI role, or delete the existing role")
+
     def create_role(self, grant: Grant) -> None:
+        self._check_trust(grant)
         try:
             self._call("create_role", Path=self.path, RoleName=grant.entitlement,
                        AssumeRolePolicyDocument=self._trust(grant),
@@ -206,10 +258,12 @@ class IamWriter:
         except ClientError as exc:
             if error_code(exc) != "EntityAlreadyExists":
                 raise
-            self.update_role(grant, None)  # a crash after create: bring it to the desired shape
+            self.update_role(grant, None)  # a crash after create: bring ours to the desired shape
 
     def update_role(self, grant: Grant, current: Grant | None) -> None:
         name = grant.entitlement
+        self._check_trust(grant)
+        self.owned(name)
         self._settled("update_assume_role_policy", RoleName=name, PolicyDocument=self._trust(grant))
         if current is None or current.attr("purpose") != grant.attr("purpose"):
             self._settled("update_role", RoleName=name, Description=grant.attr("purpose") or "")
@@ -222,6 +276,7 @@ class IamWriter:
     def delete_role(self, grant: Grant) -> None:
         name = grant.entitlement
         try:
+            self.owned(name)
             for page in self.iam.get_paginator("list_attached_role_policies").paginate(RoleName=name):
                 self.calls += 1
                 for pol in page["AttachedPolicies"]:

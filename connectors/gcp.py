@@ -33,6 +33,7 @@ from connectors.gcp_policy import (Binding, Condition, Ensure, Members, Revoke, 
                                    merge)
 from tools.core.errors import UsageError
 from tools.core.limits import gcp_basic_role, gcp_policy_problem
+from tools.core.ownership import reserved_name_problem
 from tools.core.model import Action, Change, ChangeResult, Grant, Target
 
 ROLE_KIND = "gcp-project-role"
@@ -83,6 +84,7 @@ class GcpConnector:
         self._iam: iam_admin_v1.IAMClient | None = None
         self.calls = 0  # API calls made (attempts, retries included)
         self._fresh: set[str] = set()  # emails of accounts created by this run: IAM may not see them yet
+        self._not_ours: set[str] = set()  # principals of accounts found not to be the pipeline's
 
     # ---- clients (built on first use) ------------------------------------
     def _projects(self) -> resourcemanager_v3.ProjectsClient:
@@ -185,6 +187,11 @@ class GcpConnector:
                          if c.grant.kind == accounts.KIND and c.action is Action.REMOVE]
         for i, change in accounts_first:
             results[i] = self._apply_account(target, change)
+        for i, change in roles:
+            if change.grant.principal in self._not_ours and change.action is not Action.REMOVE:
+                results[i] = ChangeResult(change, False, f"{change.grant.entitlement} for {change.grant.principal} "
+                                                         "skipped: that service account is not the pipeline's")
+        roles = [(i, c) for i, c in roles if i not in results]
         if roles:
             results.update(self._apply_roles(target, roles))
         for i, change in accounts_last:
@@ -290,6 +297,9 @@ class GcpConnector:
         try:
             if g.target != target.id:
                 raise ValueError(f"identity for project {g.target} handed to project {target.id}")
+            reserved = reserved_name_problem(self.org.raw, "gcp", g.entitlement)
+            if reserved:
+                raise _NotOurs(f"service account {g.entitlement}: {reserved}")
             if change.action is Action.REMOVE:
                 self._owned(g.target, g.entitlement)
                 self._call(self._admin().disable_service_account,
@@ -297,7 +307,10 @@ class GcpConnector:
             else:
                 self._ensure_account(g, accounts.describe(g))
             return ChangeResult(change, True, None, self.calls - before)
-        except (ValueError, _NotOurs) as exc:
+        except _NotOurs as exc:
+            self._not_ours.add(g.principal)  # nothing is granted to an account that is not ours
+            return ChangeResult(change, False, str(exc), self.calls - before)
+        except ValueError as exc:
             return ChangeResult(change, False, str(exc), self.calls - before)
         except FAILURES as exc:
             return ChangeResult(change, False, f"service account {g.entitlement} in {g.target}: {_short(exc)}",

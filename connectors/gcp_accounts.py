@@ -11,10 +11,11 @@ import re
 from datetime import datetime
 
 from tools.core.expiry import format_expiry, parse_expiry
+from tools.core.limits import GCP_ACCOUNT_MARKER, GCP_DESCRIPTION_BYTES, gcp_account_description
 from tools.core.model import IDENTITY_KINDS, Grant
 
-MARKER = "managed-by: accessctl"
-DESCRIPTION_LIMIT = 256  # bytes, GCP's limit
+MARKER = GCP_ACCOUNT_MARKER
+DESCRIPTION_LIMIT = GCP_DESCRIPTION_BYTES  # bytes, GCP's limit
 KIND = IDENTITY_KINDS["gcp"]
 _FORMAT = re.compile(r"^(?P<purpose>.*) \| owner: (?P<owner>[^|]*) \| request: (?P<request>[^|]*)"
                      r" \| expires: (?P<expires>[^|]*) \| " + re.escape(MARKER) + r"$", re.S)
@@ -27,8 +28,8 @@ def describe(grant: Grant) -> str:
     the pipeline and a changed one must show as drift. Raises ValueError when
     the result would not fit GCP's limit (a too-long purpose)."""
     expires = format_expiry(grant.expires) if grant.expires else "never"
-    text = (f"{grant.attr('purpose', '')} | owner: {grant.attr('owner', '')} | "
-            f"request: {grant.request or ''} | expires: {expires} | {MARKER}")
+    text = gcp_account_description(grant.attr("purpose", "") or "", grant.attr("owner", "") or "",
+                                   grant.request or "", expires)
     size = len(text.encode())
     if size > DESCRIPTION_LIMIT:
         raise ValueError(f"the service account description would be {size} bytes, over GCP's "

@@ -148,3 +148,37 @@ def test_pre_flight_names_the_limit(new, expect):
 def test_pre_flight_lets_revocations_through_an_already_full_policy():
     full = [("roles/browser", tuple(f"user:{i}@x" for i in range(1600)), False)]
     assert gcp_policy_problem(full, [("roles/browser", full[0][1][1:], False)]) is None
+
+
+def test_pre_flight_and_the_fake_agree_on_many_generated_policies():
+    """The connector's check (tools.core.limits) and the fake's rules
+    (tools.sandbox.gcp_rules) are written apart; on the rules both model they
+    must give the same verdict, or one of them is wrong."""
+    import random
+
+    from tools.sandbox.gcp_rules import policy_error
+
+    rng = random.Random(12)
+    roles = ["roles/browser", "roles/owner", "roles/viewer", "roles/bigquery.dataViewer"]
+    for _ in range(400):
+        bindings = []
+        for _ in range(rng.randint(1, 4)):
+            role = rng.choice(roles)
+            size = rng.choice([1, 3, 200, 700, 1499])
+            kind = rng.choice(["user", "group", "domain", "public"])
+            if kind == "public":
+                members = [rng.choice(["allUsers", "allAuthenticatedUsers"])]
+            else:
+                members = [f"{kind}:{kind}{i}@acme.example" if kind != "domain" else f"domain:d{i}.example"
+                           for i in range(size)]
+            binding = {"role": role, "members": members}
+            if rng.random() < 0.4:
+                binding["condition"] = {"expression": 'request.time < timestamp("2027-01-01T00:00:00Z")',
+                                        "title": "t"}
+            if role == "roles/owner" and kind == "user":
+                continue  # owner invitations: a rule only the fake models
+            bindings.append(binding)
+        fake = policy_error(bindings, 3, [], lambda email: "unknown", 10**9)
+        shaped = [(b["role"], tuple(b["members"]), "condition" in b) for b in bindings]
+        ours = gcp_policy_problem([], shaped)
+        assert (fake is None) == (ours is None), (fake, ours, [(r, len(m), c) for r, m, c in shaped])

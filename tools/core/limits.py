@@ -120,3 +120,13 @@ def gcp_policy_problem(old: list[tuple[str, tuple[str, ...], bool]],
         return (f"the policy would name {grouped} groups and domains, over GCP's limit of "
                 f"{GCP_MAX_GROUPS_AND_DOMAINS}")
     return None
+
+
+GCP_ACCOUNT_MARKER = "managed-by: accessctl"
+
+
+def gcp_account_description(purpose: str, owner: str, request: str, expires: str) -> str:
+    """The description the pipeline writes on its service accounts (GCP has no
+    labels on them): ``<purpose> | owner: … | request: … | expires: … | managed-by: accessctl``.
+    Here so that validation measures exactly what the connector will write."""
+    return f"{purpose} | owner: {owner} | request: {request} | expires: {expires} | {GCP_ACCOUNT_MARKER}"

@@ -13,6 +13,7 @@ from tools.core.errors import Finding
 from tools.core.limits import gcp_basic_role
 from tools.core.model import KINDS
 from tools.core.orgmodel import OrgModel
+from tools.request import identities
 from tools.request.load import AccessRequest, RequestFile, ServiceAccount, path_parts
 
 PUBLIC_PRINCIPALS = {"allusers", "allauthenticatedusers", "*"}
@@ -99,7 +100,9 @@ def _service_account(rf: RequestFile, sa: ServiceAccount, org: OrgModel, provide
     limit = int(org.setting("service_accounts", "max_hours", default=8760))
     if sa.expires is not None and sa.expires - now > timedelta(hours=limit):
         rf.finding(f"service accounts may live at most {limit // 24} days",
-                   f"set expires no later than {(now + timedelta(hours=limit)):%Y-%m-%d}", at=("expires",), rule="identity-expiry-too-long")
+                   f"set expires no later than {(now + timedelta(hours=limit)):%Y-%m-%d}", at=("expires",),
+                   rule="identity-expiry-too-long")
+    identities.check(rf, sa, org)
     if sa.ref in names:
         # Both files are wrong together, whichever sorts first: a new file
         # re-defining an identity must not pass while the original breaks.

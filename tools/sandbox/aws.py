@@ -27,6 +27,7 @@ from botocore.awsrequest import AWSResponse
 from moto.iam.aws_managed_policies import aws_managed_policies_data as _ALL_POLICIES
 
 from tools.core.orgmodel import OrgModel
+from tools.sandbox.aws_rules import IamInputRules
 
 REGION = "us-east-1"
 MANAGEMENT_ACCOUNT = "123456789012"  # moto's default account: Identity Center lives here
@@ -149,7 +150,8 @@ class FakeAws:
         iam_models.aws_managed_policies_data = json.dumps(
             {name: every[name] for name in self.managed_policies if name in every})
         self.assignments.app = DomainDispatcherApplication(create_backend_app)
-        self._server = make_server("127.0.0.1", 0, self.assignments, threaded=True,
+        # IAM's input constraints (botocore's service model) in front of moto, which is lenient.
+        self._server = make_server("127.0.0.1", 0, IamInputRules(self.assignments), threaded=True,
                                    request_handler=_QuietHandler.build())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
