@@ -209,18 +209,20 @@ class GitHubConnector:
         return self._repo.default_branch
 
     # ---- pull-request context --------------------------------------------
-    def pr_context(self, number: int) -> PRContext:
+    def pr_context(self, number: int, files_from_git: bool = False) -> PRContext:
         """Everything about PR ``number`` the policy needs, through the pulls
         API only (``pull_requests: read``), never the issues API.
 
         GitHub lists at most 3,000 files of a PR (docs: "List pull requests
-        files"); a longer list is refused here rather than judged incomplete.
+        files"); a longer list is refused here rather than judged incomplete,
+        unless the caller takes the changed files from git (``files_from_git``,
+        as check-pr does) and uses the API's list for nothing.
         """
         pr = self._call(f"read pull request #{number}", lambda: self._repo.get_pull(number))
         files = self._call(f"list files of #{number}", lambda: [
             ChangedFile(f.filename, f.status, getattr(f, "previous_filename", None) or None)
             for f in pr.get_files()])
-        if pr.changed_files is not None and pr.changed_files > len(files):
+        if not files_from_git and pr.changed_files is not None and pr.changed_files > len(files):
             raise GitHubError(f"PR #{number} changes {pr.changed_files} files but GitHub lists only "
                               f"{len(files)} (its limit is {MAX_PR_FILES}); split the PR")
         reviews = self._call(f"list reviews of #{number}", lambda: [

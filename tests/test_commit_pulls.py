@@ -17,7 +17,7 @@ def fake():
 
 
 def connector(gh: FakeGitHub) -> GitHubConnector:
-    return GitHubConnector(gh.full_name, token="t", base_url=gh.url)
+    return GitHubConnector(gh.full_name, token="x", base_url=gh.url)  # the App token the fake knows
 
 
 def test_a_merged_commit_names_its_pr_with_files_and_reviews(fake):

@@ -52,7 +52,7 @@ def world(sandbox, tmp_path, monkeypatch):
     gh = FakeGitHub().start()
     monkeypatch.setenv("GITHUB_API_URL", gh.url)
     monkeypatch.setenv("GITHUB_REPOSITORY", gh.full_name)
-    monkeypatch.setenv("GITHUB_TOKEN", "test-token")
+    monkeypatch.setenv("GITHUB_TOKEN", "x")  # the pipeline App's token in the fake
     yield repo, sandbox, gh
     gh.stop()
 

@@ -144,7 +144,7 @@ def _pull_request(args, ctx, event: dict[str, Any]):
         number = gh.pull_for_commit(event["head"])
         if number is None:
             raise UsageError(f"no open pull request has head {event['head'][:7]}: nothing to re-check")
-    pr = prc.from_dict(gh.pr_context(number).as_json(), f"PR #{number}")
+    pr = prc.from_dict(gh.pr_context(number, files_from_git=True).as_json(), f"PR #{number}")  # _check: files from git
     return pr, gh, base or pr.base_sha  # a local run: the PR itself names its base
 
 

@@ -9,7 +9,7 @@ request files themselves come from the working tree (the PR head).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -120,9 +120,9 @@ def open_engine(bundle: PolicyBundle, env: dict[str, str] | None = None, fail_cl
 
 def unanswered(req: load.AccessRequest | load.ServiceAccount) -> list[str]:
     """Fields an imported file leaves empty until its owners fill them in.
-    The policy cannot judge a request without them (an expiry it cannot
-    compare, a requester it cannot exclude), so it is denied before the
-    engine runs rather than failing inside it."""
+    The policy cannot fully judge a request without them (an expiry it
+    cannot compare, a requester it cannot exclude), so it is denied whatever
+    the engine answers; the policy itself is null-safe (see lib.fold)."""
     needed = ("owner", "purpose", "requester", "expires") if isinstance(req, load.ServiceAccount) \
         else ("requester", "justification", "expires")
     return [name for name in needed if getattr(req, name) is None]
@@ -186,11 +186,13 @@ def evaluate_files(root: Path | str, paths: list[str] | None = None, pr_context:
         if rf.request is None or rf.findings:
             decisions.append(invalid_decision(rf))
             continue
-        if unanswered(rf.request):
-            decisions.append(incomplete_decision(rf, unanswered(rf.request)))
-            continue
         doc = build_input(rf, org, state, pr_context, now)
-        decisions.append(_decide(engine, rf.path, doc, keep_input))
+        decision = _decide(engine, rf.path, doc, keep_input)
+        missing = unanswered(rf.request)
+        if missing:  # denied whatever the policy says; its own findings (expiry-missing, …) still show
+            decision = replace(decision, allow=False,
+                               violations=incomplete_decision(rf, missing).violations + decision.violations)
+        decisions.append(decision)
     if judge_removals and not files:
         # Only deletions: the PR-scope rules still judge the PR through each
         # removed file; a removal they allow needs no decision of its own.
