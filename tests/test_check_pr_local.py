@@ -72,3 +72,20 @@ def test_local_mistakes_are_usage_errors(repo):
     assert r.code == 2 and "pass --author LOGIN" in r.err
     r = repo.run_process("check-pr", "--approved-by", "alice-acme")
     assert r.code == 2 and "go with --local" in r.err
+
+
+def test_headline_names_the_wrong_folder_before_the_expiry(repo):
+    """The most fundamental problem first: a request filed under the wrong
+    project, whose expiry is also too long, is first of all in the wrong place."""
+    sample = repo.read("requests/gcp/acme-data-prod/erin-bigquery-viewer.yaml")
+    git(repo.root, "switch", "-q", "-c", "access/misfiled")
+    repo.write("requests/gcp/acme-data-dev/erin.yaml", sample.replace('"2027-01-31"', '"2027-11-01"'))
+    repo.commit("misfiled")
+    r = repo.run_process("check-pr", "--local", "--author", "erin-acme", "--format", "json")
+    doc = json.loads(r.out)
+    assert r.code == 1 and doc["verdict"] == "denied"
+    assert doc["headline"].startswith("Denied: invalid request requests/gcp/acme-data-dev/erin.yaml:")
+    assert "but this file is under requests/gcp/acme-data-dev/" in doc["headline"]
+    comment = doc["comment"]
+    assert comment.count("expires is more than") + comment.count("Expiry beyond the tier maximum") <= 1
+    assert "none until the request is fixed" in comment and "| — |" not in comment

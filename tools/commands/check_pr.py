@@ -1,7 +1,8 @@
 """``accessctl check-pr``: the one command the PR workflows run.
 
 Collects the PR (from ``GITHUB_EVENT_PATH`` and the GitHub API, or
-``--pr N`` / ``--pr-context FILE`` for local runs), validates and evaluates
+``--pr N`` / ``--pr-context FILE`` for local runs, or ``--local``: from git,
+see ``tools/review/local.py``), validates and evaluates
 its changed request files with the policies and org model of the *base*
 commit, plans the cloud changes, then writes the one PR comment, the
 ``accessctl/check-pr`` commit status, the job summary and ``::error``
