@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	# The real OPA engine in-process, for parity tests. Its metadata asks for
-	# Python 3.14 but the wheel runs on 3.11 (see FINDINGS.md).
+	# Python 3.14 but the wheel runs on 3.11 (README.md, "Development").
 	$(BIN)/python -m pip install --quiet --no-deps --ignore-requires-python 'opa-golib-python-bindings==0.4.4'
 	touch $(STAMP)
 

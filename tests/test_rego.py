@@ -100,7 +100,8 @@ def test_a_failing_rego_test_is_reported_with_its_name():
 def test_opa_binary_runs_the_suite_too():
     opa = shutil.which("opa")
     if opa is None:
-        pytest.skip("no `opa` binary on PATH (GitHub Actions installs it with setup-opa)")
+        pytest.skip("no `opa` binary on PATH (GitHub Actions installs it with setup-opa; README.md, "
+                    "\"Development\", says how to get it)")
     proc = subprocess.run([opa, "test", "policies/access", "-v"], cwd=PROJECT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     passed = set(re.findall(r"(data\.[\w.]+\.test_\w+): PASS", proc.stdout))

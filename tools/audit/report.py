@@ -18,7 +18,7 @@ from string import Template
 
 from tools.audit.controls import SAFEGUARDS, covering
 from tools.audit.who_has import Row
-from tools.core.model import Target
+from tools.core.model import Grant, Target
 from tools.core.orgmodel import OrgModel
 
 TIER_ORDER = {"identity": 0, "uncatalogued": 1, "standard": 1, "sensitive": 2, "privileged": 3}
@@ -30,6 +30,29 @@ CSV_FIELDS = ("principal", "provider", "target", "target_name", "environment", "
               "expires", "owner", "request", "pr", "merged_at", "approvers", "last_review", "safeguards")
 
 
+@dataclass(frozen=True)
+class LiveFinding:
+    """Live access the repository cannot explain, found by ``--live``.
+
+    ``drift`` is reconcile's word for it: ``extra`` (live, but no request on
+    main grants it) or ``changed`` (requested, but live in another form, e.g.
+    without its expiry condition); ``missing`` (requested, not live) is
+    counted too, though it is not access anyone holds."""
+
+    drift: str
+    grant: Grant
+    target: Target
+    why: str
+    cloud_request: str | None = None
+
+    def as_json(self) -> dict:
+        g = self.grant
+        return {"drift": self.drift, "provider": g.provider, "target": g.target, "target_name": self.target.name,
+                "principal": g.principal, "kind": g.kind, "entitlement": g.entitlement,
+                "expires": g.expires.isoformat().replace("+00:00", "Z") if g.expires else None,
+                "cloud_request": self.cloud_request, "why": self.why}
+
+
 @dataclass
 class Report:
     rows: list[Row]
@@ -37,6 +60,7 @@ class Report:
     org: OrgModel
     now: datetime
     commit: str
+    live: list[LiveFinding] | None = None  # None: the clouds were not read (no --live)
 
     @property
     def principals(self) -> list[str]:
@@ -57,6 +81,7 @@ class Report:
                          "owner": t.owner, "mode": t.mode} for t in self.targets],
             "rows": [self.record(r) for r in self.rows],
             "safeguards": [s.as_json() for s in SAFEGUARDS],
+            **({"live": [f.as_json() for f in self.live]} if self.live is not None else {}),
         }
 
     def as_csv(self) -> str:
@@ -79,7 +104,7 @@ class Report:
         return Template(page).substitute(
             title=escape(title), generated=escape(_day(self.now, True)), commit=escape(self.commit[:12]),
             counts=escape(counts), summary=self._summary(tiers), graph=self._graph(),
-            matrix=self._matrix(), targets=self._targets(), safeguards=self._safeguards())
+            matrix=self._matrix(), live=self._live(), targets=self._targets(), safeguards=self._safeguards())
 
     # ---- HTML parts -------------------------------------------------------
     def _summary(self, tiers: Counter) -> str:
@@ -141,8 +166,30 @@ class Report:
                                 for r in here)
                 tds.append(f"<td><ul class=\"cell\">{items}</ul></td>")
             body.append(f"<tr><th scope=\"row\" class=\"principal\">{escape(p)}</th>{''.join(tds)}</tr>")
-        return (f"<table class=\"matrix\"><thead><tr><th>principal</th>{head}</tr></thead>"
-                f"<tbody>{''.join(body)}</tbody></table>")
+        return (f"<div class=\"wide\"><table class=\"matrix\"><thead><tr><th>principal</th>{head}</tr></thead>"
+                f"<tbody>{''.join(body)}</tbody></table></div>")
+
+    def _live(self) -> str:
+        if self.live is None:
+            return ("<p class=\"meta\">The clouds were not read for this report; run "
+                    "<code>accessctl audit report --live</code> with read access to list live access "
+                    "the repository cannot explain.</p>")
+        shown = [f for f in self.live if f.drift != "missing"]
+        missing = len(self.live) - len(shown)
+        note = (f"<p>{missing} requested grant(s) are not live (drift kind <code>missing</code>); "
+                "the apply or reconcile job grants them.</p>") if missing else ""
+        if not shown:
+            return "<p>None: every live grant in the managed scope is explained by a request on main.</p>" + note
+        rows = "".join(
+            f"<tr><td class=\"drift-{escape(f.drift)}\">{escape(f.drift)}</td>"
+            f"<td>{escape(f.grant.provider)}/{escape(f.target.name)}</td>"
+            f"<td class=\"principal\">{escape(f.grant.principal)}</td><td>{escape(f.grant.kind)}</td>"
+            f"<td>{escape(f.grant.entitlement)}</td><td>{escape(_day(f.grant.expires))}</td>"
+            f"<td><code>{escape(f.cloud_request or '—')}</code></td><td>{escape(f.why)}</td></tr>"
+            for f in shown)
+        return ("<table class=\"live\"><thead><tr><th>drift</th><th>account or project</th><th>principal</th>"
+                "<th>kind</th><th>entitlement</th><th>expires</th><th>request the cloud names</th><th>why</th>"
+                f"</tr></thead><tbody>{rows}</tbody></table>" + note)
 
     def _targets(self) -> str:
         by_target: dict[tuple[str, str], list[Row]] = {}

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from tools.audit import history as audit_history
 from tools.audit import who_has as audit
-from tools.audit.report import Report, last_review
+from tools.audit.report import LiveFinding, Report, last_review
 from tools.core import orgmodel
 from tools.core.errors import EXIT_FINDING, EXIT_OK, UsageError
 from tools.core.output import console, emit_json
@@ -52,6 +52,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     h.add_argument("principal", help="user:<email>, an email, a GitHub login, group:<team> or serviceAccount:…")
     r = _sub(sub, "report", "access matrix for auditors", SUBCOMMAND_FORMATS["report"])
     r.add_argument("--output", "-o", metavar="FILE", help="write the report here instead of stdout")
+    r.add_argument("--live", action="store_true",
+                   help="read the clouds: add the live access the repository cannot explain, with its drift kind")
     s = _sub(sub, "summary", "Markdown summary of the last apply run (the merged PR's comment)",
              SUBCOMMAND_FORMATS["summary"])
     s.add_argument("--comment", action="store_true", help="post it on the run's PR (needs GitHub context)")
@@ -196,7 +198,7 @@ def _report(args, ctx, fmt: str, record: Path | None) -> int:
     commit = git(ctx.root, "rev-parse", "HEAD", check=False).strip() or "uncommitted"
     report = Report(sorted(found, key=lambda r: (r.grant.provider, r.target.name, r.grant.principal,
                                                  r.grant.kind, r.grant.entitlement)),
-                    targets, org, ctx.now, commit)
+                    targets, org, ctx.now, commit, _live_findings(ctx, targets, found) if args.live else None)
     if fmt == "html":
         text = report.as_html()
     elif fmt == "csv":
@@ -226,6 +228,21 @@ def _report(args, ctx, fmt: str, record: Path | None) -> int:
     else:
         sys.stdout.write(text)
     return EXIT_OK
+
+
+def _live_findings(ctx, targets, found) -> list[LiveFinding]:
+    """Each target read once, through the same plan as apply (audit.cross_check)."""
+    out: list[LiveFinding] = []
+    for t in targets:
+        here = [r for r in found if (r.grant.provider, r.grant.target) == (t.provider, t.id)]
+        for u in audit.cross_check(ctx.root, ctx.now, t, here, None):
+            out.append(LiveFinding("extra", u.grant, t, u.why, u.cloud_says))
+        for r in here:
+            if r.live.startswith("differs"):
+                out.append(LiveFinding("changed", r.grant, t, r.live, r.grant.request))
+            elif r.live == "missing in cloud":
+                out.append(LiveFinding("missing", r.grant, t, "requested on main, not live", r.grant.request))
+    return out
 
 
 # ---- summary ---------------------------------------------------------------

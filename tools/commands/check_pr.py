@@ -1,7 +1,8 @@
 """``accessctl check-pr``: the one command the PR workflows run.
 
 Collects the PR (from ``GITHUB_EVENT_PATH`` and the GitHub API, or
-``--pr N`` / ``--pr-context FILE`` for local runs), validates and evaluates
+``--pr N`` / ``--pr-context FILE`` for local runs, or ``--local``: from git,
+see ``tools/review/local.py``), validates and evaluates
 its changed request files with the policies and org model of the *base*
 commit, plans the cloud changes, then writes the one PR comment, the
 ``accessctl/check-pr`` check run (posted with the pipeline App's token, the
@@ -95,6 +96,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--base", metavar="REF",
                    help="base commit for policies and org model (default: $ACCESSCTL_BASE_SHA, then the event's)")
     p.add_argument("--no-post", action="store_true", help="print only: no comment, status or issue on GitHub")
+    local = p.add_argument_group("preview a PR locally (before pushing)")
+    local.add_argument("--local", action="store_true",
+                       help="the PR from git: changes between --base (default main) and HEAD; nothing is posted")
+    local.add_argument("--author", metavar="LOGIN", help="PR author (default: from git config user.email)")
+    local.add_argument("--approved-by", metavar="LOGIN[,LOGIN]", action="append", default=[],
+                       help="reviewers approving the head commit; their teams come from the org model")
+    local.add_argument("--output", "-o", metavar="FILE", help="write the comment (Markdown) to FILE")
 
 
 # ---- collecting the PR ------------------------------------------------------
@@ -323,11 +331,29 @@ def _refuse_base(args, ctx, gh, pr: prc.PRContext, judged: str) -> int | None:
 
 def comment_marker() -> str:
     return "<!-- accessctl:check-pr -->"
+def _local(args, ctx):
+    """(PR context, None, base) computed from git, as CI would see the PR."""
+    if args.pr is not None or args.pr_context:
+        raise UsageError("--local computes the PR from git; it cannot be combined with --pr or --pr-context")
+    from tools.review import local
+    base = args.base or "main"
+    logins = [x.strip() for v in args.approved_by for x in v.split(",") if x.strip()]
+    pr = local.pr_context(ctx.root, base, lambda sha: orgmodel.load(Tree(ctx.root, sha)), args.author, logins)
+    dirty = git(ctx.root, "status", "--porcelain", "--", "requests", "policies", check=False).strip()
+    if dirty:
+        print("accessctl: uncommitted changes under requests/ or policies/ are not part of the PR; "
+              "commit them to preview them", file=sys.stderr)
+    return pr, None, pr.base_sha
 
 
 def run(args, ctx) -> int:
-    event = _event() if args.pr is None and not args.pr_context else {}
-    pr, gh, base = _pull_request(args, ctx, event)
+    if not args.local and (args.author or args.approved_by or args.output):
+        raise UsageError("--author, --approved-by and --output go with --local")
+    if args.local:
+        pr, gh, base = _local(args, ctx)
+    else:
+        event = _event() if args.pr is None and not args.pr_context else {}
+        pr, gh, base = _pull_request(args, ctx, event)
     judged = git(ctx.root, "rev-parse", "HEAD").strip()
     pr_head = pr.head_sha
     refused = _refuse_base(args, ctx, gh, pr, judged)
@@ -344,6 +370,11 @@ def run(args, ctx) -> int:
         github = _post(gh, verdict, markdown, pr_head, judged)
     job_summary(markdown)
     notes = cp.annotations(verdict)
+    if args.output:
+        try:
+            Path(args.output).write_text(markdown, encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.output}: {exc.strerror}") from None
     if ctx.format == "json":
         emit_json({
             "verdict": verdict.verdict, "allow": verdict.allow, "headline": verdict.headline,
@@ -360,6 +391,10 @@ def run(args, ctx) -> int:
             for a in notes:
                 a.emit()
         if ctx.format == "markdown":
+            sys.stdout.write(markdown)
+        elif args.local and not args.output:
+            # The whole comment, exactly as the PR would hold it: its Markdown
+            # reads as text, and no renderer can cut a path in its tables.
             sys.stdout.write(markdown)
         else:
             out = console()

@@ -86,13 +86,13 @@ def _print_text(drift: list[Drift], targets, info: dict) -> None:
     out = console()
     if drift:
         table = Table(title="Drift", title_justify="left")
-        for col in ("kind", "where", "principal", "what", "outcome"):
+        for col in ("kind", "where", "principal", "what", "request", "outcome"):
             table.add_column(col)
         colour = {"missing": "yellow", "extra": "red", "changed": "magenta"}
         for d in drift:
             g = d.change.grant
             table.add_row(f"[{colour[d.kind]}]{d.kind}[/]", target_label(g, targets), escape(g.principal),
-                          escape(f"{g.kind} {g.entitlement}"), escape(d.outcome))
+                          escape(f"{g.kind} {g.entitlement}"), escape(g.request or "—"), escape(d.outcome))
         print_table(out, table)
     out.print(f"{info['total']} drifted grant(s) in {info['targets']} target(s): "
               f"{info['missing']} missing, {info['extra']} extra, {info['changed']} changed; "

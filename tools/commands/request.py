@@ -24,9 +24,9 @@ from tools.core.model import KINDS, Target
 from tools.core.output import console, emit_json
 from tools.core.repo import Tree, git
 from tools.request import load, scaffold, validate
+from tools.request.answers import expiry_problem, login_problem, principal_problem
 
 TICKET = re.compile(r"^[A-Z][A-Z0-9]+-[0-9]+$")
-EXPIRES = re.compile(load.schema()["$defs"]["expires"]["pattern"])
 MIN_JUSTIFICATION = 20
 
 
@@ -134,58 +134,6 @@ def _justification_problem(text: str) -> str | None:
 
 def _ticket_problem(text: str) -> str | None:
     return None if TICKET.match(text) else "a ticket looks like OPS-1234"
-
-
-ACCEPTED_DATES = ("a date YYYY-MM-DD (access ends as that day begins, 00:00 UTC) or an RFC 3339 time "
-                  "such as 2026-12-01T18:00:00Z; relative dates like \"next week\" are not accepted")
-
-
-def login_problem(org: orgmodel.OrgModel) -> Callable[[str], str | None]:
-    def check(login: str) -> str | None:
-        if login.lower() in org.people_by_login:
-            return None
-        return f"{login!r} is not a GitHub login in policies/data/people.yaml; e.g. " + ", ".join(
-            sorted(p.github for p in org.people.values())[:5])
-    return check
-
-
-def expiry_problem(now, hours: int) -> Callable[[str], str | None]:
-    """The same limits validate applies: a real, future date within ``hours``."""
-    from datetime import timedelta
-    from tools.core.expiry import parse_expiry
-
-    def check(text: str) -> str | None:
-        if not EXPIRES.match(text):
-            return f"{text!r} is not a date: use {ACCEPTED_DATES}"
-        try:
-            when = parse_expiry(text)
-        except ValueError:
-            return f"{text!r} is not a real date: use {ACCEPTED_DATES}"
-        if when <= now:
-            return f"{text} is in the past; choose a future date"
-        latest = now + timedelta(hours=hours)
-        if when > latest:
-            return (f"{text} is more than {hours} hours away, the most this access allows; "
-                    f"choose {scaffold.default_expiry(now, hours)} or earlier")
-        return None
-    return check
-
-
-def principal_problem(org: orgmodel.OrgModel, allowed: tuple[str, ...],
-                      accounts: list[str]) -> Callable[[str], str | None]:
-    """A principal typed instead of picked: the kinds validate accepts."""
-    def check(text: str) -> str | None:
-        kind, _, ident = text.partition(":")
-        if kind not in allowed:
-            return f"{text!r}: this access goes to " + " or ".join(f"{k}:…" for k in allowed)
-        if kind == "user" and ident.lower() not in org.people:
-            return f"{ident!r} is not a person in policies/data/people.yaml"
-        if kind == "group" and ident not in org.teams:
-            return f"team {ident!r} does not exist; one of: " + ", ".join(sorted(org.teams))
-        if kind == "serviceAccount" and text not in accounts:
-            return f"{text!r} is not defined by a ServiceAccount file"
-        return None
-    return check
 
 
 def _guess_requester(root: Path, org: orgmodel.OrgModel) -> str | None:

@@ -7,7 +7,8 @@ prints a table only where it fits whole:
 
 - not a terminal (a pipe, a file, a CI log): at its natural width, each row
   on one line, however wide (grep and copy see every value in full);
-- a terminal wide enough: as a table;
+- a terminal wide enough: as a table, sentences wrapped at spaces, every
+  word (a principal, an entitlement, a path has no spaces) whole;
 - a narrower terminal: one block per row, ``column: value`` on a line each,
   long values folded onto the next line rather than cut.
 
@@ -27,25 +28,43 @@ from rich.text import Text
 UNLIMITED = 100_000  # characters: wider than any table we print
 
 
-def natural_width(out: Console, table: Table) -> int:
-    return Measurement.get(out, out.options.update_width(UNLIMITED), table).maximum
+def widths(out: Console, table: Table) -> Measurement:
+    """(narrowest without cutting a word, natural), unbounded by the console."""
+    return Measurement.get(out, out.options.update_width(UNLIMITED), table)
 
 
 def print_table(out: Console, table: Table) -> None:
     """Print ``table`` on ``out`` without cutting any cell."""
     for column in table.columns:
         column.overflow = "fold"
-        column.no_wrap = True  # a row's values stay on one line; the layout below handles width
-    natural = natural_width(out, table)
+        # A column of single words (principals, paths, dates) is never narrowed;
+        # prose columns wrap at spaces to make room.
+        column.no_wrap = all(" " not in _plain(c).strip() for c in column.cells)
+    need = widths(out, table)
+    natural = need.maximum
     table.title_justify = "left"
     mode = os.environ.get("ACCESSCTL_TABLES", "")
     fit = mode == "fit" or out.is_terminal and mode != "full"
     if natural <= out.width:
         out.print(table)
+    elif fit and need.minimum <= out.width and _words_whole(out, table):
+        out.print(table)  # every word (a principal, a path) keeps its width; sentences wrap
     elif not fit:
         Console(file=out.file, width=natural, highlight=False, color_system=None).print(table)
     else:
         _records(out, table)
+
+
+def _words_whole(out: Console, table: Table) -> bool:
+    """Rendered at the console's width, does every word of every cell stay on one line?"""
+    lines = out.render_lines(table, out.options, pad=False)
+    shown = "\n".join("".join(segment.text for segment in line) for line in lines)
+    return all(word in shown for column in table.columns for cell in column.cells
+               for word in _plain(cell).split())
+
+
+def _plain(cell) -> str:
+    return cell.plain if isinstance(cell, Text) else Text.from_markup(str(cell)).plain
 
 
 def _records(out: Console, table: Table) -> None:

@@ -142,7 +142,7 @@ def run_demo(console: Console, cli: Callable[[list[str]], int],
         _make_repo(repo)
         world = World(repo, console, cli)
         console.rule("[bold]accessctl demo[/]: access requests as pull requests")
-        console.print("Starting loopback AWS (moto), GCP and GitHub emulators, seeded from the org model …")
+        console.print("Starting loopback AWS (moto), GCP and GitHub emulators, seeded from the org model.")
         with Sandbox(load(Tree(repo))) as sandbox, FakeGitHub(org="acme", repo="access") as gh:
             os.environ.update(sandbox.env())
             os.environ.update({"GITHUB_API_URL": gh.url, "GITHUB_REPOSITORY": gh.full_name,
