@@ -25,8 +25,9 @@ OIDC_ACTIONS = ("aws-actions/configure-aws-credentials", "google-github-actions/
 ALLOWED: dict[str, dict[str, str]] = {
     "pr-check.yml": {"contents": "read", "pull-requests": "write", "statuses": "write"},
     "review-recheck.yml": {"contents": "read", "pull-requests": "write", "statuses": "write"},
-    "apply.yml": {"contents": "read", "id-token": "write", "pull-requests": "write"},
-    "reconcile.yml": {"contents": "read", "id-token": "write", "issues": "write"},
+    # contents: write for the applied marker and the accessctl-record branch
+    "apply.yml": {"contents": "write", "id-token": "write", "pull-requests": "write"},
+    "reconcile.yml": {"contents": "write", "id-token": "write", "issues": "write"},
     "expire.yml": {"contents": "write", "id-token": "write", "issues": "write", "pull-requests": "write"},
 }
 LEVEL = {"none": 0, "read": 1, "write": 2}
@@ -163,10 +164,19 @@ def test_pr_check_runs_on_pull_request_and_review_recheck_on_reviews():
     assert apply["on"] == {"push": {"branches": ["main"]}}
     job = apply["jobs"]["apply"]
     assert job["environment"] == "production" and apply["concurrency"]["cancel-in-progress"] is False
-    assert any('accessctl apply --since "$BEFORE"' in str(s.get("run")) for s in job["steps"])
+    assert any("accessctl apply --since-marker" in str(s.get("run")) for s in job["steps"])
     reconcile = load((PROJECT / ".github/workflows/reconcile.yml").read_text())
     assert reconcile["jobs"]["reconcile"]["strategy"]["matrix"]["shard"] == [1, 2, 3, 4]
     assert {"schedule", "workflow_dispatch"} <= triggers(reconcile)
+
+
+def test_every_writer_shares_one_concurrency_group():
+    """apply, reconcile and expire never overlap (tools.provision.freshness
+    stops a writer on an old checkout; the group stops two writers at once)."""
+    groups = {name: load((PROJECT / ".github/workflows" / name).read_text())["concurrency"]
+              for name in ("apply.yml", "reconcile.yml", "expire.yml")}
+    assert {g["group"] for g in groups.values()} == {"accessctl-writers"}
+    assert all(g["cancel-in-progress"] is False for g in groups.values())
 
 
 BAD = """

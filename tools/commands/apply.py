@@ -1,7 +1,10 @@
 """``accessctl apply``: make the clouds match main, with the fewest calls.
 
 Refuses a plan over the blast-radius limits unless ``--allow-mass-revoke``;
-gathers every per-change failure and exits 1 if any change failed.
+gathers every per-change failure and exits 1 if any change failed. Before
+its first write it checks that it runs on main's tip (tools.provision.freshness);
+``--since-marker`` applies everything since the last commit applied in full
+and moves that marker once the run succeeded (tools.provision.marker).
 """
 from __future__ import annotations
 
@@ -10,8 +13,10 @@ from pathlib import Path
 
 from rich.markup import escape
 
-from tools.core.errors import EXIT_FINDING, EXIT_OK
+from tools.core.errors import EXIT_FINDING, EXIT_OK, UsageError
+from tools.core.repo import git
 from tools.core.output import console, emit_json
+from tools.provision import freshness, marker
 from tools.provision import record as records
 from tools.provision.apply import build_plan, execute, guard, provider_list
 from tools.provision.render import change_json, plan_table, summary_line
@@ -21,6 +26,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--provider", choices=["aws", "gcp"], help="only this cloud")
     p.add_argument("--since", metavar="COMMIT",
                    help="fast path for the merge job: only targets whose requests changed since COMMIT")
+    p.add_argument("--since-marker", action="store_true",
+                   help=f"the merge job: every target changed since the last commit applied in full "
+                        f"({marker.MARKER_REF}), which moves to HEAD when every change succeeded")
     p.add_argument("--dry-run", action="store_true", help="plan and report, change nothing")
     p.add_argument("--allow-mass-revoke", action="store_true",
                    help="apply even if the plan removes more than the blast-radius limits")
@@ -29,31 +37,53 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args, ctx) -> int:
-    planned = build_plan(ctx.root, ctx.now, provider_list(args.provider), args.since)
+    if args.since and args.since_marker:
+        raise UsageError("--since and --since-marker both say where to start; pass one")
+    notes: list[str] = []
+    since = args.since
+    head = git(ctx.root, "rev-parse", "HEAD", check=False).strip()
+    if args.since_marker:
+        since, why = marker.since(ctx.root)
+        notes.append(why)
+    planned = build_plan(ctx.root, ctx.now, provider_list(args.provider), since)
     plan = planned.plan
     if not args.allow_mass_revoke:
         guard(planned.org).check(plan)
-    results = execute(plan, planned.connectors, dry_run=args.dry_run)
-    if results and not args.dry_run:  # the audit trail of what was done, failures included
-        records.append(Path(args.record) if args.record else ctx.root / records.DEFAULT_PATH,
-                       records.lines(results, records.collect_provenance(ctx.root), ctx.now))
+    if not args.dry_run:
+        notes.append(freshness.check(ctx.root).note)  # stops here, before any write, on a stale checkout
+    journal = None
+    if not args.dry_run:  # the audit trail of what was done, failures included, line by line
+        journal = records.Journal(Path(args.record) if args.record else ctx.root / records.DEFAULT_PATH,
+                                  records.collect_provenance(ctx.root), ctx.now, "apply")
+    results = execute(plan, planned.connectors, dry_run=args.dry_run, journal=journal)
     failed = [r for r in results if not r.ok]
+    problems: list[str] = []
+    if args.since_marker and not args.dry_run and not failed and head:
+        error = marker.advance(ctx.root, head)
+        if error:
+            problems.append(error)
+        else:
+            notes.append(f"applied marker moved to {head[:12]}")
     if ctx.format == "json":
         emit_json({"dry_run": args.dry_run,
                    "results": [dict(change_json(r.change, plan.targets), ok=r.ok, error=r.error, calls=r.calls)
                                for r in results],
                    "summary": dict(plan.summary(), applied=len(results) - len(failed), failed=len(failed),
-                                   calls=sum(r.calls for r in results))})
+                                   calls=sum(r.calls for r in results)),
+                   "notes": notes, "errors": problems})
     else:
         out = console()
+        for note in notes:
+            out.print(f"[dim]{escape(note)}[/]")
         if plan.changes or plan.held:
             out.print(plan_table(plan, "Dry run: nothing applied" if args.dry_run else "Applied"))
         for r in failed:
             g = r.change.grant
             out.print(f"[red]✗[/] {g.provider} {g.target} {escape(g.principal)} {g.kind} "
                       f"{escape(g.entitlement)}: {escape(r.error or 'failed')}")
+        for problem in problems:
+            out.print(f"[red]error[/] {escape(problem)}")
         verdict = f"{len(failed)} of {len(results)} change(s) failed; re-run to retry — apply is idempotent" \
             if failed else summary_line(plan)
         out.print(verdict)
-    return EXIT_FINDING if failed else EXIT_OK
-
+    return EXIT_FINDING if failed or problems else EXIT_OK

@@ -16,6 +16,7 @@ from tools.core.output import console, emit_json
 from tools.core.repo import Tree
 from tools.jobs import expire
 from tools.provision import desired as state
+from tools.provision import freshness
 from tools.provision.apply import Connectors, execute, guard, provider_list, read_live, select_targets
 from tools.provision.plan import Plan
 from tools.provision.render import change_json
@@ -48,7 +49,8 @@ def run(args, ctx) -> int:
     grace = int(org.setting("organization", "service_account_grace_days", default=14))
     doomed = expire.identities_past_grace(live, desired_keys, ctx.now, grace)
     results, deleted, errors = [], [], []
-    if not args.dry_run:
+    if not args.dry_run and (plan.changes or doomed):
+        freshness.check(ctx.root)  # stops here, before any write, on a stale checkout
         for c in plan.changes:  # cut live sessions first: they survive a failed delete otherwise
             if c.grant.kind == "aws-ci-role":
                 try:

@@ -22,6 +22,8 @@ from tools.core.output import console, emit_json
 from tools.core.progress import job_summary, per_target
 from tools.jobs import drift_issue
 from tools.jobs.reconcile import Drift, Shard, drift_of, summary
+from tools.provision import freshness
+from tools.provision import record as records
 from tools.provision.apply import build_plan, execute, guard, provider_list
 from tools.provision.render import target_label
 
@@ -50,7 +52,10 @@ def run(args, ctx) -> int:
     if args.mode == "fix" and plan.changes:
         if not args.allow_mass_revoke:
             guard(planned.org).check(plan)
-        results = execute(plan, planned.connectors)
+        freshness.check(ctx.root)  # stops here, before any write, on a stale checkout
+        journal = records.Journal(ctx.root / records.DEFAULT_PATH, records.job_provenance(ctx.root), ctx.now,
+                                  "reconcile")
+        results = execute(plan, planned.connectors, journal=journal)
         # Verify by reading again: the fix is only done when the clouds say so.
         again = build_plan(ctx.root, ctx.now, providers, where=shard.owns)
         remaining = again.plan.changes
@@ -61,17 +66,32 @@ def run(args, ctx) -> int:
     rows = [d.as_json(plan.targets) for d in drift]
     markdown = drift_markdown(rows, info, args.mode)
     job_summary(markdown)
-    if not args.no_issue:
-        drift_issue.publish(bool(drift), markdown, shard)
+    # What changed is printed before anything is published to GitHub: an
+    # outage or an expired token there must not hide the cloud writes.
     if ctx.format == "json":
         emit_json({"drift": rows, "summary": info, "mode": args.mode})
     elif ctx.format == "markdown":
         sys.stdout.write(markdown)
     else:
         _print_text(drift, plan.targets, info)
+    published = True
+    if not args.no_issue:
+        published = _publish_issue(bool(drift), markdown, shard)
     if args.mode == "report":
-        return EXIT_FINDING if drift else EXIT_OK
-    return EXIT_FINDING if info["failed"] or remaining else EXIT_OK
+        return EXIT_FINDING if drift or not published else EXIT_OK
+    return EXIT_FINDING if info["failed"] or remaining or not published else EXIT_OK
+
+
+def _publish_issue(drifted: bool, markdown: str, shard: Shard) -> bool:
+    """Open/update/close the drift issue; a GitHub failure is reported on
+    stderr (the results are already out) and makes the run exit 1."""
+    try:
+        drift_issue.publish(drifted, markdown, shard)
+        return True
+    except Exception as exc:  # any GitHub failure: the cloud results above stand
+        console(stderr=True).print(f"[red]error[/] publishing the drift issue to GitHub failed: "
+                                   f"{escape(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)}")
+        return False
 
 
 def _print_text(drift: list[Drift], targets, info: dict) -> None:

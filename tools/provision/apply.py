@@ -20,6 +20,7 @@ from tools.core.repo import Tree, git
 from tools.policy.input import PreloadedTree, read_texts
 from tools.provision import desired as state
 from tools.provision.plan import BlastRadius, Plan, make_plan
+from tools.provision.record import Journal
 from tools.request import load, validate
 
 PROVIDERS = ("aws", "gcp")
@@ -154,18 +155,27 @@ def guard(org: OrgModel) -> BlastRadius:
     return BlastRadius(float(cfg.get("max_remove_share", 0.25)), int(cfg.get("max_remove_count", 50)))
 
 
-def execute(plan: Plan, connectors: Connectors, dry_run: bool = False) -> list[ChangeResult]:
-    """Apply every target's batch; failures are gathered, never stop the run."""
+def execute(plan: Plan, connectors: Connectors, dry_run: bool = False, journal: Journal | None = None
+            ) -> list[ChangeResult]:
+    """Apply every target's batch; failures are gathered, never stop the run.
+
+    With a ``journal``, each batch is recorded before the connector is
+    called and each result right after, so a crash leaves the evidence."""
     results: list[ChangeResult] = []
     for (provider, _), changes in sorted(plan.by_target().items()):
         target = plan.targets[(provider, changes[0].grant.target)]
         if dry_run:
             results.extend(ChangeResult(c, True, None, 0) for c in changes)
             continue
+        if journal is not None:
+            journal.attempt(changes)
         try:
-            results.extend(connectors(provider).apply(target, changes))
+            done = connectors(provider).apply(target, changes)
         except Exception as exc:  # a connector bug or outage must not hide other targets' results
-            results.extend(ChangeResult(c, False, f"{type(exc).__name__}: {exc}") for c in changes)
+            done = [ChangeResult(c, False, f"{type(exc).__name__}: {exc}") for c in changes]
+        if journal is not None:
+            journal.done(done)
+        results.extend(done)
     return results
 
 
