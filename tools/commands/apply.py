@@ -32,6 +32,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dry-run", action="store_true", help="plan and report, change nothing")
     p.add_argument("--allow-mass-revoke", action="store_true",
                    help="apply even if the plan removes more than the blast-radius limits")
+    p.add_argument("--all-or-nothing", action="store_true",
+                   help="when the blast-radius guard refuses the removals, apply nothing at all "
+                        "(default: hold the removals, apply the rest)")
     p.add_argument("--record", metavar="PATH", default=None,
                    help=f"append one JSON line per applied change (default: {records.DEFAULT_PATH} in the repository)")
 
@@ -48,17 +51,28 @@ def run(args, ctx) -> int:
     planned = build_plan(ctx.root, ctx.now, provider_list(args.provider), since)
     plan = planned.plan
     if not args.allow_mass_revoke:
-        guard(planned.org).check(plan)
+        guard(planned.org).enforce(plan, args.all_or_nothing)
+    if plan.expiry and (plan.guard_verdict or args.allow_mass_revoke):
+        notes.append(f"{len(plan.expiry)} expiry revocation(s) are exempt from the blast-radius guard")
+    journal = None
+    problems: list[str] = []
+    results: list = []
     if not args.dry_run:
         notes.append(freshness.check(ctx.root).note)  # stops here, before any write, on a stale checkout
-    journal = None
-    if not args.dry_run:  # the audit trail of what was done, failures included, line by line
         journal = records.Journal(Path(args.record) if args.record else ctx.root / records.DEFAULT_PATH,
                                   records.collect_provenance(ctx.root), ctx.now, "apply")
-    results = execute(plan, planned.connectors, dry_run=args.dry_run, journal=journal)
+        try:
+            results = execute(plan, planned.connectors, journal=journal)
+        finally:  # even when interrupted: what was written reaches the durable record
+            problem = records.publish(ctx.root, journal)
+            if problem:
+                problems.append(problem)
+    else:
+        results = execute(plan, planned.connectors, dry_run=True)
     failed = [r for r in results if not r.ok]
-    problems: list[str] = []
-    if args.since_marker and not args.dry_run and not failed and head:
+    findings = _findings(plan)
+    clean = not (failed or plan.failed_targets or plan.guard_verdict or plan.held_files)
+    if args.since_marker and not args.dry_run and clean and head:
         error = marker.advance(ctx.root, head)
         if error:
             problems.append(error)
@@ -68,9 +82,14 @@ def run(args, ctx) -> int:
         emit_json({"dry_run": args.dry_run,
                    "results": [dict(change_json(r.change, plan.targets), ok=r.ok, error=r.error, calls=r.calls)
                                for r in results],
+                   "held": [dict(change_json(h.change, plan.targets), held=h.why) for h in plan.held],
+                   "guard": {"verdict": "refused" if plan.guard_verdict else "ok", "why": plan.guard_verdict},
+                   "failed_targets": [{"provider": p, "target": t, "error": e}
+                                      for (p, t), e in plan.failed_targets.items()],
+                   "held_files": [{"file": h.path, "why": h.why} for h in plan.held_files],
                    "summary": dict(plan.summary(), applied=len(results) - len(failed), failed=len(failed),
                                    calls=sum(r.calls for r in results)),
-                   "notes": notes, "errors": problems})
+                   "notes": notes, "errors": problems + findings})
     else:
         out = console()
         for note in notes:
@@ -81,9 +100,23 @@ def run(args, ctx) -> int:
             g = r.change.grant
             out.print(f"[red]✗[/] {g.provider} {g.target} {escape(g.principal)} {g.kind} "
                       f"{escape(g.entitlement)}: {escape(r.error or 'failed')}")
-        for problem in problems:
+        for problem in problems + findings:
             out.print(f"[red]error[/] {escape(problem)}")
+        out.print(f"blast-radius guard: {'refused — ' + plan.guard_verdict if plan.guard_verdict else 'ok'}")
         verdict = f"{len(failed)} of {len(results)} change(s) failed; re-run to retry — apply is idempotent" \
             if failed else summary_line(plan)
         out.print(verdict)
-    return EXIT_FINDING if failed or problems else EXIT_OK
+    return EXIT_FINDING if failed or problems or findings else EXIT_OK
+
+
+def _findings(plan) -> list[str]:
+    """What the run must exit 1 for besides failed changes: a refused mass
+    revocation, unreadable targets, invalid files whose access is held."""
+    out = []
+    if plan.guard_verdict:
+        out.append(f"blast-radius guard refused the removals: {plan.guard_verdict}; they are held, the other "
+                   "changes went ahead (re-run with --allow-mass-revoke if intended, --all-or-nothing to "
+                   "refuse the whole plan)")
+    out += [f"{p} {t}: cannot be read, not planned: {e}" for (p, t), e in plan.failed_targets.items()]
+    out += [h.why for h in plan.held_files]
+    return out

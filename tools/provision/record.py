@@ -218,6 +218,59 @@ def read(path: Path) -> Iterator[Record]:
         yield from parse_lines(fh, str(path))
 
 
+def read_all(root: Path, path: Path | None = None) -> Iterator[Record]:
+    """What ``audit`` and the jobs read: the durable record (the
+    ``accessctl-record`` branch) followed by this checkout's local record
+    lines not yet in it. An explicit ``path`` reads that file alone."""
+    if path is not None:
+        yield from read(path)
+        return
+    from tools.provision import durable  # git plumbing, only when used
+    merged = durable.lines(root)
+    known = set()
+    for line in merged:
+        try:
+            known.add(json.loads(line).get("id"))
+        except ValueError:
+            continue
+    local = root / DEFAULT_PATH
+    if local.is_file():
+        for line in local.read_text(encoding="utf-8").splitlines():
+            try:
+                ident = json.loads(line).get("id")
+            except ValueError:
+                ident = None
+            if ident is None or ident not in known:
+                merged.append(line)
+    yield from parse_lines(merged, f"the {durable.BRANCH} record and {DEFAULT_PATH}")
+
+
+def created_grants(records: Iterable[Record]) -> dict[tuple, dict]:
+    """Grants the pipeline created and has not revoked since, by grant key,
+    with the grant as recorded (its request, expiry) and its approvers.
+
+    This is how expiry travels with a grant whose request file has left
+    main: the record, not the file, says when it ends."""
+    out: dict[tuple, dict] = {}
+    for r in records:
+        if not r.ok or r.raw.get("phase") == "attempt":
+            continue
+        g = r.grant
+        key = tuple(g.get(k) for k in ("provider", "target", "principal", "kind", "entitlement"))
+        if r.action in ("add", "update"):
+            out[key] = dict(g, approvers=list(r.approvers) if r.approvers is not None else None)
+        elif r.action == "remove":
+            out.pop(key, None)
+    return out
+
+
+def publish(root: Path, journal: "Journal") -> str | None:
+    """Append a run's journal to the durable record; an error line or None."""
+    from tools.provision import durable
+    return durable.append(root, journal.written,
+                          f"accessctl {journal.job}: {len(journal.written)} line(s) from run {journal.prov.run}")
+
+
 def parse_lines(lines_: Iterable[str], where: str) -> Iterator[Record]:
     parsed: list[tuple[int, dict]] = []
     for number, line in enumerate(lines_, 1):

@@ -31,7 +31,7 @@ def validate(files: list[RequestFile], org: OrgModel, now: datetime) -> None:
         if target is None:
             known = ", ".join(sorted(n for p, n in org.targets if p == provider))
             rf.finding(f"folder {target_name!r} is not a known {provider} target",
-                       f"use one of: {known}")
+                       f"use one of: {known}", rule=WITHDRAWN)
             continue
         if req.imported:
             _incomplete_import(rf, req)
@@ -41,7 +41,7 @@ def validate(files: list[RequestFile], org: OrgModel, now: datetime) -> None:
                        "use your GitHub login as listed in policies/data/people.yaml", at=("requester",))
         if req.expires is not None and req.expires <= now:
             rf.finding(f"expires {req.expires:%Y-%m-%d %H:%M}Z is in the past",
-                       "choose a future date; access cannot be backdated", at=("expires",))
+                       "choose a future date; access cannot be backdated", at=("expires",), rule=EXPIRED)
         if isinstance(req, ServiceAccount):
             _service_account(rf, req, org, provider, target_name, now, names)
         else:
@@ -49,6 +49,11 @@ def validate(files: list[RequestFile], org: OrgModel, now: datetime) -> None:
 
 
 INCOMPLETE_IMPORT = "incomplete-import"
+# Rules the writers act on (tools.provision.holds): the org model withdrew
+# what a file relies on (its access is revoked), or the file has expired.
+# Every other finding is about the file's own content, and holds its access.
+WITHDRAWN = "withdrawn-by-org-model"
+EXPIRED = "expired"
 
 
 def _incomplete_import(rf: RequestFile, req: AccessRequest | ServiceAccount) -> None:
@@ -75,11 +80,12 @@ def _service_account(rf: RequestFile, sa: ServiceAccount, org: OrgModel, provide
                    f"set {field}: {target_name} or move the file", at=(field,))
     if sa.owner is not None and sa.owner not in org.teams:
         rf.finding(f"owner team {sa.owner!r} does not exist",
-                   "use one of: " + ", ".join(sorted(org.teams)), at=("owner",))
+                   "use one of: " + ", ".join(sorted(org.teams)), at=("owner",), rule=WITHDRAWN)
     limit = int(org.setting("service_accounts", "max_hours", default=8760))
     if sa.expires is not None and sa.expires - now > timedelta(hours=limit):
         rf.finding(f"service accounts may live at most {limit // 24} days",
-                   f"set expires no later than {(now + timedelta(hours=limit)):%Y-%m-%d}", at=("expires",))
+                   f"set expires no later than {(now + timedelta(hours=limit)):%Y-%m-%d}", at=("expires",),
+                   rule=WITHDRAWN)
     if sa.ref in names:
         rf.finding(f"service account {sa.ref} is also defined in {names[sa.ref]}",
                    "keep one definition", at=("name",))
@@ -102,11 +108,14 @@ def _access_request(rf: RequestFile, req: AccessRequest, org: OrgModel, provider
             rf.finding(f"{p.id} is outside the organisation's domains ({', '.join(org.domains)})",
                        "only Acme identities can receive access", at=("principal",))
         elif person is None:
-            rf.finding(f"{p.id} is not in policies/data/people.yaml", "check the spelling of the email", at=("principal",))
+            rf.finding(f"{p.id} is not in policies/data/people.yaml", "check the spelling of the email",
+                       at=("principal",), rule=WITHDRAWN)
         elif not person.active:
-            rf.finding(f"{p.id} is not an active person", "inactive people cannot receive access", at=("principal",))
+            rf.finding(f"{p.id} is not an active person", "inactive people cannot receive access",
+                       at=("principal",), rule=WITHDRAWN)
     elif p.type == "group" and p.id not in org.teams:
-        rf.finding(f"team {p.id!r} does not exist", "use one of: " + ", ".join(sorted(org.teams)), at=("principal",))
+        rf.finding(f"team {p.id!r} does not exist", "use one of: " + ", ".join(sorted(org.teams)),
+                   at=("principal",), rule=WITHDRAWN)
     elif p.type == "serviceAccount" and str(p) not in accounts:
         rf.finding(f"service account {p.id!r} is not defined by any ServiceAccount file",
                    "add requests/<provider>/<target>/<name>.yaml with kind: ServiceAccount first", at=("principal",))
@@ -128,7 +137,8 @@ def _access_request(rf: RequestFile, req: AccessRequest, org: OrgModel, provider
             offered = sorted(e for k, e in ((c.kind, c.entitlement) for c in org.catalog.values())
                              if k == g.kind and target.manages(k, e))
             rf.finding(f"{kind.entitlement_field} {g.entitlement!r} is not requestable in {target_name}",
-                       "choose one of: " + (", ".join(offered) or "(none here)"), at=at + (kind.entitlement_field,))
+                       "choose one of: " + (", ".join(offered) or "(none here)"), at=at + (kind.entitlement_field,),
+                       rule=WITHDRAWN)
             continue
         hours = entry.max_hours if hours is None else min(hours, entry.max_hours)
         key = (provider, target.id, str(p), g.kind, g.entitlement)
@@ -140,7 +150,8 @@ def _access_request(rf: RequestFile, req: AccessRequest, org: OrgModel, provider
         hours = min(hours or 10**6, int(org.setting("break_glass", "max_hours", default=4)))
     if hours is not None and req.expires is not None and req.expires - now > timedelta(hours=hours):
         rf.finding(f"expires is more than {_human(hours)} away, the maximum for what is asked",
-                   f"set expires no later than {(now + timedelta(hours=hours)):%Y-%m-%dT%H:%MZ}", at=("expires",))
+                   f"set expires no later than {(now + timedelta(hours=hours)):%Y-%m-%dT%H:%MZ}", at=("expires",),
+                   rule=WITHDRAWN)
 
 
 def _human(hours: int) -> str:
