@@ -327,7 +327,7 @@ def test_json_format(repo, capsys):
     report = json.loads(result.out)
     assert report["valid"] is False and report["files"] == 9
     assert report["errors"] == [{
-        "file": PATH, "line": line_of(text, "principal"), "rule": "invalid",
+        "file": PATH, "line": line_of(text, "principal"), "rule": "org-model",
         "message": "zoe@acme.example is not in policies/data/people.yaml",
         "fix": "check the spelling of the email"}]
 

@@ -52,7 +52,7 @@ INCOMPLETE_IMPORT = "incomplete-import"
 # Rules the writers act on (tools.provision.holds): the org model withdrew
 # what a file relies on (its access is revoked), or the file has expired.
 # Every other finding is about the file's own content, and holds its access.
-WITHDRAWN = "withdrawn-by-org-model"
+WITHDRAWN = "org-model"
 EXPIRED = "expired"
 
 
@@ -99,8 +99,12 @@ def _access_request(rf: RequestFile, req: AccessRequest, org: OrgModel, provider
         rf.finding(f"principal {str(p)!r} has non-ASCII characters",
                    "write identifiers in plain ASCII; look-alike letters are refused", at=("principal",))
         return
+    protected = org.setting("organization", "protected_principals", default=[]) or []
     if p.id.lower() in PUBLIC_PRINCIPALS:
         rf.finding("public principals are never granted access", "name a person, team or service account", at=("principal",))
+    elif str(p) in protected:
+        rf.finding(f"{p} is one of the pipeline's own identities (protected_principals); no request may "
+                   "grant it access", "name a person, team or service account of your own", at=("principal",))
     elif p.type == "user":
         person = org.people.get(p.id)
         domain = p.id.rpartition("@")[2]
