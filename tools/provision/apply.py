@@ -128,14 +128,29 @@ def expired_grants(files: list[load.RequestFile], org: OrgModel, now: datetime) 
         req = rf.request
         if req is None or req.expires is None or req.expires > now or holds.disposition(rf.findings) == holds.HOLD:
             continue
-        if isinstance(req, load.ServiceAccount):
-            target = org.target(req.provider, req.target)
-            grants = [service_account_grant(req, target)] if target else []
-        else:
-            grants = request_grants(req, org)
-        for g in grants:
+        for g in _grants_of(req, org):
             out[g.key] = f"expired {format_expiry(req.expires)} ({rf.path})"
     return out
+
+
+def withdrawn_grants(files: list[load.RequestFile], org: OrgModel) -> dict[tuple, str]:
+    """Grant key → why, for files the org model no longer allows (an inactive
+    person, a role that left the catalog …): the intended way to revoke."""
+    out: dict[tuple, str] = {}
+    for rf in files:
+        if rf.request is None or holds.disposition(rf.findings) != holds.REVOKE:
+            continue
+        first = next((f for f in rf.findings if f.rule in holds.REVOKING_RULES), None)
+        for g in _grants_of(rf.request, org):
+            out[g.key] = f"{rf.path}: {first.message if first else 'withdrawn'} (the org model withdrew it)"
+    return out
+
+
+def _grants_of(req, org: OrgModel) -> list[Grant]:
+    if isinstance(req, load.ServiceAccount):
+        target = org.target(req.provider, req.target)
+        return [service_account_grant(req, target)] if target else []
+    return request_grants(req, org)
 
 
 def read_live(targets: dict[tuple[str, str], Target], connectors: Connectors,
@@ -199,7 +214,7 @@ def build_plan(root, now: datetime, providers: Iterable[str] = PROVIDERS, since:
     readable = {k: t for k, t in targets.items() if k not in failed}
     protected = org.setting("organization", "protected_principals", default=[]) or []
     plan = make_plan(wanted.grants, live, readable, protected, holds.hold_keys(held),
-                     expired_grants(files, org, now))
+                     expired_grants(files, org, now), withdrawn_grants(files, org))
     plan.failed_targets = {k: failed[k] for k in sorted(failed)}
     plan.held_files = held
     return PlannedRun(plan, org, connectors)

@@ -83,15 +83,16 @@ class Plan:
 
 def make_plan(desired: Iterable[Grant], live: Iterable[Grant], targets: Mapping[tuple[str, str], Target],
               protected: Iterable[str] = (), hold: Mapping[tuple, str] | None = None,
-              expiry: Mapping[tuple, str] | None = None) -> Plan:
+              expiry: Mapping[tuple, str] | None = None, withdrawn: Mapping[tuple, str] | None = None) -> Plan:
     """Diff, then hold back what the target's mode, protection or an invalid
     file's hold forbids. ``hold``: grant key (or ``("request", path)``) →
-    why; ``expiry``: grant key → why its removal is expiry."""
+    why; ``expiry``: grant key → why its removal is expiry; ``withdrawn``:
+    grant key → why the org model withdrew it (the removal says so)."""
     desired, live = list(desired), list(live)
     in_scope = set(targets)
     desired = [g for g in desired if (g.provider, g.target) in in_scope]
     live = [g for g in live if (g.provider, g.target) in in_scope]
-    protected, hold, expiry = set(protected), dict(hold or {}), dict(expiry or {})
+    protected, hold, expiry, withdrawn = set(protected), dict(hold or {}), dict(expiry or {}), dict(withdrawn or {})
     plan = Plan([], [], Counter((g.provider, g.target) for g in live), targets)
     expiring = set()
     for change in diff(desired, live):
@@ -102,6 +103,8 @@ def make_plan(desired: Iterable[Grant], live: Iterable[Grant], targets: Mapping[
         if change.action is Action.REMOVE and change.grant.key in expiry and not held_why:
             change = Change(change.action, change.grant, change.current, expiry[change.grant.key])
             expiring.add(change.grant.key)
+        elif change.action is Action.REMOVE and change.grant.key in withdrawn and not held_why:
+            change = Change(change.action, change.grant, change.current, withdrawn[change.grant.key])
         if target.mode == "report-only":
             plan.held.append(Held(change, f"{target.name} is report-only: drift is reported, never fixed"))
         elif held_why:
