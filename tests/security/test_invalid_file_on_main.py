@@ -49,6 +49,15 @@ def test_a_file_broken_by_its_own_content_holds_its_access_in_every_writer(repo,
         assert _bob(cloud) == before, f"{args[0]} kept the access"
 
 
+def test_the_held_file_is_listed_in_the_durable_record(repo, cloud, capsys):
+    from tools.provision import durable
+    repo.write(BOB, repo.read(BOB).replace("grants:", "grants: [unclosed"))
+    repo.commit("a hand edit breaks bob's request")
+    assert repo.run("apply", capsys=capsys).code == 1
+    held = [json.loads(line) for line in durable.lines(repo.root) if '"action":"hold"' in line]
+    assert [h["request"] for h in held] == [BOB]
+
+
 def test_a_duplicate_definition_holds_the_copy_not_the_original(repo, cloud, capsys):
     repo.write("requests/aws/acme-dev/bob-developer-copy.yaml", repo.read(BOB))
     repo.commit("a bad merge duplicates bob's request")

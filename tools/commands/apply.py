@@ -62,6 +62,8 @@ def run(args, ctx) -> int:
         journal = records.Journal(Path(args.record) if args.record else ctx.root / records.DEFAULT_PATH,
                                   records.collect_provenance(ctx.root), ctx.now, "apply")
         try:
+            for h in plan.held_files:
+                journal.held(h.path, h.why)
             results = execute(plan, planned.connectors, journal=journal)
         finally:  # even when interrupted: what was written reaches the durable record
             problem = records.publish(ctx.root, journal)

@@ -181,6 +181,14 @@ class Journal:
     def done(self, results: Iterable[ChangeResult]) -> None:
         self._write(lines(results, self.prov, self.now, self.job))
 
+    def held(self, path: str, why: str) -> None:
+        """A request file whose access is held (invalid through its own
+        content): listed in the durable record, where every writer reads it."""
+        self._write([{"v": VERSION, "time": as_json(self.now), "run": self.prov.run, "job": self.job,
+                      "action": "hold", "grant": {}, "reason": why, "request": path,
+                      "commit": self.prov.commit, "pr": None, "approvers": None, "actor": self.prov.actor,
+                      "phase": "result", "result": {"ok": True, "error": None, "calls": 0}}])
+
     def event(self, action: str, grant: Grant, reason: str, ok: bool, error: str | None = None) -> None:
         """A write that is not a plan change (cutting sessions, deleting an identity)."""
         change = Change(Action.REMOVE, grant, grant, reason)
