@@ -22,7 +22,7 @@ from botocore.config import Config
 from botocore.credentials import RefreshableCredentials
 from botocore.exceptions import BotoCoreError, ClientError
 
-from connectors.aws_iam import IamWriter, NotOurs, read_group_members, read_roles
+from connectors.aws_iam import INLINE_KIND, TRUST_KIND, IamWriter, NotOurs, read_group_members, read_roles
 from connectors.aws_sso import KIND as SSO_KIND
 from connectors.aws_sso import IdentityCenter
 from connectors.ratelimit import Limiter
@@ -57,6 +57,8 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
                            "iam:ListRolePolicies", "iam:DeleteRolePolicy", "iam:DeleteRole"),
     "add:aws-role-policy": ("iam:GetRole", "iam:AttachRolePolicy"),
     "remove:aws-role-policy": ("iam:DetachRolePolicy",),
+    "remove:aws-role-inline-policy": ("iam:DeleteRolePolicy",),
+    "remove:aws-role-trust": ("iam:GetRole", "iam:UpdateAssumeRolePolicy"),
     "revoke_role_sessions": ("iam:PutRolePolicy",),
 }
 
@@ -220,6 +222,11 @@ class AwsConnector:
         if g.kind == "aws-ci-role":
             # CI roles live under the pipeline's path; its own identities are never touched
             return reserved_name_problem(self.org.raw, "aws", g.entitlement)
+        owned_role = g.principal.startswith(f"serviceAccount:{target.name}/")
+        if g.kind in (INLINE_KIND, TRUST_KIND) or (g.kind == "aws-role-policy" and change.action is Action.REMOVE):
+            # the pipeline's own CI role: it removes anything on it nobody requested
+            return None if owned_role and change.action is Action.REMOVE else \
+                f"{g.kind} {g.entitlement} can only be removed from a CI role of {target.name}"
         if g.kind not in ("aws-iam-group", "aws-sso-assignment", "aws-role-policy"):
             return f"kind {g.kind} is not an AWS kind"
         if not target.manages(g.kind, g.entitlement):
@@ -236,6 +243,10 @@ class AwsConnector:
             writer.group_member(change, add=action is not Action.REMOVE)
         elif kind == "aws-role-policy":
             writer.role_policy(change, add=action is not Action.REMOVE)
+        elif kind == INLINE_KIND:
+            writer.remove_inline_policy(change)
+        elif kind == TRUST_KIND:
+            writer.remove_trust_statement(change)
         elif action is Action.ADD:
             writer.create_role(change.grant)
         elif action is Action.UPDATE:

@@ -20,6 +20,10 @@ from tools.core.model import Change, Grant, Target
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 MANAGED_BY = "accessctl"
 REVOKE_POLICY_NAME = "AWSRevokeOlderSessions"  # the name the IAM console uses
+# Live-only kinds: access on a pipeline-owned CI role that no request can ask
+# for (an inline policy, a foreign trust statement). Always drift.
+INLINE_KIND = "aws-role-inline-policy"
+TRUST_KIND = "aws-role-trust"
 
 
 def error_code(exc: Exception) -> str:
@@ -145,7 +149,6 @@ def read_roles(iam, target: Target, path: str, page_size: int | None = None) -> 
     details = {d["RoleName"]: d for page in iam.get_paginator("get_account_authorization_details").paginate(
         Filter=["Role"], PaginationConfig=config) for d in page["RoleDetailList"] if d.get("Path") == path}
     grants: list[Grant] = []
-    managed_policies = set(target.managed.get("aws-role-policy", ()))
     for role in roles:
         name = role["RoleName"]
         detail = details.get(name, {})
@@ -158,10 +161,43 @@ def read_roles(iam, target: Target, path: str, page_size: int | None = None) -> 
                  "oidc_repository": repository, "oidc_ref": ref}
         grants.append(Grant("aws", target.id, principal, "aws-ci-role", name, expires,
                             tags.get("request"), tuple(sorted(attrs.items()))))
+        # The pipeline owns this identity whole: every attached policy (inside
+        # the managed scope or not), every inline policy and every trust
+        # statement besides its own is live access, so the diff reports an
+        # unrequested one as extra and --mode fix removes it.
         for pol in detail.get("AttachedManagedPolicies", []):
-            if pol["PolicyArn"] in managed_policies:
-                grants.append(Grant("aws", target.id, principal, "aws-role-policy", pol["PolicyArn"]))
+            grants.append(Grant("aws", target.id, principal, "aws-role-policy", pol["PolicyArn"]))
+        for inline in detail.get("RolePolicyList", []):
+            if inline.get("PolicyName") != REVOKE_POLICY_NAME:  # the expire job's own session cut-off
+                grants.append(Grant("aws", target.id, principal, INLINE_KIND, inline["PolicyName"]))
+        for statement in foreign_statements(role.get("AssumeRolePolicyDocument", {}), target.id):
+            grants.append(Grant("aws", target.id, principal, TRUST_KIND, statement))
     return grants
+
+
+def _is_ours(statement: Any, account_id: str) -> bool:
+    """A statement of the shape ``trust_policy`` writes: GitHub's OIDC
+    provider of this account, AssumeRoleWithWebIdentity, a sub condition."""
+    if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
+        return False
+    principal = statement.get("Principal")
+    action = statement.get("Action")
+    sub = ((statement.get("Condition") or {}).get("StringEquals") or {}).get(f"{GITHUB_OIDC_HOST}:sub")
+    return (principal == {"Federated": f"arn:aws:iam::{account_id}:oidc-provider/{GITHUB_OIDC_HOST}"}
+            and action in ("sts:AssumeRoleWithWebIdentity", ["sts:AssumeRoleWithWebIdentity"])
+            and isinstance(sub, str) and sub.startswith("repo:"))
+
+
+def foreign_statements(document: Any, account_id: str) -> list[str]:
+    """Trust statements the pipeline did not write, each as canonical JSON
+    (the grant's entitlement, so the same statement always has the same key)."""
+    if isinstance(document, str):
+        document = json.loads(document)
+    statements = document.get("Statement", []) if isinstance(document, dict) else []
+    if isinstance(statements, dict):
+        statements = [statements]
+    return [json.dumps(st, sort_keys=True, separators=(",", ":")) for st in statements
+            if not _is_ours(st, account_id)]
 
 
 # ---- writes -----------------------------------------------------------------
@@ -272,6 +308,31 @@ class IamWriter:
             stale = [k for k, missing in (("expires", grant.expires is None), ("request", not grant.request))
                      if missing]
             self._settled("untag_role", RoleName=name, TagKeys=stale)
+
+    def remove_inline_policy(self, change: Change) -> None:
+        try:
+            self._call("delete_role_policy", RoleName=role_name_of(change.grant.principal),
+                       PolicyName=change.grant.entitlement)
+        except ClientError as exc:
+            if error_code(exc) != "NoSuchEntity":
+                raise
+
+    def remove_trust_statement(self, change: Change) -> None:
+        """Rewrite the trust policy without one foreign statement (read
+        fresh, so a concurrent edit of the other statements is kept)."""
+        role = role_name_of(change.grant.principal)
+        document = self._call("get_role", RoleName=role)["Role"]["AssumeRolePolicyDocument"]
+        if isinstance(document, str):
+            document = json.loads(document)
+        statements = document.get("Statement", [])
+        if isinstance(statements, dict):
+            statements = [statements]
+        kept = [st for st in statements
+                if json.dumps(st, sort_keys=True, separators=(",", ":")) != change.grant.entitlement]
+        if len(kept) == len(statements):
+            return  # already gone: converged
+        self._call("update_assume_role_policy", RoleName=role,
+                   PolicyDocument=json.dumps(dict(document, Statement=kept)))
 
     def delete_role(self, grant: Grant) -> None:
         name = grant.entitlement

@@ -20,6 +20,10 @@ from connectors.ratelimit import Limiter, Outcome, drive
 from tools.core.model import Action, Change, ChangeResult, Grant, Target
 
 KIND = "aws-sso-assignment"
+# ConflictException (another operation on the same assignment is in progress)
+# is retried this many times with exponential backoff, re-listing in between.
+CONFLICT_ATTEMPTS = 6
+CONFLICT_BACKOFF = 0.5
 
 
 @dataclass(frozen=True)
@@ -183,12 +187,33 @@ class IdentityCenter:
             args = dict(InstanceArn=arn, TargetId=target.id, TargetType="AWS_ACCOUNT",
                         PermissionSetArn=op.permission_set_arn, PrincipalType=op.principal_type,
                         PrincipalId=op.principal_id)
-            if op.add:
-                status = self.sso.create_account_assignment(**args)["AccountAssignmentCreationStatus"]
-            else:
-                status = self.sso.delete_account_assignment(**args)["AccountAssignmentDeletionStatus"]
-            return status["RequestId"], _outcome(status)
+            for attempt in range(CONFLICT_ATTEMPTS):
+                try:
+                    if op.add:
+                        status = self.sso.create_account_assignment(**args)["AccountAssignmentCreationStatus"]
+                    else:
+                        status = self.sso.delete_account_assignment(**args)["AccountAssignmentDeletionStatus"]
+                    return status["RequestId"], _outcome(status)
+                except ClientError as exc:
+                    # Another writer (a concurrent apply, a console user) is changing
+                    # the same assignment: wait, then look again. An assignment that
+                    # now is as desired is success, not a reason to write twice.
+                    # https://docs.aws.amazon.com/singlesignon/latest/APIReference/API_CreateAccountAssignment.html#API_CreateAccountAssignment_Errors
+                    if error_code(exc) != "ConflictException" or attempt == CONFLICT_ATTEMPTS - 1:
+                        raise
+                    self.limiter.sleep(min(CONFLICT_BACKOFF * 2 ** attempt, 8.0))
+                    if self._present(target, op) == op.add:
+                        return "", Outcome(True)
+            raise AssertionError("unreachable")
         return submit
+
+    def _present(self, target: Target, op: Assignment) -> bool:
+        """Is ``op``'s assignment live now? (one fresh listing, no cache)"""
+        arn, _ = self._instance()
+        pages = self.sso.get_paginator("list_account_assignments").paginate(
+            InstanceArn=arn, AccountId=target.id, PermissionSetArn=op.permission_set_arn)
+        return any((a["PrincipalType"], a["PrincipalId"]) == (op.principal_type, op.principal_id)
+                   for page in pages for a in page["AccountAssignments"])
 
     def _poll(self, op: Assignment, request_id: str) -> Outcome | None:
         arn, _ = self._instance()

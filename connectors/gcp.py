@@ -37,9 +37,12 @@ from tools.core.ownership import reserved_name_problem
 from tools.core.model import Action, Change, ChangeResult, Grant, Target
 
 ROLE_KIND = "gcp-project-role"
-# Throttling, unavailability and dropped connections (requests raises OSError
-# subclasses) are worth another try; anything else is reported at once.
-TRANSIENT = (gexc.TooManyRequests, gexc.ResourceExhausted, gexc.ServiceUnavailable, OSError)
+# Throttling, server errors (500/502/503/504), deadlines and dropped
+# connections (requests raises OSError subclasses) are worth another try, on
+# reads and on writes; anything else is reported at once. Google's retry
+# guidance: https://cloud.google.com/iam/docs/retry-strategy
+TRANSIENT = (gexc.TooManyRequests, gexc.ResourceExhausted, gexc.InternalServerError, gexc.BadGateway,
+             gexc.ServiceUnavailable, gexc.GatewayTimeout, gexc.DeadlineExceeded, OSError)
 FAILURES = (gexc.GoogleAPICallError, OSError)
 CONFLICT = (gexc.Conflict, gexc.Aborted)
 

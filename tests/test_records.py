@@ -21,8 +21,10 @@ def cloud(monkeypatch):
     return cloud
 
 
-def _lines(repo, path=RECORD):
-    return [json.loads(line) for line in repo.read(path).splitlines()]
+def _lines(repo, path=RECORD, phase="result"):
+    """The record's lines of one phase: each change has an ``attempt`` line,
+    written before the cloud call, and a ``result`` line right after it."""
+    return [obj for obj in map(json.loads, repo.read(path).splitlines()) if obj.get("phase") == phase]
 
 
 def test_apply_records_one_line_per_change_with_commit_pr_and_unknown_approvers(repo, cloud, capsys):
@@ -39,6 +41,9 @@ def test_apply_records_one_line_per_change_with_commit_pr_and_unknown_approvers(
     assert erin["result"] == {"ok": True, "error": None, "calls": 1}
     assert erin["time"] == "2026-11-22T12:00:00Z" and erin["action"] == "add"
     assert {line["run"] for line in lines} == {head}
+    attempts = _lines(repo, phase="attempt")
+    assert [a["grant"] for a in attempts] == [line["grant"] for line in lines]
+    assert all(a["result"] is None for a in attempts)
 
 
 def test_second_apply_appends_nothing_and_dry_run_writes_nothing(repo, cloud, capsys):
@@ -56,7 +61,8 @@ def test_failed_change_is_recorded_with_its_error_and_custom_path(repo, cloud, c
     res = repo.run("apply", "--record", str(out), capsys=capsys)
     assert res.code == 1
     bob = [json.loads(line) for line in out.read_text().splitlines()
-           if json.loads(line)["grant"]["principal"] == "user:bob@acme.example"]
+           if json.loads(line)["grant"]["principal"] == "user:bob@acme.example"
+           and json.loads(line)["phase"] == "result"]
     assert len(bob) == 2 and all(b["result"] == {"ok": False, "error": "AccessDenied", "calls": 0} for b in bob)
     summary = repo.run("audit", "summary", "--record", str(out), capsys=capsys)
     assert summary.code == 1

@@ -30,9 +30,10 @@ ALLOWED: dict[str, dict[str, str]] = {
     "review-recheck.yml": {"contents": "read", "id-token": "write"},
     "review-submitted.yml": {},
     "lint.yml": {"contents": "read"},
-    "apply.yml": {"contents": "read", "id-token": "write", "pull-requests": "write", "issues": "write"},
-    "reconcile.yml": {"contents": "read", "id-token": "write", "issues": "write"},
-    "expire.yml": {"contents": "read", "id-token": "write"},
+    # contents: write for the applied marker and the accessctl-record branch
+    "apply.yml": {"contents": "write", "id-token": "write", "pull-requests": "write", "issues": "write"},
+    "reconcile.yml": {"contents": "write", "id-token": "write", "issues": "write"},
+    "expire.yml": {"contents": "write", "id-token": "write"},
 }
 # The pipeline App's id and key: environment secrets, used only to mint its token.
 APP_SECRETS = {"ACCESSCTL_APP_CLIENT_ID", "ACCESSCTL_APP_PRIVATE_KEY"}
@@ -273,7 +274,7 @@ def test_the_gate_runs_from_the_default_branch_with_the_apps_token():
     assert apply["on"] == {"push": {"branches": ["main"]}}
     job = apply["jobs"]["apply"]
     assert job["environment"] == "production" and apply["concurrency"]["cancel-in-progress"] is False
-    assert any('accessctl apply --since "$BEFORE"' in str(s.get("run")) for s in job["steps"])
+    assert any("accessctl apply --since-marker" in str(s.get("run")) for s in job["steps"])
     reconcile = load((PROJECT / ".github/workflows/reconcile.yml").read_text())
     assert reconcile["jobs"]["reconcile"]["strategy"]["matrix"]["shard"] == [1, 2, 3, 4]
     assert {"schedule", "workflow_dispatch"} <= triggers(reconcile)
@@ -347,6 +348,13 @@ def test_app_token_step_uses_the_actions_real_inputs():
             if str(step.get("uses", "")).startswith(APP_TOKEN_ACTION):
                 inputs = _action_inputs(step["uses"].split()[0])
                 assert set(step["with"]) <= set(inputs) and "deprecationMessage" not in inputs["client-id"]
+def test_every_writer_shares_one_concurrency_group():
+    """apply, reconcile and expire never overlap (tools.provision.freshness
+    stops a writer on an old checkout; the group stops two writers at once)."""
+    groups = {name: load((PROJECT / ".github/workflows" / name).read_text())["concurrency"]
+              for name in ("apply.yml", "reconcile.yml", "expire.yml")}
+    assert {g["group"] for g in groups.values()} == {"accessctl-writers"}
+    assert all(g["cancel-in-progress"] is False for g in groups.values())
 
 
 BAD = """

@@ -159,7 +159,7 @@ def history(root: Path, org: OrgModel, principal: str, now: datetime, record_pat
         if deleted_at is None or snap.expires < deleted_at:
             still = "" if deleted_at else "; the file is still on main, the expire job removes it"
             events.append(Event(snap.expires, "expiry", path, _describe(snap) + still, source="expiry"))
-    for r in records.read(record_path or root / records.DEFAULT_PATH):
+    for r in records.read_all(root, record_path):
         if r.principal != principal:
             continue
         g = r.grant

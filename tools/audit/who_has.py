@@ -79,7 +79,7 @@ class Evidence:
     @classmethod
     def load(cls, root: Path, record_path: Path | None) -> "Evidence":
         ev = cls(audit_git.by_path(audit_git.changes(root)))
-        for r in records.read(record_path or root / records.DEFAULT_PATH):
+        for r in records.read_all(root, record_path):
             if r.pr is not None and r.approvers is not None:
                 ev.approvers_by_pr[r.pr] = r.approvers
             if r.ok:

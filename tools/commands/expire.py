@@ -1,6 +1,9 @@
 """``accessctl expire``: the daily job that ends expired access everywhere.
 
-Revokes (through the same guard and apply path as ``accessctl apply``),
+Revokes (through the same apply path as ``accessctl apply``; expiry is
+exempt from the blast-radius guard, and the output says so when the guard
+would have objected), including grants whose request file has left main
+(their expiry is read from the durable record),
 cuts live AWS role sessions, deletes long-disabled service accounts, opens
 one PR removing the expired request files, and reminds requesters once.
 """
@@ -11,11 +14,13 @@ import argparse
 from rich.markup import escape
 
 from tools.core import github_context, orgmodel
-from tools.core.errors import EXIT_FINDING, EXIT_OK
+from tools.core.errors import EXIT_FINDING, EXIT_OK, FindingError
 from tools.core.output import console, emit_json
 from tools.core.repo import Tree
 from tools.jobs import expire
 from tools.provision import desired as state
+from tools.provision import freshness
+from tools.provision import record as records
 from tools.provision.apply import Connectors, execute, guard, provider_list, read_live, select_targets
 from tools.provision.plan import Plan
 from tools.provision.render import change_json
@@ -27,7 +32,8 @@ CLEANUP_BRANCH = "accessctl/expired-{date}"
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--provider", choices=["aws", "gcp"], help="only this cloud")
     p.add_argument("--dry-run", action="store_true", help="report what would be revoked, change nothing")
-    p.add_argument("--allow-mass-revoke", action="store_true", help="revoke even past the blast-radius limits")
+    p.add_argument("--allow-mass-revoke", action="store_true",
+                   help="accepted for compatibility: expiry revocations are never blocked by the blast-radius guard")
     p.add_argument("--no-github", action="store_true", help="skip the cleanup PR and the reminders")
 
 
@@ -40,52 +46,92 @@ def run(args, ctx) -> int:
     expired = expire.expired_requests(files, org, ctx.now)
     targets = select_targets(org, provider_list(args.provider))
     connectors = Connectors(org)
-    live = read_live(targets, connectors)
-    plan = Plan(expire.revocations(expired, desired_keys, live, targets), [],
+    unreadable: dict[tuple[str, str], str] = {}
+    live = read_live(targets, connectors, failed=unreadable)  # one target's trouble stays there
+    created = records.created_grants(records.read_all(ctx.root))
+    plan = Plan(expire.revocations(expired, desired_keys, live, targets, created, ctx.now), [],
                 _counts(live), targets)
-    if not args.allow_mass_revoke:
+    notes: list[str] = []
+    # Expiry-driven revocations are never blocked by the blast-radius guard:
+    # it protects against accidental mass removal, not against time-boxing.
+    # Everything this job revokes is expiry, so the guard only informs here.
+    try:
         guard(org).check(plan)
+    except FindingError as exc:
+        notes.append(f"{len(plan.changes)} expiry revocation(s) exempt from the blast-radius guard, which "
+                     f"would otherwise say: {exc}")
     grace = int(org.setting("organization", "service_account_grace_days", default=14))
     doomed = expire.identities_past_grace(live, desired_keys, ctx.now, grace)
-    results, deleted, errors = [], [], []
-    if not args.dry_run:
-        for c in plan.changes:  # cut live sessions first: they survive a failed delete otherwise
-            if c.grant.kind == "aws-ci-role":
+    results, deleted = [], []
+    errors = [f"{p} {t}: cannot be read, nothing expired there: {e}" for (p, t), e in sorted(unreadable.items())]
+    journal = None
+    if not args.dry_run and (plan.changes or doomed):
+        freshness.check(ctx.root)  # stops here, before any write, on a stale checkout
+        journal = records.Journal(ctx.root / records.DEFAULT_PATH, records.job_provenance(ctx.root), ctx.now,
+                                  "expire")
+        try:
+            for c in plan.changes:  # cut live sessions first: they survive a failed delete otherwise
+                if c.grant.kind == "aws-ci-role":
+                    try:
+                        connectors("aws").revoke_role_sessions(c.grant.target, c.grant.entitlement, ctx.now)
+                        journal.event("revoke-sessions", c.grant, c.reason, True)
+                    except Exception as exc:  # gathered, reported, exit 1
+                        journal.event("revoke-sessions", c.grant, c.reason, False, str(exc))
+                        errors.append(f"revoke sessions of {c.grant.entitlement}: {exc}")
+            results = execute(plan, connectors, journal=journal)
+            for g in doomed:
                 try:
-                    connectors("aws").revoke_role_sessions(c.grant.target, c.grant.entitlement, ctx.now)
-                except Exception as exc:  # gathered, reported, exit 1
-                    errors.append(f"revoke sessions of {c.grant.entitlement}: {exc}")
-        results = execute(plan, connectors)
-        for g in doomed:
-            try:
-                connectors("gcp").delete_service_account(g.target, g.entitlement)
-                deleted.append(g)
-            except Exception as exc:
-                errors.append(f"delete {g.entitlement} in {g.target}: {exc}")
-    gh = None if args.no_github or args.dry_run else github_context.client()
-    cleanup = _cleanup_pr(gh, expired, ctx) if gh else None
-    days = int(org.setting("organization", "reminder_days", default=7))
-    due = expire.reminders(files, org, ctx.now, days, tree.read_text)
-    reminded = [r for r in due if _remind(gh, r)] if gh else []
+                    connectors("gcp").delete_service_account(g.target, g.entitlement)
+                    journal.event("delete-identity", g, "disabled for longer than the grace period", True)
+                    deleted.append(g)
+                except Exception as exc:
+                    journal.event("delete-identity", g, "disabled for longer than the grace period", False, str(exc))
+                    errors.append(f"delete {g.entitlement} in {g.target}: {exc}")
+        finally:
+            problem = records.publish(ctx.root, journal)
+            if problem:
+                errors.append(problem)
     failed = [r for r in results if not r.ok]
-    skipped = _skipped(args, gh, expired, plan, due, reminded)
     report = {
         "expired_requests": [e.file.path for e in expired],
         "revoked": [dict(change_json(r.change, targets), ok=r.ok, error=r.error) for r in results]
         if not args.dry_run else [change_json(c, targets) for c in plan.changes],
         "deleted_identities": [g.principal for g in (deleted if not args.dry_run else doomed)],
-        "cleanup_pr": cleanup,
-        "reminders": [{"request": r.file.path, "requester": r.requester, "branch": r.branch} for r in reminded],
-        "due_reminders": [r.file.path for r in due],
-        "due": [{"request": r.file.path, "requester": r.requester,
-                 "expires": r.expires.isoformat().replace("+00:00", "Z")} for r in due],
-        "skipped": skipped,
+        "cleanup_pr": None,
+        "reminders": [],
+        "due_reminders": [],
+        "due": [],
+        "skipped": [],
+        "notes": notes,
         "errors": errors + [f"{r.change.grant.principal} {r.change.grant.entitlement}: {r.error}" for r in failed],
     }
+    # The clouds' changes are printed before anything is published to GitHub:
+    # an outage or an expired token there must not hide what was revoked.
+    if ctx.format != "json":
+        _print(report, args.dry_run)
+    days = int(org.setting("organization", "reminder_days", default=7))
+    due = expire.reminders(files, org, ctx.now, days, tree.read_text)
+    report["due_reminders"] = [r.file.path for r in due]
+    report["due"] = [{"request": r.file.path, "requester": r.requester,
+                      "expires": r.expires.isoformat().replace("+00:00", "Z")} for r in due]
+    github_errors: list[str] = []
+    gh, reminded = None, []
+    if not (args.no_github or args.dry_run):
+        try:
+            gh = github_context.client()
+            if gh:
+                report["cleanup_pr"] = _cleanup_pr(gh, expired, ctx)
+                reminded = [r for r in due if _remind(gh, r)]
+                report["reminders"] = [{"request": r.file.path, "requester": r.requester, "branch": r.branch}
+                                       for r in reminded]
+        except Exception as exc:  # any GitHub failure: the revocations above stand, exit 1
+            github_errors.append(f"publishing to GitHub failed: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+    report["errors"] += github_errors
+    report["skipped"] = _skipped(args, gh, expired, plan, due, reminded)
     if ctx.format == "json":
         emit_json(report)
     else:
-        _print(report, args.dry_run)
+        _print_github(report, github_errors)
     return EXIT_FINDING if report["errors"] else EXIT_OK
 
 
@@ -140,27 +186,36 @@ def _remind(gh, r: expire.Reminder) -> bool:
 
 
 def _print(report: dict, dry_run: bool) -> None:
-    """Always say what was done, what is due, and what was skipped and why."""
+    """What the clouds' side did; printed before anything goes to GitHub."""
     out = console()
-    verb = "would revoke" if dry_run else "revoked"
     expired = report["expired_requests"]
     out.print(f"{len(expired)} expired request file(s): " + ", ".join(escape(p) for p in expired)
               if expired else "Nothing expired.")
+    verb = "would revoke" if dry_run else "revoked"
+    for note in report["notes"]:
+        out.print(f"[yellow]note[/] {escape(note)}")
     for r in report["revoked"]:
         mark = "[red]✗[/]" if r.get("ok") is False else "[green]✓[/]"
         out.print(f"{mark} {verb} {escape(r['principal'])} {escape(r['target'])} — {escape(r['reason'])}")
     for p in report["deleted_identities"]:
         out.print(f"[green]✓[/] {'would delete' if dry_run else 'deleted'} service account {escape(p)} "
                   "(disabled for longer than the grace period)")
+    for e in report["errors"]:
+        out.print(f"[red]error[/] {escape(e)}")
+
+
+def _print_github(report: dict, errors: list[str]) -> None:
+    """GitHub's side, then what is due and what was skipped and why."""
+    out = console()
     if report["cleanup_pr"]:
-        out.print(f"Opened PR #{report['cleanup_pr']} removing {len(expired)} expired file(s).")
-    due = report.get("due", [])
+        out.print(f"Opened PR #{report['cleanup_pr']} removing {len(report['expired_requests'])} expired file(s).")
+    due = report["due"]
     out.print(f"{len(due)} reminder(s) due" + (":" if due else ""))
     for d in due:
         out.print(f"  {escape(d['request'])}: @{escape(d['requester'])}, access ends {escape(d['expires'])}")
     for r in report["reminders"]:
         out.print(f"Reminded @{escape(r['requester'])} with a renew PR for {escape(r['request'])}.")
-    for why in report.get("skipped", []):
+    for why in report["skipped"]:
         out.print(f"[yellow]skipped[/] {escape(why)}")
-    for e in report["errors"]:
+    for e in errors:
         out.print(f"[red]error[/] {escape(e)}")

@@ -23,8 +23,10 @@ from tools.core.tables import print_table
 from tools.core.progress import job_summary, per_target
 from tools.jobs import drift_issue
 from tools.jobs.reconcile import Drift, Shard, drift_of, summary
-from tools.provision import held
+from tools.provision import freshness, held
+from tools.provision import record as records
 from tools.provision.apply import build_plan, execute, guard, provider_list
+from tools.provision.plan import Plan
 from tools.provision.render import target_label
 
 
@@ -37,6 +39,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--provider", choices=["aws", "gcp"], help="only this cloud")
     p.add_argument("--shard", metavar="I/N", help="only the I-th of N deterministic slices of the targets")
     p.add_argument("--allow-mass-revoke", action="store_true", help="fix even past the blast-radius limits")
+    p.add_argument("--all-or-nothing", action="store_true",
+                   help="when the blast-radius guard refuses the removals, fix nothing at all")
     p.add_argument("--no-issue", action="store_true", help="do not open/update the GitHub drift issue")
     p.add_argument("--publish", nargs="+", metavar="FILE",
                    help="merge these shards' --format json outputs into the one drift issue (no cloud reads)")
@@ -50,18 +54,36 @@ def run(args, ctx) -> int:
     # Files held by apply's re-verification count at their last approved
     # content here too, so a fix never restores what apply refused.
     view = held.view(ctx.root)
+    fixing = args.mode == "fix"
     with per_target("reading", ctx.format == "text") as progress:
-        planned = build_plan(ctx.root, ctx.now, providers, progress=progress, where=shard.owns, view=view)
+        # A fixing shard reads every target: the blast-radius guard counts
+        # removals against the whole organisation, so a mass revocation that
+        # apply refuses is refused by every shard, however it is sliced.
+        planned = build_plan(ctx.root, ctx.now, providers, progress=progress,
+                             where=None if fixing and shard.count > 1 else shard.owns, view=view)
     plan = planned.plan
+    if fixing and not args.allow_mass_revoke:
+        guard(planned.org).enforce(plan, args.all_or_nothing)
+    if shard.count > 1:
+        plan = narrow(plan, shard)
     results = []
     remaining = None
-    if args.mode == "fix" and plan.changes:
-        if not args.allow_mass_revoke:
-            guard(planned.org).check(plan)
-        results = execute(plan, planned.connectors)
+    problems: list[str] = []
+    if fixing and plan.changes:
+        freshness.check(ctx.root)  # stops here, before any write, on a stale checkout
+        journal = records.Journal(ctx.root / records.DEFAULT_PATH, records.job_provenance(ctx.root), ctx.now,
+                                  "reconcile")
+        try:
+            results = execute(plan, planned.connectors, journal=journal)
+        finally:  # even when interrupted: what was written reaches the durable record
+            problem = records.publish(ctx.root, journal)
+            if problem:
+                problems.append(problem)
         # Verify by reading again: the fix is only done when the clouds say so.
         again = build_plan(ctx.root, ctx.now, providers, where=shard.owns, view=view)
-        remaining = again.plan.changes
+        guarded = {h.change.grant.key for h in plan.held if h.why.startswith("blast-radius guard")}
+        remaining = [c for c in again.plan.changes if c.grant.key not in guarded]
+    problems += _findings(plan)
     drift = drift_of(plan, results)
     info = summary(drift, len(plan.targets))
     if remaining is not None:
@@ -69,17 +91,60 @@ def run(args, ctx) -> int:
     rows = [d.as_json(plan.targets) for d in drift]
     markdown = drift_markdown(rows, info, args.mode)
     job_summary(markdown)
-    if not args.no_issue:
-        drift_issue.publish(bool(drift), markdown, shard)
+    # What changed is printed before anything is published to GitHub: an
+    # outage or an expired token there must not hide the cloud writes.
     if ctx.format == "json":
-        emit_json({"drift": rows, "summary": info, "mode": args.mode})
+        emit_json({"drift": rows, "summary": info, "mode": args.mode, "errors": problems,
+                   "guard": {"verdict": "refused" if plan.guard_verdict else "ok", "why": plan.guard_verdict}})
     elif ctx.format == "markdown":
         sys.stdout.write(markdown)
     else:
         _print_text(drift, plan.targets, info)
+    published = True
+    if not args.no_issue:
+        published = _publish_issue(bool(drift), markdown, shard)
+    for problem in problems:
+        console(stderr=True).print(f"[red]error[/] {escape(problem)}")
     if args.mode == "report":
-        return EXIT_FINDING if drift else EXIT_OK
-    return EXIT_FINDING if info["failed"] or remaining else EXIT_OK
+        return EXIT_FINDING if drift or problems or not published else EXIT_OK
+    return EXIT_FINDING if info["failed"] or remaining or problems or not published else EXIT_OK
+
+
+def narrow(plan: Plan, shard: Shard) -> Plan:
+    """The part of a whole-organisation plan that this shard owns."""
+    def mine(key) -> bool:
+        target = plan.targets.get(key)
+        return target is not None and shard.owns(target)
+
+    out = Plan([c for c in plan.changes if mine((c.grant.provider, c.grant.target))],
+               [h for h in plan.held if mine((h.change.grant.provider, h.change.grant.target))],
+               {k: v for k, v in plan.live_counts.items() if mine(k)},
+               {k: t for k, t in plan.targets.items() if shard.owns(t)}, plan.expiry)
+    out.failed_targets = {k: e for k, e in plan.failed_targets.items() if k not in plan.targets or mine(k)}
+    out.held_files, out.guard_verdict = plan.held_files, plan.guard_verdict
+    return out
+
+
+def _findings(plan: Plan) -> list[str]:
+    out = []
+    if plan.guard_verdict:
+        out.append(f"blast-radius guard (counted over the whole organisation) refused the removals: "
+                   f"{plan.guard_verdict}; they are held, the other fixes went ahead")
+    out += [f"{p} {t}: cannot be read, not reconciled: {e}" for (p, t), e in plan.failed_targets.items()]
+    out += [h.why for h in plan.held_files]
+    return out
+
+
+def _publish_issue(drifted: bool, markdown: str, shard: Shard) -> bool:
+    """Open/update/close the drift issue; a GitHub failure is reported on
+    stderr (the results are already out) and makes the run exit 1."""
+    try:
+        drift_issue.publish(drifted, markdown, shard)
+        return True
+    except Exception as exc:  # any GitHub failure: the cloud results above stand
+        console(stderr=True).print(f"[red]error[/] publishing the drift issue to GitHub failed: "
+                                   f"{escape(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)}")
+        return False
 
 
 def _print_text(drift: list[Drift], targets, info: dict) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Mapping
 
 from tools.core.expiry import format_expiry
 from tools.core.model import Action, Change, Grant, Target, Tier
@@ -43,23 +44,43 @@ def _grants_of(req: AccessRequest | ServiceAccount, org: OrgModel) -> list[Grant
 
 
 def revocations(expired: list[Expired], desired_keys: set, live: list[Grant],
-                targets: dict[tuple[str, str], Target]) -> list[Change]:
+                targets: dict[tuple[str, str], Target], created: Mapping[tuple, dict] | None = None,
+                now: datetime | None = None) -> list[Change]:
     """Live grants of expired requests that no valid request still covers.
 
-    Expiry is enforced in enforced and additive targets alike (it is a
-    decision already taken, not drift); report-only targets are left alone.
-    An identity already disabled is not disabled again.
+    Two sources say a grant has expired: its request file on main, and the
+    durable record (``created``: grants the pipeline made, with their
+    expiry), which still knows after the file has left main. Expiry ends
+    access whatever the target's mode (additive included) and whoever the
+    principal is: it is a decision already taken, not drift. Report-only
+    targets are left alone unless the record shows the pipeline created the
+    grant there. An identity already disabled is not disabled again.
     """
     why = {g.key: f"expired {format_expiry(g.expires)} ({e.file.path})" for e in expired for g in e.grants}
+    for key, g in (created or {}).items():
+        ends = _when(g.get("expires"))
+        if key not in why and ends is not None and now is not None and ends <= now:
+            why[key] = (f"expired {format_expiry(ends)} (from the durable record; "
+                        f"{g.get('request') or 'its request'} is no longer on main)")
     out = []
     for g in live:
         if g.key not in why or g.key in desired_keys:
             continue
         target = targets.get((g.provider, g.target))
-        if target is None or target.mode == "report-only" or g.attr("disabled") == "true":
+        ours = g.key in (created or {})
+        if target is None or (target.mode == "report-only" and not ours) or g.attr("disabled") == "true":
             continue
         out.append(Change(Action.REMOVE, g, g, why[g.key]))
     return sorted(out, key=lambda c: c.grant.key)
+
+
+def _when(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
 
 
 def identities_past_grace(live: list[Grant], desired_keys: set, now: datetime, grace_days: int) -> list[Grant]:

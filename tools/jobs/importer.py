@@ -62,6 +62,12 @@ def plan_imports(changes: list[Change], targets: dict[tuple[str, str], Target], 
         if c.action is not Action.REMOVE:
             continue
         why = importable(c.grant, org)
+        target = targets.get((c.grant.provider, c.grant.target))
+        if why is None and c.grant.kind not in KINDS and c.grant.kind not in IDENTITY_KINDS.values():
+            why = f"{c.grant.kind} on a pipeline-owned identity is never adopted: reconcile --mode fix removes it"
+        elif why is None and c.grant.kind in KINDS and target is not None \
+                and not target.manages(c.grant.kind, c.grant.entitlement):
+            why = f"{c.grant.entitlement} is outside the managed scope of {target.name}: it is removed, not adopted"
         if why:
             skipped.append(Skipped(c.grant, why))
             continue

@@ -18,10 +18,14 @@ from tools.core.model import ChangeResult, Grant, Target
 from tools.core.orgmodel import OrgModel
 from tools.core.repo import Tree, git
 from tools.policy.input import PreloadedTree, read_texts
+from tools.core.expiry import format_expiry
 from tools.provision import desired as state
+from tools.provision import holds
 from tools.provision.held import Overrides, TrustedView
 from tools.provision.plan import BlastRadius, Plan, make_plan
+from tools.provision.record import Journal
 from tools.request import load, validate
+from tools.request.grants import request_grants, service_account_grant
 
 PROVIDERS = ("aws", "gcp")
 
@@ -104,24 +108,79 @@ def load_folders(tree: Tree, folders: set[str], org: OrgModel, now: datetime,
 
 def desired_state(tree: Tree, org: OrgModel, now: datetime, folders: set[str] | None = None,
                   held: Overrides | None = None) -> state.DesiredState:
-    """Desired grants of the whole tree, or of ``folders`` only (see load_folders);
-    ``held`` files count at their last approved content (tools/provision/held.py)."""
+    """Desired grants of the whole tree, or of ``folders`` only (see load_folders)."""
+    return state.desired(desired_files(tree, org, now, folders, held), org, now)
+
+
+def desired_files(tree: Tree, org: OrgModel, now: datetime, folders: set[str] | None = None,
+                  held: Overrides | None = None) -> list[load.RequestFile]:
+    """The validated request files of the whole tree, or of ``folders`` only;
+    ``held`` files (changes apply could not re-verify) count at their last
+    approved content (tools/provision/held.py)."""
     if folders is not None:
-        return state.desired(load_folders(tree, folders, org, now, held=held), org, now)
+        return load_folders(tree, folders, org, now, held=held)
     files = held.apply(load.read_all(tree)) if held else load.read_all(tree)
     validate.validate(files, org, now)
-    return state.desired(files, org, now)
+    return files
+
+
+def expired_grants(files: list[load.RequestFile], org: OrgModel, now: datetime) -> dict[tuple, str]:
+    """Grant key → why, for files on main whose expiry has passed (and that
+    are otherwise in order): their removal is expiry, not drift."""
+    out: dict[tuple, str] = {}
+    for rf in files:
+        req = rf.request
+        if req is None or req.expires is None or req.expires > now or holds.disposition(rf.findings) == holds.HOLD:
+            continue
+        for g in _grants_of(req, org):
+            out[g.key] = f"expired {format_expiry(req.expires)} ({rf.path})"
+    return out
+
+
+def withdrawn_grants(files: list[load.RequestFile], org: OrgModel) -> dict[tuple, str]:
+    """Grant key → why, for files the org model no longer allows (an inactive
+    person, a role that left the catalog …): the intended way to revoke."""
+    out: dict[tuple, str] = {}
+    for rf in files:
+        if rf.request is None or holds.disposition(rf.findings) != holds.REVOKE:
+            continue
+        first = next((f for f in rf.findings if f.rule in holds.REVOKING_RULES), None)
+        for g in _grants_of(rf.request, org):
+            out[g.key] = f"{rf.path}: {first.message if first else 'withdrawn'} (the org model withdrew it)"
+    return out
+
+
+def _grants_of(req, org: OrgModel) -> list[Grant]:
+    if isinstance(req, load.ServiceAccount):
+        target = org.target(req.provider, req.target)
+        return [service_account_grant(req, target)] if target else []
+    return request_grants(req, org)
 
 
 def read_live(targets: dict[tuple[str, str], Target], connectors: Connectors,
-              progress: Callable[[Target, int], None] | None = None) -> list[Grant]:
-    """One read per target; ``progress(target, total)`` after each."""
+              progress: Callable[[Target, int], None] | None = None,
+              failed: dict[tuple[str, str], str] | None = None) -> list[Grant]:
+    """One read per target; ``progress(target, total)`` after each.
+
+    With ``failed`` given, one target's read failure (AccessDenied, a role
+    that cannot be assumed, an outage) is recorded there and the other
+    targets are still read: one target's trouble stays there. When every
+    target fails, it is an environment problem and the first error is raised."""
     live: list[Grant] = []
+    first: Exception | None = None
     for key in sorted(targets):
         target = targets[key]
-        live.extend(connectors(target.provider).read(target))
+        try:
+            live.extend(connectors(target.provider).read(target))
+        except Exception as exc:  # isolated: named in the output, the run exits 1
+            if failed is None:
+                raise
+            first = first or exc
+            failed[key] = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         if progress:
             progress(target, len(targets))
+    if failed is not None and targets and len(failed) == len(targets) and first is not None:
+        raise first
     return live
 
 
@@ -138,7 +197,11 @@ def build_plan(root, now: datetime, providers: Iterable[str] = PROVIDERS, since:
     """Desired vs live for the selected targets (``where`` narrows them, e.g. a shard).
 
     ``view`` is what apply's re-verification trusts on main: held files at
-    their last approved content, the org model of the last approved rules."""
+    their last approved content, the org model of the last approved rules.
+    Targets that cannot be read are left out of the plan and listed in
+    ``plan.failed_targets``; files invalid through their own content hold
+    their access (tools.provision.holds); removals that are expiry are marked
+    so the guard does not count them."""
     view = view or TrustedView()
     tree = Tree(root)
     org = orgmodel.load(view.rules_tree(root))
@@ -150,10 +213,18 @@ def build_plan(root, now: datetime, providers: Iterable[str] = PROVIDERS, since:
     # --since: read only the touched targets' folders, so a one-file merge
     # does not load and validate every request of a large organisation
     folders = {f"{load.REQUESTS_DIR}/{t.provider}/{t.name}" for t in targets.values()} if only is not None else None
-    wanted = desired_state(tree, org, now, folders, view.overrides)
-    live = read_live(targets, connectors, progress)
+    files = desired_files(tree, org, now, folders, view.overrides)
+    wanted = state.desired(files, org, now)
+    held = holds.held_files(root, files, org)
+    failed: dict[tuple[str, str], str] = {}
+    live = read_live(targets, connectors, progress, failed)
+    readable = {k: t for k, t in targets.items() if k not in failed}
     protected = org.setting("organization", "protected_principals", default=[]) or []
-    return PlannedRun(make_plan(wanted.grants, live, targets, protected), org, connectors)
+    plan = make_plan(wanted.grants, live, readable, protected, holds.hold_keys(held),
+                     expired_grants(files, org, now), withdrawn_grants(files, org))
+    plan.failed_targets = {k: failed[k] for k in sorted(failed)}
+    plan.held_files = held
+    return PlannedRun(plan, org, connectors)
 
 
 def guard(org: OrgModel) -> BlastRadius:
@@ -161,18 +232,27 @@ def guard(org: OrgModel) -> BlastRadius:
     return BlastRadius(float(cfg.get("max_remove_share", 0.25)), int(cfg.get("max_remove_count", 50)))
 
 
-def execute(plan: Plan, connectors: Connectors, dry_run: bool = False) -> list[ChangeResult]:
-    """Apply every target's batch; failures are gathered, never stop the run."""
+def execute(plan: Plan, connectors: Connectors, dry_run: bool = False, journal: Journal | None = None
+            ) -> list[ChangeResult]:
+    """Apply every target's batch; failures are gathered, never stop the run.
+
+    With a ``journal``, each batch is recorded before the connector is
+    called and each result right after, so a crash leaves the evidence."""
     results: list[ChangeResult] = []
     for (provider, _), changes in sorted(plan.by_target().items()):
         target = plan.targets[(provider, changes[0].grant.target)]
         if dry_run:
             results.extend(ChangeResult(c, True, None, 0) for c in changes)
             continue
+        if journal is not None:
+            journal.attempt(changes)
         try:
-            results.extend(connectors(provider).apply(target, changes))
+            done = connectors(provider).apply(target, changes)
         except Exception as exc:  # a connector bug or outage must not hide other targets' results
-            results.extend(ChangeResult(c, False, f"{type(exc).__name__}: {exc}") for c in changes)
+            done = [ChangeResult(c, False, f"{type(exc).__name__}: {exc}") for c in changes]
+        if journal is not None:
+            journal.done(done)
+        results.extend(done)
     return results
 
 

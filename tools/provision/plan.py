@@ -60,6 +60,12 @@ class Plan:
     held: list[Held] = field(default_factory=list)
     live_counts: Mapping[tuple[str, str], int] = field(default_factory=dict)
     targets: Mapping[tuple[str, str], Target] = field(default_factory=dict)
+    # grant keys whose removal is expiry, not drift: exempt from the guard
+    expiry: frozenset = frozenset()
+    # targets that could not be read: named in the output, never planned
+    failed_targets: dict = field(default_factory=dict)  # (provider, id) -> error
+    held_files: list = field(default_factory=list)  # tools.provision.holds.HeldFile
+    guard_verdict: str | None = None  # the blast-radius refusal, when there was one
 
     def summary(self) -> dict:
         counts = Counter(c.action.value for c in self.changes)
@@ -76,24 +82,42 @@ class Plan:
 
 
 def make_plan(desired: Iterable[Grant], live: Iterable[Grant], targets: Mapping[tuple[str, str], Target],
-              protected: Iterable[str] = ()) -> Plan:
-    """Diff, then hold back what the target's mode or protection forbids."""
+              protected: Iterable[str] = (), hold: Mapping[tuple, str] | None = None,
+              expiry: Mapping[tuple, str] | None = None, withdrawn: Mapping[tuple, str] | None = None) -> Plan:
+    """Diff, then hold back what the target's mode, protection or an invalid
+    file's hold forbids. ``hold``: grant key (or ``("request", path)``) →
+    why; ``expiry``: grant key → why its removal is expiry; ``withdrawn``:
+    grant key → why the org model withdrew it (the removal says so)."""
     desired, live = list(desired), list(live)
     in_scope = set(targets)
     desired = [g for g in desired if (g.provider, g.target) in in_scope]
     live = [g for g in live if (g.provider, g.target) in in_scope]
-    protected = set(protected)
+    protected, hold, expiry, withdrawn = set(protected), dict(hold or {}), dict(expiry or {}), dict(withdrawn or {})
     plan = Plan([], [], Counter((g.provider, g.target) for g in live), targets)
+    expiring = set()
     for change in diff(desired, live):
         target = targets[(change.grant.provider, change.grant.target)]
+        held_why = None
+        if change.action is not Action.ADD:
+            held_why = hold.get(change.grant.key) or hold.get(("request", (change.current or change.grant).request))
+        if change.action is Action.REMOVE and change.grant.key in expiry and not held_why:
+            change = Change(change.action, change.grant, change.current, expiry[change.grant.key])
+            expiring.add(change.grant.key)
+        elif change.action is Action.REMOVE and change.grant.key in withdrawn and not held_why:
+            change = Change(change.action, change.grant, change.current, withdrawn[change.grant.key])
         if target.mode == "report-only":
             plan.held.append(Held(change, f"{target.name} is report-only: drift is reported, never fixed"))
+        elif held_why:
+            plan.held.append(Held(change, held_why))
+        elif change.grant.key in expiring:
+            plan.changes.append(change)  # expiry ends access whatever the mode or the principal
         elif target.mode == "additive" and change.action is Action.REMOVE:
             plan.held.append(Held(change, f"{target.name} is additive: extra access is reported, not removed"))
         elif change.action is Action.REMOVE and change.grant.principal in protected:
             plan.held.append(Held(change, f"{change.grant.principal} is the pipeline's own access: never removed"))
         else:
             plan.changes.append(change)
+    plan.expiry = frozenset(expiring)
     return plan
 
 
@@ -105,18 +129,54 @@ class BlastRadius:
     # grants in a small org is routine (expiry), not a blast.
     share_floor: int = 3
 
-    def check(self, plan: Plan) -> None:
-        """Refuse a plan that revokes too much at once (a bad merge, a broken
-        read that returned nothing desired): say which limit and by how much."""
-        removes = sum(1 for c in plan.changes if c.action is Action.REMOVE)
-        managed = sum(plan.live_counts.values())
+    def verdict(self, plan: Plan, removes: int | None = None, managed: int | None = None) -> str | None:
+        """Why the plan revokes too much at once (a bad merge, a broken read
+        that returned nothing desired), or None. Expiry is exempt: the guard
+        protects against accidental mass removal, not against time-boxing.
+        ``removes``/``managed`` override the plan's own counts (a shard
+        counting against the whole organisation)."""
+        if removes is None:
+            removes = self.counted(plan)
+        if managed is None:
+            managed = sum(plan.live_counts.values())
         if removes > self.max_remove_count:
-            raise FindingError(
-                f"refusing to apply: the plan removes {removes} grants, over the limit of "
-                f"{self.max_remove_count} by {removes - self.max_remove_count}; review the plan and "
-                "re-run with --allow-mass-revoke if it is intended")
+            return (f"the plan removes {removes} grants, over the limit of {self.max_remove_count} by "
+                    f"{removes - self.max_remove_count}")
         if removes > self.share_floor and managed and removes / managed > self.max_remove_share:
-            raise FindingError(
-                f"refusing to apply: the plan removes {removes} of {managed} managed grants "
-                f"({removes / managed:.0%}), over the limit of {self.max_remove_share:.0%}; review the "
-                "plan and re-run with --allow-mass-revoke if it is intended")
+            return (f"the plan removes {removes} of {managed} managed grants ({removes / managed:.0%}), "
+                    f"over the limit of {self.max_remove_share:.0%}")
+        return None
+
+    @staticmethod
+    def counted(plan: Plan) -> int:
+        """Removals the guard counts: every removal except expiry."""
+        return sum(1 for c in plan.changes if c.action is Action.REMOVE and c.grant.key not in plan.expiry)
+
+    def check(self, plan: Plan) -> None:
+        """Raise the refusal (exit 1) when the plan is over the limits."""
+        why = self.verdict(plan)
+        if why:
+            raise FindingError(f"refusing to apply: {why}; review the plan and re-run with "
+                               "--allow-mass-revoke if it is intended")
+
+    def enforce(self, plan: Plan, all_or_nothing: bool = False, removes: int | None = None,
+                managed: int | None = None) -> Plan:
+        """Hold back the guarded removals of a refused plan, keep the rest.
+
+        A refused mass revocation does not block unrelated additions and
+        updates, nor expiry; ``all_or_nothing`` refuses the whole plan."""
+        why = self.verdict(plan, removes, managed)
+        plan.guard_verdict = why
+        if not why:
+            return plan
+        if all_or_nothing:
+            raise FindingError(f"refusing to apply anything (--all-or-nothing): {why}; review the plan and "
+                               "re-run with --allow-mass-revoke if it is intended")
+        keep, held = [], list(plan.held)
+        for c in plan.changes:
+            if c.action is Action.REMOVE and c.grant.key not in plan.expiry:
+                held.append(Held(c, f"blast-radius guard: {why}; re-run with --allow-mass-revoke if intended"))
+            else:
+                keep.append(c)
+        plan.changes, plan.held = keep, held
+        return plan

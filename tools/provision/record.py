@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from tools.core.errors import FindingError
-from tools.core.model import ChangeResult, as_json
+from tools.core.model import Action, Change, ChangeResult, Grant, as_json
 from tools.core.repo import git
 
 DEFAULT_PATH = ".accessctl/apply-record.jsonl"
@@ -107,6 +107,13 @@ def collect_provenance(root: Path, client_factory: Callable[[], object | None] |
                       os.environ.get("GITHUB_RUN_ID") or commit)
 
 
+def job_provenance(root: Path) -> Provenance:
+    """Provenance of a scheduled job (reconcile, expire): the commit it ran
+    on, no PR and no approvers (it acts on main as a whole, not on one merge)."""
+    commit = git(root, "rev-parse", "HEAD", check=False).strip() or None
+    return Provenance(commit, None, None, os.environ.get("GITHUB_ACTOR"), os.environ.get("GITHUB_RUN_ID") or commit)
+
+
 def _approvers(pr: int, client_factory: Callable[[], object | None] | None) -> tuple[str, ...] | None:
     if client_factory is None:
         from tools.core.github_context import client as client_factory  # GitHub only when used
@@ -124,20 +131,70 @@ def _approvers(pr: int, client_factory: Callable[[], object | None] | None) -> t
     return tuple(sorted(u for u, s in latest.items() if s == "APPROVED"))
 
 
-def lines(results: Iterable[ChangeResult], prov: Provenance, now: datetime) -> list[dict]:
+def lines(results: Iterable[ChangeResult], prov: Provenance, now: datetime, job: str = "apply") -> list[dict]:
     """The JSON objects to append for one run's results."""
-    out = []
-    for r in results:
-        g = r.change.grant
-        out.append({
-            "v": VERSION, "time": as_json(now), "run": prov.run, "action": r.change.action.value,
-            "grant": as_json(g), "reason": r.change.reason, "request": g.request,
-            "commit": prov.commit, "pr": prov.pr,
-            "approvers": list(prov.approvers) if prov.approvers is not None else None,
-            "actor": prov.actor,
-            "result": {"ok": r.ok, "error": r.error, "calls": r.calls},
-        })
-    return out
+    return [_line(r.change, prov, now, job, {"ok": r.ok, "error": r.error, "calls": r.calls}) for r in results]
+
+
+def _line(change: Change, prov: Provenance, now: datetime, job: str, result: dict | None) -> dict:
+    g = change.grant
+    return {
+        "v": VERSION, "time": as_json(now), "run": prov.run, "job": job, "action": change.action.value,
+        "grant": as_json(g), "reason": change.reason, "request": g.request,
+        "commit": prov.commit, "pr": prov.pr,
+        "approvers": list(prov.approvers) if prov.approvers is not None else None,
+        "actor": prov.actor,
+        "phase": "attempt" if result is None else "result",
+        "result": result,
+    }
+
+
+UNKNOWN_OUTCOME = "outcome unknown: the run stopped during this call; the next run reads the cloud and converges"
+
+
+class Journal:
+    """Every write a run attempts, on disk as it happens.
+
+    One ``attempt`` line per change is written (and flushed to disk) before
+    the connector is called, and one ``result`` line right after. A run
+    killed in between leaves the attempt, which ``read`` reports as an
+    outcome unknown: no crash can make a write invisible to ``audit``. The
+    lines are also kept in memory for the durable record (tools.provision.durable).
+    Used by apply, ``reconcile --mode fix`` and ``expire`` alike (``job``)."""
+
+    def __init__(self, path: Path | None, prov: Provenance, now: datetime, job: str):
+        self.path, self.prov, self.now, self.job = path, prov, now, job
+        self.written: list[dict] = []
+        self._seq = 0
+
+    def _write(self, objects: list[dict]) -> None:
+        for obj in objects:
+            self._seq += 1
+            obj["id"] = f"{self.prov.run}:{self.job}:{self._seq}"
+        self.written.extend(objects)
+        if self.path is not None and objects:
+            append(self.path, objects)
+
+    def attempt(self, changes: Iterable[Change]) -> None:
+        self._write([_line(c, self.prov, self.now, self.job, None) for c in changes])
+
+    def done(self, results: Iterable[ChangeResult]) -> None:
+        self._write(lines(results, self.prov, self.now, self.job))
+
+    def held(self, path: str, why: str) -> None:
+        """A request file whose access is held (invalid through its own
+        content): listed in the durable record, where every writer reads it."""
+        self._write([{"v": VERSION, "time": as_json(self.now), "run": self.prov.run, "job": self.job,
+                      "action": "hold", "grant": {}, "reason": why, "request": path,
+                      "commit": self.prov.commit, "pr": None, "approvers": None, "actor": self.prov.actor,
+                      "phase": "result", "result": {"ok": True, "error": None, "calls": 0}}])
+
+    def event(self, action: str, grant: Grant, reason: str, ok: bool, error: str | None = None) -> None:
+        """A write that is not a plan change (cutting sessions, deleting an identity)."""
+        change = Change(Action.REMOVE, grant, grant, reason)
+        obj = _line(change, self.prov, self.now, self.job, {"ok": ok, "error": error, "calls": 1})
+        obj["action"] = action
+        self._write([obj])
 
 
 def append(path: Path, objects: Iterable[dict]) -> int:
@@ -149,6 +206,8 @@ def append(path: Path, objects: Iterable[dict]) -> int:
     with path.open("a", encoding="utf-8") as fh:
         for obj in objects:
             fh.write(json.dumps(obj, sort_keys=True, separators=(",", ":")) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())  # on disk before the next cloud call: a kill -9 keeps it
     return len(objects)
 
 
@@ -158,24 +217,100 @@ def _parse_time(text: str) -> datetime:
 
 def read(path: Path) -> Iterator[Record]:
     """Records in file order. A missing file is an empty record; a damaged
-    line is an error naming the line, since an audit must not skip evidence."""
+    line is an error naming the line, since an audit must not skip evidence.
+    An attempt line is folded into its result; an attempt that never got one
+    (the run died during the call) is shown as an outcome unknown."""
     if not path.is_file():
         return
     with path.open(encoding="utf-8") as fh:
-        for number, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
+        yield from parse_lines(fh, str(path))
+
+
+def read_all(root: Path, path: Path | None = None) -> Iterator[Record]:
+    """What ``audit`` and the jobs read: the durable record (the
+    ``accessctl-record`` branch) followed by this checkout's local record
+    lines not yet in it. An explicit ``path`` reads that file alone."""
+    if path is not None:
+        yield from read(path)
+        return
+    from tools.provision import durable  # git plumbing, only when used
+    merged = durable.lines(root)
+    known = set()
+    for line in merged:
+        try:
+            known.add(json.loads(line).get("id"))
+        except ValueError:
+            continue
+    local = root / DEFAULT_PATH
+    if local.is_file():
+        for line in local.read_text(encoding="utf-8").splitlines():
             try:
-                obj = json.loads(line)
-                result = obj.get("result") or {}
-                approvers = obj.get("approvers")
-                yield Record(_parse_time(obj["time"]), obj.get("run"), obj["action"], dict(obj["grant"]),
-                             obj.get("request"), obj.get("commit"), obj.get("pr"),
-                             tuple(approvers) if approvers is not None else None,
-                             bool(result.get("ok")), result.get("error"), obj.get("actor"), obj)
-            except (ValueError, KeyError, TypeError, AttributeError) as exc:
-                raise FindingError(f"{path}:{number}: not an apply record line ({exc}); "
-                                   "the record is append-only JSON lines, restore it from the workflow artifact") from None
+                ident = json.loads(line).get("id")
+            except ValueError:
+                ident = None
+            if ident is None or ident not in known:
+                merged.append(line)
+    yield from parse_lines(merged, f"the {durable.BRANCH} record and {DEFAULT_PATH}")
+
+
+def created_grants(records: Iterable[Record]) -> dict[tuple, dict]:
+    """Grants the pipeline created and has not revoked since, by grant key,
+    with the grant as recorded (its request, expiry) and its approvers.
+
+    This is how expiry travels with a grant whose request file has left
+    main: the record, not the file, says when it ends."""
+    out: dict[tuple, dict] = {}
+    for r in records:
+        if not r.ok or r.raw.get("phase") == "attempt":
+            continue
+        g = r.grant
+        key = tuple(g.get(k) for k in ("provider", "target", "principal", "kind", "entitlement"))
+        if r.action in ("add", "update"):
+            out[key] = dict(g, approvers=list(r.approvers) if r.approvers is not None else None)
+        elif r.action == "remove":
+            out.pop(key, None)
+    return out
+
+
+def publish(root: Path, journal: "Journal") -> str | None:
+    """Append a run's journal to the durable record; an error line or None."""
+    from tools.provision import durable
+    return durable.append(root, journal.written,
+                          f"accessctl {journal.job}: {len(journal.written)} line(s) from run {journal.prov.run}")
+
+
+def parse_lines(lines_: Iterable[str], where: str) -> Iterator[Record]:
+    parsed: list[tuple[int, dict]] = []
+    for number, line in enumerate(lines_, 1):
+        if not line.strip():
+            continue
+        try:
+            parsed.append((number, json.loads(line)))
+        except ValueError as exc:
+            raise FindingError(f"{where}:{number}: not an apply record line ({exc}); "
+                               "the record is append-only JSON lines, restore it from its history") from None
+    answered = {_attempt_key(obj) for _, obj in parsed if obj.get("phase") == "result"}
+    for number, obj in parsed:
+        try:
+            if obj.get("phase") == "attempt":
+                if _attempt_key(obj) in answered:
+                    continue
+                obj = dict(obj, result={"ok": False, "error": UNKNOWN_OUTCOME, "calls": None})
+            result = obj.get("result") or {}
+            approvers = obj.get("approvers")
+            yield Record(_parse_time(obj["time"]), obj.get("run"), obj["action"], dict(obj["grant"]),
+                         obj.get("request"), obj.get("commit"), obj.get("pr"),
+                         tuple(approvers) if approvers is not None else None,
+                         bool(result.get("ok")), result.get("error"), obj.get("actor"), obj)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise FindingError(f"{where}:{number}: not an apply record line ({exc}); "
+                               "the record is append-only JSON lines, restore it from its history") from None
+
+
+def _attempt_key(obj: dict) -> tuple:
+    g = obj.get("grant") or {}
+    return (obj.get("run"), obj.get("job"), obj.get("action"),
+            tuple(str(g.get(k)) for k in ("provider", "target", "principal", "kind", "entitlement")))
 
 
 def latest_run(records: Iterable[Record]) -> list[Record]:

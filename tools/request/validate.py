@@ -43,7 +43,7 @@ def validate(files: list[RequestFile], org: OrgModel, now: datetime, last: set[s
         if target is None:
             known = ", ".join(sorted(n for p, n in org.targets if p == provider))
             rf.finding(f"folder {target_name!r} is not a known {provider} target",
-                       f"use one of: {known}")
+                       f"use one of: {known}", rule=WITHDRAWN)
             continue
         if req.imported:
             _incomplete_import(rf, req)
@@ -70,6 +70,18 @@ def _folder_only(rf: RequestFile, org: OrgModel) -> None:
 
 
 INCOMPLETE_IMPORT = "incomplete-import"
+# Rules the writers act on (tools.provision.holds): the org model withdrew
+# what a file relies on (its access is revoked), or the file has expired.
+# Every other finding is about the file's own content, and holds its access.
+WITHDRAWN = "org-model"
+EXPIRED = "expiry-past"
+# Findings that mean the org model (or time) withdrew the access, not that
+# the file itself is broken: the policy's own rule ids where validation and
+# policy report the same thing (the PR comment lists each problem once).
+# tools.provision.holds revokes on these and holds on every other finding.
+REVOKING = frozenset({WITHDRAWN, EXPIRED, "principal-unknown", "catalog-not-requestable",
+                      "identity-owner-unknown", "identity-expiry-too-long", "expiry-too-long",
+                      "break-glass-too-long"})
 
 
 def _incomplete_import(rf: RequestFile, req: AccessRequest | ServiceAccount) -> None:
@@ -121,8 +133,12 @@ def _access_request(rf: RequestFile, req: AccessRequest, org: OrgModel, provider
         rf.finding(f"principal {str(p)!r} has non-ASCII characters",
                    "write identifiers in plain ASCII; look-alike letters are refused", at=("principal",))
         return
+    protected = org.setting("organization", "protected_principals", default=[]) or []
     if p.id.lower() in PUBLIC_PRINCIPALS:
         rf.finding("public principals are never granted access", "name a person, team or service account", at=("principal",), rule="principal-public")
+    elif str(p) in protected:
+        rf.finding(f"{p} is one of the pipeline's own identities (protected_principals); no request may "
+                   "grant it access", "name a person, team or service account of your own", at=("principal",))
     elif p.type == "user":
         person = org.people.get(p.id)
         domain = p.id.rpartition("@")[2]

@@ -1,0 +1,106 @@
+"""The durable record: one append-only log in git that every writer shares.
+
+The per-run record file dies with the runner. So apply, ``reconcile --mode
+fix`` and ``expire`` append the lines of their journal (tools.provision.record)
+to ``record.jsonl`` on a dedicated branch, ``accessctl-record``, and every
+job and ``audit`` reads it back. It holds each grant created (with its
+request, expiry and approvers), each revocation, and every attempt; for a
+grant whose request file has left main, the expiry is read from here.
+
+Commits are built with plumbing (hash-object, mktree, commit-tree), so the
+checkout of main is never touched. Lines carry an ``id`` (run:job:seq), so
+appending the same journal twice (a retried push, a workflow's ``always()``
+step after a crash) adds nothing. Pushes are never forced: a concurrent
+append makes the push fail, and the append is redone on the new tip.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+from tools.core.repo import git
+from tools.provision.freshness import REMOTE, has_remote, remote_git
+
+BRANCH = "accessctl-record"
+FILE = "record.jsonl"
+LOCAL_REF = f"refs/heads/{BRANCH}"
+REMOTE_REF = f"refs/remotes/{REMOTE}/{BRANCH}"
+ATTEMPTS = 5
+IDENTITY = {"GIT_AUTHOR_NAME": "accessctl", "GIT_AUTHOR_EMAIL": "accessctl@users.noreply.github.com",
+            "GIT_COMMITTER_NAME": "accessctl", "GIT_COMMITTER_EMAIL": "accessctl@users.noreply.github.com"}
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    commit: str | None  # tip of the record branch, None before the first append
+    text: str
+
+
+def _ref(root: Path) -> str:
+    return REMOTE_REF if has_remote(root) else LOCAL_REF
+
+
+def snapshot(root: Path, fetch: bool = True) -> Snapshot:
+    """The record as on the remote (fetched first) or, without one, locally."""
+    if fetch and has_remote(root):
+        remote_git(root, "fetch", "--quiet", "--no-tags", REMOTE, f"+{LOCAL_REF}:{REMOTE_REF}")
+    ref = _ref(root)
+    commit = git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False).strip() or None
+    text = git(root, "show", f"{commit}:{FILE}", check=False) if commit else ""
+    return Snapshot(commit, text)
+
+
+def lines(root: Path, fetch: bool = True) -> list[str]:
+    return snapshot(root, fetch).text.splitlines()
+
+
+def _run(root: Path, *args: str, stdin: str | None = None) -> str:
+    proc = subprocess.run(["git", "-C", str(root), *args], input=stdin, capture_output=True, text=True,
+                          env={**os.environ, **IDENTITY})
+    if proc.returncode != 0:
+        raise RuntimeError(f"git {args[0]} failed: {proc.stderr.strip()}")
+    return proc.stdout.strip()
+
+
+def append(root: Path, objects: Iterable[dict], message: str) -> str | None:
+    """Append ``objects`` (journal lines) and commit; returns an error line or None.
+
+    Lines whose ``id`` is already in the record are skipped (idempotent)."""
+    objects = list(objects)
+    if not objects:
+        return None
+    error = "no attempt made"
+    for _ in range(ATTEMPTS):
+        snap = snapshot(root)
+        known = set()
+        for line in snap.text.splitlines():
+            try:
+                known.add(json.loads(line).get("id"))
+            except ValueError:
+                continue
+        fresh = [o for o in objects if o.get("id") is None or o["id"] not in known]
+        if not fresh:
+            return None
+        text = snap.text + ("" if not snap.text or snap.text.endswith("\n") else "\n") + "".join(
+            json.dumps(o, sort_keys=True, separators=(",", ":")) + "\n" for o in fresh)
+        try:
+            blob = _run(root, "hash-object", "-w", "--stdin", stdin=text)
+            tree = _run(root, "mktree", stdin=f"100644 blob {blob}\t{FILE}\n")
+            commit = _run(root, "commit-tree", tree, *(["-p", snap.commit] if snap.commit else []),
+                          "-m", message)
+        except RuntimeError as exc:
+            return f"could not write the durable record: {exc}"
+        if not has_remote(root):
+            git(root, "update-ref", LOCAL_REF, commit)
+            return None
+        pushed = remote_git(root, "push", "--quiet", REMOTE, f"{commit}:{LOCAL_REF}")
+        if pushed.returncode == 0:
+            git(root, "update-ref", REMOTE_REF, commit)
+            return None
+        error = (pushed.stderr.strip().splitlines() or ["push failed"])[-1]
+    return (f"could not push {len(objects)} line(s) to the {BRANCH} branch ({error}); they stay in the "
+            "local record file, which the workflow keeps as an artifact")
