@@ -269,7 +269,10 @@ def test_the_gate_runs_from_the_default_branch_with_the_apps_token():
         assert "GITHUB_TOKEN" not in check["env"]
     expire = load((PROJECT / ".github/workflows/expire.yml").read_text())["jobs"]["expire"]
     [run] = [s for s in expire["steps"] if s.get("run") == "accessctl expire"]
-    assert run["env"] == {"ACCESSCTL_GITHUB_TOKEN": "${{ steps.app.outputs.token }}"}  # its PRs start workflows
+    # Its PRs start workflows: the App's token takes precedence over GITHUB_TOKEN,
+    # which is there for git alone (the freshness fetch, the durable record's push).
+    assert run["env"]["ACCESSCTL_GITHUB_TOKEN"] == "${{ steps.app.outputs.token }}"
+    assert set(run["env"]) <= {"ACCESSCTL_GITHUB_TOKEN", "GITHUB_TOKEN"}
     apply = load((PROJECT / ".github/workflows/apply.yml").read_text())
     assert apply["on"] == {"push": {"branches": ["main"]}}
     job = apply["jobs"]["apply"]

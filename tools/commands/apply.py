@@ -68,8 +68,6 @@ def run(args, ctx) -> int:
     if args.since_marker:
         since, why = marker.since(ctx.root)
         notes.append(why)
-    if not args.dry_run:
-        notes.append(freshness.check(ctx.root).note)  # stops here, before any write, on a stale checkout
     verification = _verify(args, ctx, since)
     planned = build_plan(ctx.root, ctx.now, provider_list(args.provider), since,
                          view=trust.view_of(ctx.root, verification))
@@ -82,6 +80,7 @@ def run(args, ctx) -> int:
     problems: list[str] = []
     results: list = []
     if not args.dry_run:
+        notes.append(freshness.check(ctx.root).note)  # stops here, before any write, on a stale checkout
         journal = records.Journal(Path(args.record) if args.record else ctx.root / records.DEFAULT_PATH,
                                   records.collect_provenance(ctx.root), ctx.now, "apply")
         try:
@@ -118,9 +117,9 @@ def run(args, ctx) -> int:
     else:
         out = console()
         for line in trust.text_lines(verification):
-            out.print(f"[yellow]![/] {escape(line)}")
+            out.print(f"[yellow]![/] {escape(line)}", soft_wrap=False)  # prose: wrap to the terminal
         for note in notes:
-            out.print(f"[dim]{escape(note)}[/]")
+            out.print(f"[dim]{escape(note)}[/]", soft_wrap=False)
         if plan.changes or plan.held:
             print_table(out, plan_table(plan, "Dry run: nothing applied" if args.dry_run else "Applied"))
         for r in failed:
