@@ -14,11 +14,11 @@ from pathlib import Path
 
 from tools.core.errors import UsageError
 from tools.core.orgmodel import OrgModel
-from tools.core.pr_context import ChangedFile, PRContext, Review
+from tools.core import pr_context as prc
+from tools.core.pr_context import PRContext, Review
 from tools.core.repo import git
 
 LOCAL_NUMBER = 0  # no PR exists yet: the comment says "local preview"
-STATUS = {"A": "added", "M": "modified", "D": "removed", "R": "renamed", "C": "copied", "T": "changed"}
 
 
 def merge_base(root: Path, base: str) -> str:
@@ -31,22 +31,6 @@ def merge_base(root: Path, base: str) -> str:
     if not out:
         raise UsageError(f"--base {base!r} shares no history with HEAD")
     return out
-
-
-def changed_files(root: Path, base_sha: str) -> tuple[ChangedFile, ...]:
-    out = git(root, "diff", "--name-status", "-M", "-z", base_sha, "HEAD")
-    fields = out.split("\0")
-    files: list[ChangedFile] = []
-    i = 0
-    while i < len(fields) and fields[i]:
-        code = fields[i][0]
-        if code in "RC":
-            files.append(ChangedFile(fields[i + 2], STATUS[code], fields[i + 1]))
-            i += 3
-        else:
-            files.append(ChangedFile(fields[i + 1], STATUS.get(code, "modified")))
-            i += 2
-    return tuple(files)
 
 
 def author(root: Path, org: OrgModel, given: str | None) -> str:
@@ -81,4 +65,4 @@ def pr_context(root: Path, base: str, org_at_base, author_login: str | None,
     head = git(root, "rev-parse", "HEAD").strip()
     org = org_at_base(base_sha)
     return PRContext(LOCAL_NUMBER, author(root, org, author_login), head, base_sha,
-                     changed_files(root, base_sha), reviews(org, approved_by, head), base)
+                     prc.changed_files(root, base_sha, "HEAD"), reviews(org, approved_by, head), base)
