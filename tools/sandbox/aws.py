@@ -22,10 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 from urllib.request import Request, urlopen
 
-import boto3
-from botocore.awsrequest import AWSResponse
 from moto.iam.aws_managed_policies import aws_managed_policies_data as _ALL_POLICIES
 
+from connectors.aws_emulation import AWSResponse, Session, response
 from tools.core.orgmodel import OrgModel
 from tools.sandbox.aws_rules import IamInputRules
 
@@ -133,7 +132,7 @@ class FakeAws:
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self._saved_env: str | None = None
-        self._base: boto3.Session | None = None
+        self._base: Session | None = None
         self._clients: dict[tuple[str, str], Any] = {}
 
     def start(self) -> "FakeAws":
@@ -199,7 +198,7 @@ class FakeAws:
         assumed role (moto keys its backends by the credentials' account).
         One boto3 session is reused: loading service models is the slow part."""
         if self._base is None:
-            self._base = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
+            self._base = Session(aws_access_key_id="testing", aws_secret_access_key="testing",
                                        region_name=REGION)
         key = (service, account_id or MANAGEMENT_ACCOUNT)
         if key not in self._clients:
@@ -377,7 +376,7 @@ def inject_error(client: Any, operation: str, times: int, code: str = "Throttlin
         else:
             body = json.dumps({"__type": code, "message": message}).encode()
             headers = {"Content-Type": "application/x-amz-json-1.1"}
-        return AWSResponse(request.url, status, headers, _Body(body))
+        return response(request.url, status, headers, _Body(body))
 
     client.meta.events.register_first("before-send.*.*", before_send)
     return injected

@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable
 from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
 
-import botocore.session
+from connectors.aws_emulation import iam_service_model
 
 # The IAM writes the pipeline makes (connectors/aws_iam.py).
 CHECKED = ("CreateRole", "UpdateRole", "UpdateRoleDescription", "TagRole", "UntagRole",
@@ -29,7 +29,7 @@ _CLASS = re.compile(r"^\[(?P<body>.*)\](?P<quant>[*+])$")
 
 @lru_cache(maxsize=1)
 def _model() -> Any:
-    return botocore.session.get_session().get_service_model("iam")
+    return iam_service_model()
 
 
 def _matches(pattern: str, value: str) -> bool:

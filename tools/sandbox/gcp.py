@@ -25,11 +25,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import urlparse
 
-import grpc
-from google.cloud.iam_admin_v1.types import iam
-
+from connectors.gcp_emulation import grpc, iam
 from tools.sandbox.gcp_iam import HTTP_STATUS, MESSAGES, ApiError, IamAdmin, _copy, _etag
 from tools.sandbox.gcp_rules import DEFAULT_MAX_POLICY_BYTES, SA_EMAIL, policy_error
+
 
 class FakeGcp(IamAdmin):
     """Resource Manager v3 (REST) and IAM admin v1 (gRPC) on loopback.

@@ -17,9 +17,7 @@ import re
 import threading
 from typing import Any, Callable
 
-import grpc
-from google.cloud.iam_admin_v1.types import iam
-from google.protobuf import empty_pb2
+from connectors.gcp_emulation import MessageToDict, empty_pb2, grpc, iam
 
 HTTP_STATUS = {400: "INVALID_ARGUMENT", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
                409: "ABORTED", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE"}
@@ -197,7 +195,6 @@ def _json(message: Any) -> dict:
     """A gRPC message in its JSON mapping (camelCase), as the REST API would carry it."""
     if hasattr(type(message), "to_json"):  # proto-plus
         return json.loads(type(message).to_json(message))
-    from google.protobuf.json_format import MessageToDict
     return MessageToDict(message)
 
 

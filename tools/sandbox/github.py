@@ -48,8 +48,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from tools.core.github_context import APP_PERMISSIONS
 from tools.sandbox import github_shapes as shapes
-from tools.sandbox.github_tokens import (GITHUB_ACTIONS_APP, Token, job_permissions, load_workflow,
-                                         requirements)
+from tools.sandbox.github_tokens import GITHUB_ACTIONS_APP, Token, job_permissions, load_workflow, requirements
 
 SECONDARY_MESSAGE = ("You have exceeded a secondary rate limit. Please wait a few minutes before you "
                      "try again. If you reach out to GitHub Support for help, please include the request ID 0000:1111.")
