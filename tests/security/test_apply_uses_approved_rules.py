@@ -8,16 +8,9 @@ changes through a PR that security approved take effect.
 """
 from __future__ import annotations
 
-import json
+from apply_world import apply, sandbox, world  # noqa: F401 (fixtures)
 
-import pytest
-
-from conftest import PROJECT, make_repo
-from tools.core.orgmodel import load
-from tools.core.repo import Tree
 from tools.provision import held
-from tools.sandbox.github import FakeGitHub
-from tools.sandbox.sandbox import Sandbox
 
 REQ = "requests/aws/acme-dev/heidi-developer.yaml"
 HEIDI = """apiVersion: accessctl/v1
@@ -34,32 +27,6 @@ grants:
 TEAMS = "policies/data/teams.yaml"
 TIERS = "policies/data/tiers.yaml"
 PEOPLE = "policies/data/people.yaml"
-
-
-@pytest.fixture(scope="module")
-def sandbox():
-    with Sandbox(load(Tree(PROJECT))) as sb:
-        yield sb
-
-
-@pytest.fixture
-def world(sandbox, tmp_path, monkeypatch):
-    sandbox.reseed()
-    for k, v in sandbox.env().items():
-        monkeypatch.setenv(k, v)
-    repo = make_repo(tmp_path / "access")
-    assert repo.run("apply").code == 0
-    gh = FakeGitHub().start()
-    monkeypatch.setenv("GITHUB_API_URL", gh.url)
-    monkeypatch.setenv("GITHUB_REPOSITORY", gh.full_name)
-    monkeypatch.setenv("GITHUB_TOKEN", "x")  # the pipeline App's token in the fake
-    yield repo, sandbox, gh
-    gh.stop()
-
-
-def apply(repo, capsys, since):
-    res = repo.run("apply", "--since", since, "--format", "json", capsys=capsys)
-    return res.code, json.loads(res.out)
 
 
 def developers(sb):
