@@ -11,7 +11,7 @@ import pytest
 from tools.core.errors import FindingError
 from tools.core.orgmodel import load as load_org
 from tools.core.repo import Tree
-from tools.provision import held, rules_approval
+from tools.provision import durable, held, rules_approval
 from tools.provision.verify import MergedPull, PullFile, PullReview, Verifier, blob
 
 NOW = datetime(2026, 11, 22, 12, tzinfo=timezone.utc)
@@ -133,6 +133,7 @@ def test_held_list_round_trips_and_a_damaged_one_is_refused(repo):
     state = held.TrustState("c" * 40, [], {PATH: held.HeldFile(PATH, "a" * 40, "b" * 40, "a direct push")})
     held.save(repo.root, state)
     assert held.load(repo.root) == state
-    held.store_path(repo.root).write_text("{not json")
+    assert not (repo.root / ".accessctl/held.json").exists(), "kept on the record branch, not in the checkout"
+    assert durable.put(repo.root, durable.HELD_FILE, "{not json", "damage") is None
     with pytest.raises(FindingError, match="held-changes list is damaged"):
         held.load(repo.root)

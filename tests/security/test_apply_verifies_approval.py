@@ -213,15 +213,18 @@ def test_a_direct_push_widening_an_approved_request_keeps_only_the_approved_gran
 
 
 def test_a_committed_held_list_cannot_declare_a_change_approved(world, capsys):
-    """The held list is apply's own state: a commit that carries one is refused, not trusted."""
+    """The held list is apply's own state on the record branch: a file on main that looks like one
+    (here: "this file was last approved at the pushed commit") is never read."""
     repo, sb, gh = world
     since = repo.commit("applied")
     repo.write(REQ, HEIDI)
     pushed = repo.commit("direct push")
-    # "this file was last approved at the pushed commit": its content would count as approved
-    repo.write(".accessctl/held.json", json.dumps({"version": 1, "rules_commit": None, "rules_held": [], "files": [
-        {"path": REQ, "approved_commit": pushed, "held_commit": pushed, "why": "-", "pr": None}]}))
+    forged = json.dumps({"version": 1, "rules_commit": None, "rules_held": [], "files": [
+        {"path": REQ, "approved_commit": pushed, "held_commit": pushed, "why": "-", "pr": None}]})
+    for path in (".accessctl/held.json", "held.json"):
+        repo.write(path, forged)
     repo.commit("and a forged held list")
-    res = repo.run("apply", "--since", since, capsys=capsys)
-    assert res.code == 1 and "committed to the repository" in res.err
+    code, doc = apply(repo, capsys, since)
+    assert code == 1 and not doc["verification"]["files"][0]["approved"]
     assert "heidi@acme.example" not in members(sb)
+    assert held.load(repo.root).files[REQ].approved_commit == since

@@ -23,6 +23,7 @@ from tools.core.repo import require_commit
 from tools.core.tables import print_table
 from tools.provision import freshness, marker
 from tools.provision import record as records
+from tools.provision import held as held_store
 from tools.provision import trust
 from tools.provision.apply import build_plan, execute, guard, provider_list
 from tools.provision.render import change_json, plan_table, summary_line
@@ -45,14 +46,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"append one JSON line per applied change (default: {records.DEFAULT_PATH} in the repository)")
 
 
-def _verify(args, ctx, since: str | None):
-    """The re-verification hook: judge, keep the held list, report it durably
-    before anything is provisioned (so a later refusal cannot hide it)."""
-    verification = trust.verify_before_apply(ctx.root, since, ctx.now, save=not args.dry_run)
-    if verification.held_now and not args.dry_run:
-        records.append(Path(args.record) if args.record else ctx.root / records.DEFAULT_PATH,
-                       trust.record_lines(verification, ctx.now, records.collect_provenance(ctx.root).run))
+def _verify(args, ctx, since: str | None, notes: list[str]):
+    """The re-verification hook: judge and store the held list in the durable
+    record before anything is provisioned (so a later refusal or a crash
+    cannot lose it), then report it."""
+    verification = trust.verify_before_apply(ctx.root, since, ctx.now, save=False)
     if not args.dry_run:
+        # Stored only from main's tip: verdicts from an old checkout must not
+        # overwrite (or release) the ones of the tip.
+        notes.append(freshness.check(ctx.root).note)  # stops here, before any write, on a stale checkout
+        if verification.checked:
+            held_store.save(ctx.root, verification.state)
         trust.publish(verification)
     return verification
 
@@ -68,7 +72,7 @@ def run(args, ctx) -> int:
     if args.since_marker:
         since, why = marker.since(ctx.root)
         notes.append(why)
-    verification = _verify(args, ctx, since)
+    verification = _verify(args, ctx, since, notes)
     planned = build_plan(ctx.root, ctx.now, provider_list(args.provider), since,
                          view=trust.view_of(ctx.root, verification))
     plan = planned.plan
@@ -80,10 +84,10 @@ def run(args, ctx) -> int:
     problems: list[str] = []
     results: list = []
     if not args.dry_run:
-        notes.append(freshness.check(ctx.root).note)  # stops here, before any write, on a stale checkout
         journal = records.Journal(Path(args.record) if args.record else ctx.root / records.DEFAULT_PATH,
                                   records.collect_provenance(ctx.root), ctx.now, "apply")
         try:
+            journal.extra(trust.record_lines(verification, ctx.now, journal.prov.run))
             for h in plan.held_files:
                 journal.held(h.path, h.why)
             results = execute(plan, planned.connectors, journal=journal)

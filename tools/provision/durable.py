@@ -6,6 +6,9 @@ to ``record.jsonl`` on a dedicated branch, ``accessctl-record``, and every
 job and ``audit`` reads it back. It holds each grant created (with its
 request, expiry and approvers), each revocation, and every attempt; for a
 grant whose request file has left main, the expiry is read from here.
+Beside it, ``held.json`` is the held list (tools.provision.held): the
+changes on main that no approved PR brought, which every writer honours on
+every later run, whatever checkout it starts from.
 
 Commits are built with plumbing (hash-object, mktree, commit-tree), so the
 checkout of main is never touched. Lines carry an ``id`` (run:job:seq), so
@@ -20,13 +23,14 @@ import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 from tools.core.repo import git
 from tools.provision.freshness import REMOTE, has_remote, remote_git
 
 BRANCH = "accessctl-record"
 FILE = "record.jsonl"
+HELD_FILE = "held.json"
 LOCAL_REF = f"refs/heads/{BRANCH}"
 REMOTE_REF = f"refs/remotes/{REMOTE}/{BRANCH}"
 ATTEMPTS = 5
@@ -58,6 +62,15 @@ def lines(root: Path, fetch: bool = True) -> list[str]:
     return snapshot(root, fetch).text.splitlines()
 
 
+def read_file(root: Path, name: str, fetch: bool = True) -> str | None:
+    """Another file of the record branch (e.g. ``held.json``); None when absent."""
+    snap = snapshot(root, fetch)
+    if snap.commit is None:
+        return None
+    proc = subprocess.run(["git", "-C", str(root), "show", f"{snap.commit}:{name}"], capture_output=True, text=True)
+    return proc.stdout if proc.returncode == 0 else None
+
+
 def _run(root: Path, *args: str, stdin: str | None = None) -> str:
     proc = subprocess.run(["git", "-C", str(root), *args], input=stdin, capture_output=True, text=True,
                           env={**os.environ, **IDENTITY})
@@ -66,32 +79,32 @@ def _run(root: Path, *args: str, stdin: str | None = None) -> str:
     return proc.stdout.strip()
 
 
-def append(root: Path, objects: Iterable[dict], message: str) -> str | None:
-    """Append ``objects`` (journal lines) and commit; returns an error line or None.
+def _commit(root: Path, snap: Snapshot, files: dict[str, str], message: str) -> str:
+    """A commit on top of ``snap`` with ``files`` replaced; every other file
+    of the branch is carried over as it is (one writer never drops another's)."""
+    entries: dict[str, str] = {}
+    if snap.commit:
+        for line in _run(root, "ls-tree", snap.commit).splitlines():
+            meta, name = line.split("\t", 1)
+            entries[name] = meta
+    for name, text in files.items():
+        entries[name] = f"100644 blob {_run(root, 'hash-object', '-w', '--stdin', stdin=text)}"
+    tree = _run(root, "mktree", stdin="".join(f"{entries[n]}\t{n}\n" for n in sorted(entries)))
+    return _run(root, "commit-tree", tree, *(["-p", snap.commit] if snap.commit else []), "-m", message)
 
-    Lines whose ``id`` is already in the record are skipped (idempotent)."""
-    objects = list(objects)
-    if not objects:
-        return None
+
+def _write(root: Path, change: Callable[[Snapshot], dict[str, str] | None], message: str) -> str | None:
+    """Commit what ``change`` returns for the current tip and push it (never
+    forced: when another writer moved the branch meanwhile, the change is
+    recomputed on the new tip). Returns an error line, or None."""
     error = "no attempt made"
     for _ in range(ATTEMPTS):
         snap = snapshot(root)
-        known = set()
-        for line in snap.text.splitlines():
-            try:
-                known.add(json.loads(line).get("id"))
-            except ValueError:
-                continue
-        fresh = [o for o in objects if o.get("id") is None or o["id"] not in known]
-        if not fresh:
+        files = change(snap)
+        if not files:
             return None
-        text = snap.text + ("" if not snap.text or snap.text.endswith("\n") else "\n") + "".join(
-            json.dumps(o, sort_keys=True, separators=(",", ":")) + "\n" for o in fresh)
         try:
-            blob = _run(root, "hash-object", "-w", "--stdin", stdin=text)
-            tree = _run(root, "mktree", stdin=f"100644 blob {blob}\t{FILE}\n")
-            commit = _run(root, "commit-tree", tree, *(["-p", snap.commit] if snap.commit else []),
-                          "-m", message)
+            commit = _commit(root, snap, files, message)
         except RuntimeError as exc:
             return f"could not write the durable record: {exc}"
         if not has_remote(root):
@@ -102,5 +115,45 @@ def append(root: Path, objects: Iterable[dict], message: str) -> str | None:
             git(root, "update-ref", REMOTE_REF, commit)
             return None
         error = (pushed.stderr.strip().splitlines() or ["push failed"])[-1]
-    return (f"could not push {len(objects)} line(s) to the {BRANCH} branch ({error}); they stay in the "
-            "local record file, which the workflow keeps as an artifact")
+    return f"could not push to the {BRANCH} branch ({error})"
+
+
+def known_ids(text: str) -> set:
+    out = set()
+    for line in text.splitlines():
+        try:
+            out.add(json.loads(line).get("id"))
+        except (ValueError, AttributeError):
+            continue
+    return out
+
+
+def append(root: Path, objects: Iterable[dict], message: str) -> str | None:
+    """Append ``objects`` (journal lines) and commit; returns an error line or None.
+
+    Lines whose ``id`` is already in the record are skipped (idempotent)."""
+    objects = list(objects)
+    if not objects:
+        return None
+
+    def change(snap: Snapshot) -> dict[str, str] | None:
+        known = known_ids(snap.text)
+        fresh = [o for o in objects if o.get("id") is None or o["id"] not in known]
+        if not fresh:
+            return None
+        return {FILE: snap.text + ("" if not snap.text or snap.text.endswith("\n") else "\n") + "".join(
+            json.dumps(o, sort_keys=True, separators=(",", ":")) + "\n" for o in fresh)}
+
+    error = _write(root, change, message)
+    return None if error is None else (
+        f"{error}: {len(objects)} line(s) stay in the local record file, which the workflow keeps as an "
+        "artifact and pushes in its always() step (accessctl audit push-record)")
+
+
+def put(root: Path, name: str, text: str, message: str) -> str | None:
+    """Replace one file of the record branch (``held.json``); an error line or None."""
+    def change(snap: Snapshot) -> dict[str, str] | None:
+        same = snap.commit and subprocess.run(["git", "-C", str(root), "show", f"{snap.commit}:{name}"],
+                                              capture_output=True, text=True).stdout == text
+        return None if same else {name: text}  # unchanged: no commit at all
+    return _write(root, change, message)

@@ -6,10 +6,14 @@ point, but a held file must stay held on every later run (and for
 verdicts outlive the run that found them, and every writer reads them
 through ``load`` here before deciding the desired state.
 
-Where it lives is this module's business alone: today a JSON file
-(``.accessctl/held.json``, or ``ACCESSCTL_HELD_PATH``); the durable record
-on a git branch (the jobs-safety issue) replaces ``store_path``/``load``/
-``save`` without touching the callers.
+Where it lives: ``held.json`` on the durable record's branch
+(``accessctl-record``, tools.provision.durable), fetched from the remote by
+``load`` and pushed by ``save``. A CI job starts from a fresh checkout with
+no local state, so a list kept in the working tree would be forgotten by the
+next run, and the held file would be provisioned by it. Nothing on main is
+ever read as the held list: a commit on main could otherwise declare its own
+change approved (who may push the record branch is a GitHub setting; see the
+README's security section).
 
 A held file's desired state is its content at ``approved_commit`` (absent
 there means: no access from it). ``Overrides`` swaps those contents into
@@ -19,17 +23,16 @@ of the pipeline cannot tell a held file from one that never changed.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping
 
 from tools.core.errors import FindingError
 from tools.core.repo import Tree, git
+from tools.provision import durable
+from tools.provision.freshness import REMOTE, has_remote, remote_git
 from tools.request import load as rload
 
-DEFAULT_PATH = ".accessctl/held.json"
-PATH_ENV = "ACCESSCTL_HELD_PATH"
 VERSION = 1
 
 
@@ -65,43 +68,64 @@ class TrustState:
         return bool(self.files or self.rules_held)
 
 
-def store_path(root: Path) -> Path:
-    return Path(os.environ[PATH_ENV]) if os.environ.get(PATH_ENV) else Path(root) / DEFAULT_PATH
+def where(root: Path) -> str:
+    """Where the list lives, for messages."""
+    return f"{durable.HELD_FILE} on the {durable.BRANCH} branch"
 
 
-def load(root: Path) -> TrustState:
-    """The current held list; an absent store is an empty one (nothing held yet).
-
-    A list that git tracks is refused: it would come from a commit on main,
-    and whoever can push a commit could then declare their change approved
-    (or pin the rules to their own commit)."""
-    path = store_path(root)
-    if not path.is_file():
-        return TrustState()
-    if git(Path(root), "ls-files", "--", str(path.resolve()), check=False).strip():
-        raise FindingError(f"{path}: the held-changes list is committed to the repository; it must only be "
-                           "written by apply (a commit could forge it): remove it from git and restore it from "
-                           "the last apply run")
+def parse(text: str, source: str) -> TrustState:
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = json.loads(text)
         held = lambda items: [HeldFile(**h) for h in items]  # noqa: E731
         return TrustState(doc.get("rules_commit"), held(doc.get("rules_held", [])),
                           {h.path: h for h in held(doc.get("files", []))})
-    except (OSError, ValueError, TypeError, AttributeError) as exc:
-        raise FindingError(f"{path}: the held-changes list is damaged ({exc}); restore it from the last "
-                           "apply run: without it, unapproved changes on main would count as approved") from None
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise FindingError(f"{source}: the held-changes list is damaged ({exc}); restore it from the branch's "
+                           "history (git log accessctl-record): without it, unapproved changes on main would "
+                           "count as approved") from None
 
 
-def save(root: Path, state: TrustState) -> Path:
-    path = store_path(root)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    ignore = path.parent / ".gitignore"
-    if path.parent.resolve() == (Path(root) / ".accessctl").resolve() and not ignore.exists():
-        ignore.write_text("# apply's own state: never committed (see tools/provision/held.py)\n*\n", encoding="utf-8")
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(state.as_json(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    tmp.replace(path)
-    return path
+def dump(state: TrustState) -> str:
+    return json.dumps(state.as_json(), indent=2, sort_keys=True) + "\n"
+
+
+def load(root: Path) -> TrustState:
+    """The current held list, from the durable record (fetched from the
+    remote when there is one); none there yet is an empty one."""
+    text = durable.read_file(Path(root), durable.HELD_FILE)
+    state = TrustState() if text is None else parse(text, where(root))
+    for commit in {state.rules_commit, *(h.approved_commit for h in [*state.rules_held, *state.files.values()])}:
+        if commit:
+            _ensure_commit(Path(root), commit)
+    return state
+
+
+def _ensure_commit(root: Path, commit: str) -> None:
+    """The list names commits (approved contents, pinned rules) that a
+    shallow CI checkout may lack: fetch them, or say what to change."""
+    def have() -> bool:
+        return bool(git(root, "cat-file", "-t", f"{commit}^{{commit}}", check=False).strip())
+    if have():
+        return
+    if has_remote(root):
+        remote_git(root, "fetch", "--quiet", "--no-tags", REMOTE, commit)
+    if not have():
+        raise FindingError(f"{where(root)} names commit {commit[:12]}, which is not in this checkout and could "
+                           "not be fetched; check out main with its history (actions/checkout fetch-depth: 0)")
+
+
+def save(root: Path, state: TrustState) -> str:
+    """Store the list in the durable record before anything is provisioned.
+
+    Raises FindingError when it cannot be stored: a run that provisioned
+    while its verdicts were lost would let the next run (a fresh checkout)
+    provision the held files."""
+    error = durable.put(Path(root), durable.HELD_FILE, dump(state),
+                        f"accessctl: held list ({len(state.files)} file(s), {len(state.rules_held)} rules file(s))")
+    if error:
+        raise FindingError(f"refusing to provision: the held-changes list could not be stored ({error}); "
+                           "nothing was applied, re-run the job")
+    return where(root)
 
 
 @dataclass(frozen=True)
