@@ -58,6 +58,23 @@ def test_the_held_file_is_listed_in_the_durable_record(repo, cloud, capsys):
     assert [h["request"] for h in held] == [BOB]
 
 
+def test_reconcile_fix_lists_the_held_file_in_the_durable_record_too(repo, cloud, capsys):
+    """The scheduled reconcile is often the first writer to meet a hand edit: its hold is recorded
+    where every job and audit read it, as apply's is, once per run (not once per shard)."""
+    from tools.provision import durable
+    repo.write(BOB, repo.read(BOB).replace("grants:", "grants: [unclosed"))
+    repo.commit("a hand edit breaks bob's request")
+    for shard in ("1/3", "2/3", "3/3"):
+        assert repo.run("reconcile", "--mode", "fix", "--no-issue", "--shard", shard, capsys=capsys).code == 1
+    held = [json.loads(line) for line in durable.lines(repo.root) if '"action":"hold"' in line]
+    assert [(h["request"], h["job"]) for h in held] == [(BOB, "reconcile")]
+    assert "invalid through its own content" in held[0]["reason"]
+    assert _bob(cloud), "and the access stays"
+    res = repo.run("reconcile", "--mode", "report", "--no-issue", capsys=capsys)
+    assert res.code == 1 and len([1 for line in durable.lines(repo.root) if '"action":"hold"' in line]) == 1, \
+        "report mode writes nothing"
+
+
 def test_a_duplicate_definition_holds_the_copy_not_the_original(repo, cloud, capsys):
     repo.write("requests/aws/acme-dev/bob-developer-copy.yaml", repo.read(BOB))
     repo.commit("a bad merge duplicates bob's request")

@@ -28,6 +28,7 @@ from tools.provision import record as records
 from tools.provision.apply import build_plan, execute, guard, provider_list
 from tools.provision.plan import Plan
 from tools.provision.render import target_label
+from tools.request.load import path_parts
 
 
 FORMATS = ("text", "json", "markdown")
@@ -69,16 +70,23 @@ def run(args, ctx) -> int:
     results = []
     remaining = None
     problems: list[str] = []
-    if fixing and plan.changes:
+    # Held invalid files go to the durable record as apply's do, each by the
+    # one shard that owns its target (not once per shard).
+    holds_here = [h for h in plan.held_files if _owned(h.path, planned.org, shard)]
+    if fixing and (plan.changes or holds_here):
         freshness.check(ctx.root)  # stops here, before any write, on a stale checkout
         journal = records.Journal(ctx.root / records.DEFAULT_PATH, records.job_provenance(ctx.root), ctx.now,
                                   "reconcile")
         try:
-            results = execute(plan, planned.connectors, journal=journal)
+            for h in holds_here:
+                journal.held(h.path, h.why)
+            if plan.changes:
+                results = execute(plan, planned.connectors, journal=journal)
         finally:  # even when interrupted: what was written reaches the durable record
             problem = records.publish(ctx.root, journal)
             if problem:
                 problems.append(problem)
+    if fixing and plan.changes:
         # Verify by reading again: the fix is only done when the clouds say so.
         again = build_plan(ctx.root, ctx.now, providers, where=shard.owns, view=view)
         guarded = {h.change.grant.key for h in plan.held if h.why.startswith("blast-radius guard")}
@@ -108,6 +116,14 @@ def run(args, ctx) -> int:
     if args.mode == "report":
         return EXIT_FINDING if drift or problems or not published else EXIT_OK
     return EXIT_FINDING if info["failed"] or remaining or problems or not published else EXIT_OK
+
+
+def _owned(path: str, org, shard: Shard) -> bool:
+    """Does this shard own the target of the request file at ``path``? A file
+    whose folder names no known target belongs to the first shard."""
+    provider, name, _ = path_parts(path)
+    target = org.target(provider, name) if provider else None
+    return shard.owns(target) if target is not None else shard.index == 1
 
 
 def narrow(plan: Plan, shard: Shard) -> Plan:
