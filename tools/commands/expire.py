@@ -19,7 +19,7 @@ from tools.core.output import console, emit_json
 from tools.core.repo import Tree
 from tools.jobs import expire
 from tools.provision import desired as state
-from tools.provision import freshness
+from tools.provision import freshness, held
 from tools.provision import record as records
 from tools.provision.apply import Connectors, execute, guard, provider_list, read_live, select_targets
 from tools.provision.plan import Plan
@@ -39,8 +39,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args, ctx) -> int:
     tree = Tree(ctx.root)
-    org = orgmodel.load(tree)
-    files = load.read_all(tree)
+    # What apply verified against: held files count at their last approved
+    # content (an unapproved push cannot extend an expiry or keep a grant
+    # desired), and while a rules change is held, the org model and rules
+    # are those of the last approved rules commit (a push cannot hide a
+    # target from expiry). Expiry itself is never held: held files whose
+    # approved content has expired are revoked like any other.
+    view = held.view(ctx.root)
+    org = orgmodel.load(view.rules_tree(ctx.root))
+    files = view.overrides.apply(load.read_all(tree))
     validate.validate(files, org, ctx.now)
     desired_keys = {g.key for g in state.desired(files, org, ctx.now).grants}
     expired = expire.expired_requests(files, org, ctx.now)
@@ -51,7 +58,7 @@ def run(args, ctx) -> int:
     created = records.created_grants(records.read_all(ctx.root))
     plan = Plan(expire.revocations(expired, desired_keys, live, targets, created, ctx.now), [],
                 _counts(live), targets)
-    notes: list[str] = []
+    notes: list[str] = _held_notes(view)
     # Expiry-driven revocations are never blocked by the blast-radius guard:
     # it protects against accidental mass removal, not against time-boxing.
     # Everything this job revokes is expiry, so the guard only informs here.
@@ -110,7 +117,9 @@ def run(args, ctx) -> int:
     if ctx.format != "json":
         _print(report, args.dry_run)
     days = int(org.setting("organization", "reminder_days", default=7))
-    due = expire.reminders(files, org, ctx.now, days, tree.read_text)
+    # No renew PR for a held file: its content on main was never approved.
+    due = expire.reminders([f for f in files if f.path not in view.overrides.files], org, ctx.now, days,
+                           tree.read_text)
     report["due_reminders"] = [r.file.path for r in due]
     report["due"] = [{"request": r.file.path, "requester": r.requester,
                       "expires": r.expires.isoformat().replace("+00:00", "Z")} for r in due]
@@ -133,6 +142,16 @@ def run(args, ctx) -> int:
     else:
         _print_github(report, github_errors)
     return EXIT_FINDING if report["errors"] else EXIT_OK
+
+
+def _held_notes(view: held.TrustedView) -> list[str]:
+    out = []
+    if view.overrides.files:
+        out.append(f"{len(view.overrides.files)} file(s) held (unapproved change on main) judged at their last "
+                   f"approved content: {', '.join(sorted(view.overrides.files))}")
+    if view.rules_ref:
+        out.append(f"a rules change is held: org model and rules of {view.rules_ref[:12]}, the last approved ones")
+    return out
 
 
 def _skipped(args, gh, expired, plan, due, reminded) -> list[str]:
