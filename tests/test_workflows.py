@@ -360,6 +360,31 @@ def test_every_writer_shares_one_concurrency_group():
     assert all(g["cancel-in-progress"] is False for g in groups.values())
 
 
+WRITER_STEP = {"apply.yml": "accessctl apply", "reconcile.yml": "accessctl reconcile", "expire.yml": "accessctl expire"}
+
+
+@pytest.mark.parametrize("name", sorted(WRITER_STEP))
+def test_a_killed_or_failed_writer_still_pushes_its_journal(name):
+    """After the writer's step, an ``if: always()`` step pushes the local
+    journal to the durable record (tools.provision.record.push_local): a
+    process killed mid-run never reached its own publish. It runs on the
+    writer's job (same checkout), with the token git needs and nothing else."""
+    doc = load((PROJECT / ".github/workflows" / name).read_text())
+    for job in doc["jobs"].values():
+        steps = job.get("steps", [])
+        writer = next((i for i, s in enumerate(steps) if WRITER_STEP[name] in s.get("run", "")
+                       and "--publish" not in s.get("run", "")), None)
+        if writer is None:
+            continue
+        push = [s for s in steps[writer + 1:] if "accessctl audit push-record" in s.get("run", "")]
+        assert len(push) == 1, f"{name}: no journal push after {WRITER_STEP[name]}"
+        assert str(push[0].get("if", "")).replace("${{", "").replace("}}", "").strip() == "always()"
+        assert set(push[0].get("env", {})) == {"GITHUB_TOKEN"}
+        assert job["permissions"].get("contents") == "write"
+        return
+    pytest.fail(f"{name}: no step runs {WRITER_STEP[name]}")
+
+
 BAD = """
 name: bad
 on:

@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from tools.audit import history as audit_history
+from tools.audit import revocations
 from tools.audit import who_has as audit
 from tools.audit.report import LiveFinding, Report, last_review
 from tools.core import orgmodel
@@ -26,7 +27,7 @@ from tools.provision import record as records
 
 LISTING = ["text", "json", "markdown"]
 SUBCOMMAND_FORMATS = {"who-has": LISTING, "history": LISTING, "report": ["text", "json", "csv", "html"],
-                      "summary": ["text", "markdown", "json"]}
+                      "summary": ["text", "markdown", "json"], "push-record": ["text", "json"]}
 # `accessctl audit --format X SUB` is checked against SUB's own list in run().
 FORMATS = ["text", "json", "markdown", "csv", "html"]
 
@@ -54,6 +55,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     r.add_argument("--output", "-o", metavar="FILE", help="write the report here instead of stdout")
     r.add_argument("--live", action="store_true",
                    help="read the clouds: add the live access the repository cannot explain, with its drift kind")
+    _sub(sub, "push-record", "push this checkout's local journal to the durable record (the workflows' "
+         "if: always() step after a killed or failed writer); idempotent", ["text", "json"])
     s = _sub(sub, "summary", "Markdown summary of the last apply run (the merged PR's comment)",
              SUBCOMMAND_FORMATS["summary"])
     s.add_argument("--comment", action="store_true", help="post it on the run's PR (needs GitHub context)")
@@ -72,6 +75,8 @@ def run(args, ctx) -> int:
         return _history(args, ctx, fmt, record)
     if args.audit_command == "report":
         return _report(args, ctx, fmt, record)
+    if args.audit_command == "push-record":
+        return _push_record(ctx, fmt, record)
     return _summary(args, ctx, fmt, record)
 
 
@@ -189,6 +194,20 @@ def _history(args, ctx, fmt: str, record: Path | None) -> int:
     return EXIT_OK
 
 
+# ---- push-record -------------------------------------------------------------
+def _push_record(ctx, fmt: str, record: Path | None) -> int:
+    path = record or ctx.root / records.DEFAULT_PATH
+    pushed = records.push_local(ctx.root, path)
+    if fmt == "json":
+        emit_json({"record": str(path), "lines": pushed.total, "pushed": pushed.fresh, "error": pushed.error})
+    else:
+        console().print(f"{escape(str(path))}: {pushed.total} line(s), {pushed.fresh} new to the durable record"
+                        if pushed.total else f"{escape(str(path))}: no local journal, nothing to push")
+        if pushed.error:
+            console(stderr=True).print(f"[red]error[/] {escape(pushed.error)}")
+    return EXIT_FINDING if pushed.error else EXIT_OK
+
+
 # ---- report ----------------------------------------------------------------
 def _report(args, ctx, fmt: str, record: Path | None) -> int:
     org = orgmodel.load(Tree(ctx.root))
@@ -198,7 +217,8 @@ def _report(args, ctx, fmt: str, record: Path | None) -> int:
     commit = git(ctx.root, "rev-parse", "HEAD", check=False).strip() or "uncommitted"
     report = Report(sorted(found, key=lambda r: (r.grant.provider, r.target.name, r.grant.principal,
                                                  r.grant.kind, r.grant.entitlement)),
-                    targets, org, ctx.now, commit, _live_findings(ctx, targets, found) if args.live else None)
+                    targets, org, ctx.now, commit, _live_findings(ctx, targets, found) if args.live else None,
+                    revocations.log(records.read_all(ctx.root, record)))
     if fmt == "html":
         text = report.as_html()
     elif fmt == "csv":
