@@ -10,13 +10,14 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from html import escape
 from importlib import resources
 from string import Template
 
 from tools.audit.controls import SAFEGUARDS, covering
+from tools.audit.revocations import Revocation
 from tools.audit.who_has import Row
 from tools.core.model import Grant, Target
 from tools.core.orgmodel import OrgModel
@@ -61,6 +62,7 @@ class Report:
     now: datetime
     commit: str
     live: list[LiveFinding] | None = None  # None: the clouds were not read (no --live)
+    revocations: list[Revocation] = field(default_factory=list)  # from the durable record, newest first
 
     @property
     def principals(self) -> list[str]:
@@ -82,6 +84,7 @@ class Report:
             "rows": [self.record(r) for r in self.rows],
             "safeguards": [s.as_json() for s in SAFEGUARDS],
             **({"live": [f.as_json() for f in self.live]} if self.live is not None else {}),
+            "revocations": [v.as_json() for v in self.revocations],
         }
 
     def as_csv(self) -> str:
@@ -104,7 +107,8 @@ class Report:
         return Template(page).substitute(
             title=escape(title), generated=escape(_day(self.now, True)), commit=escape(self.commit[:12]),
             counts=escape(counts), summary=self._summary(tiers), graph=self._graph(),
-            matrix=self._matrix(), live=self._live(), targets=self._targets(), safeguards=self._safeguards())
+            matrix=self._matrix(), live=self._live(), revocations=self._revocations(), targets=self._targets(),
+            safeguards=self._safeguards())
 
     # ---- HTML parts -------------------------------------------------------
     def _summary(self, tiers: Counter) -> str:
@@ -190,6 +194,26 @@ class Report:
         return ("<table class=\"live\"><thead><tr><th>drift</th><th>account or project</th><th>principal</th>"
                 "<th>kind</th><th>entitlement</th><th>expires</th><th>request the cloud names</th><th>why</th>"
                 f"</tr></thead><tbody>{rows}</tbody></table>" + note)
+
+    def _revocations(self) -> str:
+        if not self.revocations:
+            return ("<p>No revocation in the durable record (branch <code>accessctl-record</code>): "
+                    "the pipeline has removed no access yet.</p>")
+        rows = []
+        for v in self.revocations:
+            what = f"{escape(v.kind)} {escape(v.entitlement)}" + (f" ({escape(v.action)})" if v.action != "remove" else "")
+            by = f"{escape(v.job)} run <code>{escape((v.run or 'unknown')[:20])}</code>" + (f", PR #{v.pr}" if v.pr else "")
+            outcome = "<td>" if v.outcome == "revoked" else '<td class="unknown">'
+            rows.append(f'<tr><td>{escape(_day(v.time, True))}</td><td class="principal">{escape(v.principal)}</td>'
+                        f"<td>{escape(v.provider)}/{escape(self._target_name(v.provider, v.target))}</td>"
+                        f'<td>{what}</td><td class="cause">{escape(v.cause)}</td><td>{escape(v.reason)}</td>'
+                        f"<td>{by}</td>{outcome}{escape(v.outcome)}</td></tr>")
+        return ('<table class="revocations"><thead><tr><th>when</th><th>principal</th><th>account or project</th>'
+                "<th>what</th><th>why</th><th>detail</th><th>by</th><th>outcome</th></tr></thead>"
+                f"<tbody>{''.join(rows)}</tbody></table>")
+
+    def _target_name(self, provider: str, target_id: str) -> str:
+        return next((t.name for t in self.targets if (t.provider, t.id) == (provider, target_id)), target_id)
 
     def _targets(self) -> str:
         by_target: dict[tuple[str, str], list[Row]] = {}
