@@ -81,9 +81,8 @@ def test_a_tier_change_shows_the_grants_it_ends_and_the_review_routing(repo, cap
     assert "privileged tier: at most 12 hours" in impact["decisions"][0]["new_violations"][0]["message"]
     assert state(impact) == [("remove", "user:carol@acme.example", "PowerUser", "acme-staging")]
     # a privileged role is now requestable there: security joins the folder's reviewers
-    assert {"change": "+", "line": "/requests/aws/acme-staging/ @acme/platform @acme/security"} \
-        in impact["codeowners"]
-    assert {"change": "-", "line": "/requests/aws/acme-staging/ @acme/platform"} in impact["codeowners"]
+    assert {"pattern": "/requests/aws/acme-staging/", "before": "@acme/platform",
+            "after": "@acme/platform @acme/security"} in impact["codeowners"]
 
 
 def test_evaluate_rules_in_text_and_markdown(repo, capsys):
@@ -93,11 +92,11 @@ def test_evaluate_rules_in_text_and_markdown(repo, capsys):
     assert text.code == 0
     assert f"allowed -> denied  {CAROL}  (user:carol@acme.example: PowerUser in acme-staging)" in text.out
     assert "remove user:carol@acme.example PowerUser in acme-staging:" in text.out
-    assert "CODEOWNERS + /requests/aws/acme-staging/ @acme/platform @acme/security" in text.out
+    assert "CODEOWNERS /requests/aws/acme-staging/: @acme/platform -> @acme/platform @acme/security" in text.out
     md = evaluate_rules(repo, capsys, "--format", "markdown")
     assert md.code == 0 and md.out.startswith("### Effect on existing access\n")
     assert "| ➖ remove | `user:carol@acme.example` | `PowerUser` | `acme-staging` |" in md.out
-    assert "- added: `/requests/aws/acme-staging/ @acme/platform @acme/security`" in md.out
+    assert "- `/requests/aws/acme-staging/`: `@acme/platform` → `@acme/platform @acme/security`" in md.out
 
 
 def test_removing_a_role_from_the_catalog_revokes_it(repo, capsys):

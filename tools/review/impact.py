@@ -114,7 +114,7 @@ class Impact:
     evaluated: int = 0
     changes: list[DecisionChange] = field(default_factory=list)
     state: list[StateChange] = field(default_factory=list)
-    codeowners: list[tuple[str, str]] = field(default_factory=list)  # ("-" | "+", line)
+    codeowners: list[OwnersChange] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # why the head rules could not be evaluated
 
     def count(self, before: str, after: str) -> int:
@@ -137,7 +137,7 @@ class Impact:
                            "grants_held": self.actions(HELD)},
                 "decisions": [c.as_json() for c in self.changes],
                 "desired_state": [s.as_json() for s in self.state],
-                "codeowners": [{"change": sign, "line": line} for sign, line in self.codeowners]}
+                "codeowners": [c.as_json() for c in self.codeowners]}
 
 
 @dataclass
@@ -249,14 +249,31 @@ def state_changes(base: _Side, head: _Side) -> list[StateChange]:
     return out
 
 
-def codeowners_changes(base: OrgModel, head: OrgModel) -> list[tuple[str, str]]:
-    """Lines of the generated CODEOWNERS the merge removes (-) or adds (+)."""
+@dataclass(frozen=True)
+class OwnersChange:
+    """One CODEOWNERS pattern whose owners the merge changes (None: the
+    pattern is new, or gone)."""
+
+    pattern: str
+    before: str | None  # owners, space-separated, as the line lists them
+    after: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"pattern": self.pattern, "before": self.before, "after": self.after}
+
+
+def codeowners_changes(base: OrgModel, head: OrgModel) -> list[OwnersChange]:
+    """Patterns of the generated CODEOWNERS whose owners the merge changes,
+    adds or removes, in the file's order (GitHub applies the last match)."""
+    def owners(org: OrgModel) -> dict[str, str]:
+        return {r.pattern: " ".join(r.owners) for r in codeowners.rules(org)}
+    before = owners(base)
     try:
-        before = [r.line() for r in codeowners.rules(base)]
-        after = [r.line() for r in codeowners.rules(head)]
+        after = owners(head)
     except FindingError as exc:
-        return [("!", str(exc))]
-    return [("-", line) for line in before if line not in after] + [("+", line) for line in after if line not in before]
+        raise FindingError(f"CODEOWNERS cannot be generated from the head org model: {exc}") from None
+    out = [OwnersChange(p, before.get(p), a) for p, a in after.items() if before.get(p) != a]
+    return out + [OwnersChange(p, b, None) for p, b in before.items() if p not in after]
 
 
 def analyse(root: Path | str, base_rules: str | None, head_rules: str | None, state_ref: str,
@@ -279,5 +296,8 @@ def analyse(root: Path | str, base_rules: str | None, head_rules: str | None, st
     impact.evaluated = len(base.outcomes)
     impact.changes = decision_changes(base, head)
     impact.state = state_changes(base, head)
-    impact.codeowners = codeowners_changes(base.org, head.org)
+    try:
+        impact.codeowners = codeowners_changes(base.org, head.org)
+    except FindingError as exc:
+        impact.errors.append(str(exc))
     return impact

@@ -11,7 +11,7 @@ its reviewers read.
 from __future__ import annotations
 
 from tools.core.mdsafe import clean, code, md, prose
-from tools.review.impact import ALLOWED, DENIED, HELD, REMOVE, ADD, DecisionChange, Impact, StateChange
+from tools.review.impact import ADD, ALLOWED, DENIED, HELD, REMOVE, DecisionChange, Impact, OwnersChange, StateChange
 
 FOLD_ROWS = 10  # a table longer than this is folded
 MAX_PROBLEMS = 3  # problems listed per row
@@ -79,7 +79,8 @@ def markdown(impact: Impact, heading: str = "####") -> str:
            "the PR itself is judged by the base rules only</sub>", ""]
     if impact.errors:
         out += [f"> ⚠️ {prose(e, 400)}" for e in impact.errors] + [""]
-        return "\n".join(out) + "\n"
+        if not impact.evaluated:
+            return "\n".join(out) + "\n"
     out += [f"**{md(summary(impact))}**", ""]
     if impact.changes:
         n = len(impact.changes)
@@ -91,12 +92,21 @@ def markdown(impact: Impact, heading: str = "####") -> str:
                 "a file broken by its own content is held):", "",
                 _fold([_state_row(s) for s in impact.state], STATE_HEADER, f"{_plural(n, 'grant')} change")]
     if impact.codeowners:
-        label = {"-": "removed", "+": "added", "!": "cannot be generated"}
         out += ["CODEOWNERS lines that change (who reviews which folder after the merge):", ""]
-        out += [f"- {label[sign]}: {code(line)}" for sign, line in impact.codeowners] + [""]
+        out += [f"- {_owners(c)}" for c in impact.codeowners] + [""]
     if impact.empty:
         out += ["No existing access and no review routing changes.", ""]
     return "\n".join(out) + "\n"
+
+
+def _owners(c: OwnersChange) -> str:
+    """Owners are @handles from the org model: shown in code spans, which
+    GitHub never turns into mentions (a rules PR must not page a team)."""
+    if c.before is None:
+        return f"{code(c.pattern)} (new): {code(c.after)}"
+    if c.after is None:
+        return f"{code(c.pattern)} (gone): was {code(c.before)}"
+    return f"{code(c.pattern)}: {code(c.before)} → {code(c.after)}"
 
 
 def _short(where: str) -> str:
@@ -107,8 +117,9 @@ def _short(where: str) -> str:
 def text(impact: Impact) -> list[str]:
     """Plain lines for the terminal (the caller escapes them for rich)."""
     lines = [f"effect of {impact.head_rules} vs {impact.base_rules} on the request files of {impact.state_from}"]
-    if impact.errors:
-        return lines + [f"  ! {clean(e)}" for e in impact.errors]
+    lines += [f"  ! {clean(e)}" for e in impact.errors]
+    if not impact.evaluated:
+        return lines
     lines.append(summary(impact))
     for c in impact.changes:
         lines.append(f"  {c.before} -> {c.after}  {clean(c.file)}  ({clean(c.principal)}: "
@@ -122,6 +133,6 @@ def text(impact: Impact) -> list[str]:
         g = s.grant
         lines.append(f"  {s.action:<6} {clean(g.principal)} {clean(g.entitlement)} in {clean(s.target)}: "
                      f"{clean(s.why)}")
-    for sign, line in impact.codeowners:
-        lines.append(f"  CODEOWNERS {sign} {clean(line)}")
+    for c in impact.codeowners:
+        lines.append(f"  CODEOWNERS {clean(c.pattern)}: {clean(c.before or '(none)')} -> {clean(c.after or '(none)')}")
     return lines
