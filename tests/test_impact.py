@@ -219,3 +219,16 @@ def test_a_long_table_is_folded():
     assert "<details><summary>11 decisions change</summary>" in body
     impact.changes = impact.changes[:3]
     assert "<details>" not in markdown(impact)
+
+
+def test_removing_a_target_revokes_its_grants_and_its_review_routing(repo, capsys):
+    targets = repo.read("policies/data/targets.yaml")
+    start, end = targets.index("    - name: acme-staging"), targets.index("    - name: acme-prod")
+    repo.write("policies/data/targets.yaml", targets[:start] + targets[end:])
+    impact = json.loads(evaluate_rules(repo, capsys, "--format", "json").out)
+    assert [(f, b, a) for f, b, a, _ in decisions(impact)] == [(CAROL, "allowed", "denied")]
+    assert state(impact) == [("remove", "user:carol@acme.example", "PowerUser", "acme-staging")]
+    assert impact["desired_state"][0]["why"] == \
+        "folder 'acme-staging' is not a known aws target (the org model withdraws it)"
+    assert impact["codeowners"] == [{"pattern": "/requests/aws/acme-staging/", "before": "@acme/platform",
+                                     "after": None}]
