@@ -27,7 +27,7 @@ whole-state evaluation path, so a faster path replaces one function.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,7 @@ from tools.core.orgmodel import OrgModel
 from tools.core.repo import Tree
 from tools.policy.engines import RegorusEngine, load_bundle
 from tools.policy.evaluate import Evaluation, evaluate_files
+from tools.policy.input import PreloadedTree, read_texts
 from tools.provision import desired as state
 from tools.provision import holds
 from tools.request import load, validate
@@ -164,11 +165,21 @@ def _outcome(decision: Any, findings: list) -> Outcome:
     return Outcome(bool(decision.allow) and not found, tuple(violations + found), waived)
 
 
-def _side(root: Path, rules_ref: str | None, state_ref: str, now: datetime) -> _Side:
+def read_state(root: Path, state_ref: str) -> list[load.RequestFile]:
+    """Main's request files, read and schema-checked once for both sides
+    (one batch read of the commit, not one git process per file)."""
+    tree = Tree(root, state_ref)
+    paths = tree.list(load.REQUESTS_DIR)
+    preloaded = PreloadedTree(root, state_ref, read_texts(tree, paths))
+    return [load.read(preloaded, p) for p in paths]
+
+
+def _side(root: Path, rules_ref: str | None, state_ref: str, now: datetime, read: list[load.RequestFile]) -> _Side:
     rules_tree = Tree(root, rules_ref) if rules_ref else Tree(root)
     org = orgmodel.load(rules_tree)
     evaluation = whole_state(root, rules_ref, state_ref, now, rules_tree, org)
-    files = load.read_all(Tree(root, state_ref))
+    # Validation appends findings to the files: each side validates its own copy.
+    files = [replace(rf, findings=list(rf.findings)) for rf in read]
     validate.validate(files, org, now)  # this side's org model: what it withdraws, what it breaks
     by_path = {rf.path: rf for rf in files}
     outcomes = {d.file: _outcome(d, by_path[d.file].findings if d.file in by_path else [])
@@ -285,10 +296,10 @@ def analyse(root: Path | str, base_rules: str | None, head_rules: str | None, st
     root = Path(root)
     describe = lambda ref: Tree(root, ref).describe()  # noqa: E731
     impact = Impact(describe(base_rules), describe(head_rules), describe(state_ref))
-    sides = []
+    sides, read = [], read_state(root, state_ref)
     for label, ref in (("base", base_rules), ("head", head_rules)):
         try:
-            sides.append(_side(root, ref, state_ref, now))
+            sides.append(_side(root, ref, state_ref, now, read))
         except FindingError as exc:
             impact.errors.append(f"the {label} rules cannot be evaluated: {exc}")
             return impact
