@@ -232,3 +232,14 @@ def test_removing_a_target_revokes_its_grants_and_its_review_routing(repo, capsy
         "folder 'acme-staging' is not a known aws target (the org model withdraws it)"
     assert impact["codeowners"] == [{"pattern": "/requests/aws/acme-staging/", "before": "@acme/platform",
                                      "after": None}]
+
+
+def test_a_team_change_shows_who_gains_and_who_loses_the_teams_access(repo, capsys):
+    teams = edit(repo, TEAMS, "    members: [niaj-acme, olivia-acme, bob-acme]",
+                 "    members: [niaj-acme, olivia-acme, grace-acme]")
+    doc = rules_pr(repo, capsys, {TEAMS: teams}, author="ivan-acme")
+    impact = doc["impact"]
+    assert impact["decisions"] == [] and impact["desired_state"] == []  # the grant to group:sre stays
+    assert impact["membership"] == [{"team": "sre", "joins": ["grace-acme"], "leaves": ["bob-acme"],
+                                     "grants": ["ReadOnly in acme-prod"]}]
+    assert "- team `sre`: grace-acme gains and bob-acme loses `ReadOnly in acme-prod`" in doc["comment"]

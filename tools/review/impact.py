@@ -43,7 +43,7 @@ from tools.policy.input import PreloadedTree, read_texts
 from tools.provision import desired as state
 from tools.provision import holds
 from tools.request import load, validate
-from tools.review import codeowners
+from tools.review import codeowners, rules_pr
 
 RULES_DIR = "policies/"  # a PR changing a path under it gets the impact section
 ALLOWED, DENIED = "allowed", "denied"
@@ -115,6 +115,7 @@ class Impact:
     evaluated: int = 0
     changes: list[DecisionChange] = field(default_factory=list)
     state: list[StateChange] = field(default_factory=list)
+    members: list[MembershipChange] = field(default_factory=list)
     codeowners: list[OwnersChange] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # why the head rules could not be evaluated
 
@@ -126,7 +127,7 @@ class Impact:
 
     @property
     def empty(self) -> bool:
-        return not (self.changes or self.state or self.codeowners or self.errors)
+        return not (self.changes or self.state or self.members or self.codeowners or self.errors)
 
     def as_json(self) -> dict[str, Any]:
         return {"base_rules": self.base_rules, "head_rules": self.head_rules, "state_from": self.state_from,
@@ -138,6 +139,7 @@ class Impact:
                            "grants_held": self.actions(HELD)},
                 "decisions": [c.as_json() for c in self.changes],
                 "desired_state": [s.as_json() for s in self.state],
+                "membership": [m.as_json() for m in self.members],
                 "codeowners": [c.as_json() for c in self.codeowners]}
 
 
@@ -261,6 +263,41 @@ def state_changes(base: _Side, head: _Side) -> list[StateChange]:
 
 
 @dataclass(frozen=True)
+class MembershipChange:
+    """People who gain or lose, through a team's membership, the access
+    granted on main to that team (``group:<team>`` principals): the grant
+    itself does not change, who holds it does."""
+
+    team: str
+    joins: tuple[str, ...]  # GitHub logins
+    leaves: tuple[str, ...]
+    grants: tuple[str, ...]  # "entitlement in target" of the team's valid requests on main
+
+    def as_json(self) -> dict[str, Any]:
+        return {"team": self.team, "joins": list(self.joins), "leaves": list(self.leaves),
+                "grants": list(self.grants)}
+
+
+def membership_changes(base: _Side, head: _Side) -> list[MembershipChange]:
+    """Per team whose members change: the access they gain or lose with it
+    (what the team holds after the merge, by the head rules)."""
+    out = []
+    for change in rules_pr.team_changes(base.org, head.org):
+        if not (change["joins"] or change["leaves"]):
+            continue
+        held = []
+        for rf in head.files.values():
+            req = rf.request
+            if isinstance(req, load.AccessRequest) and req.principal.type == "group" \
+                    and req.principal.id == change["team"] and holds.disposition(rf.findings) != holds.REVOKE:
+                held += [f"{g.entitlement} in {g.target}" for g in req.grants]
+        if held:
+            out.append(MembershipChange(change["team"], tuple(change["joins"]), tuple(change["leaves"]),
+                                        tuple(sorted(dict.fromkeys(held)))))
+    return out
+
+
+@dataclass(frozen=True)
 class OwnersChange:
     """One CODEOWNERS pattern whose owners the merge changes (None: the
     pattern is new, or gone)."""
@@ -307,6 +344,7 @@ def analyse(root: Path | str, base_rules: str | None, head_rules: str | None, st
     impact.evaluated = len(base.outcomes)
     impact.changes = decision_changes(base, head)
     impact.state = state_changes(base, head)
+    impact.members = membership_changes(base, head)
     try:
         impact.codeowners = codeowners_changes(base.org, head.org)
     except FindingError as exc:

@@ -11,7 +11,8 @@ its reviewers read.
 from __future__ import annotations
 
 from tools.core.mdsafe import clean, code, md, prose
-from tools.review.impact import ADD, ALLOWED, DENIED, HELD, REMOVE, DecisionChange, Impact, OwnersChange, StateChange
+from tools.review.impact import (ADD, ALLOWED, DENIED, HELD, REMOVE, DecisionChange, Impact, MembershipChange,
+                                 OwnersChange, StateChange)
 
 FOLD_ROWS = 10  # a table longer than this is folded
 MAX_PROBLEMS = 3  # problems listed per row
@@ -91,12 +92,22 @@ def markdown(impact: Impact, heading: str = "####") -> str:
         out += ["Desired state after the merge (what `apply` would do; what the org model withdraws is revoked, "
                 "a file broken by its own content is held):", "",
                 _fold([_state_row(s) for s in impact.state], STATE_HEADER, f"{_plural(n, 'grant')} change")]
+    if impact.members:
+        out += ["Access that changes hands through team membership (the team's grants stay; who holds them "
+                "changes):", ""]
+        out += [f"- {_members(m)}" for m in impact.members] + [""]
     if impact.codeowners:
         out += ["CODEOWNERS lines that change (who reviews which folder after the merge):", ""]
         out += [f"- {_owners(c)}" for c in impact.codeowners] + [""]
     if impact.empty:
         out += ["No existing access and no review routing changes.", ""]
     return "\n".join(out) + "\n"
+
+
+def _members(m: MembershipChange) -> str:
+    who = [f"{', '.join(md(x) for x in m.joins)} gain{'s' if len(m.joins) == 1 else ''}"] if m.joins else []
+    who += [f"{', '.join(md(x) for x in m.leaves)} lose{'s' if len(m.leaves) == 1 else ''}"] if m.leaves else []
+    return f"team {code(m.team)}: {' and '.join(who)} {', '.join(code(g) for g in m.grants)}"
 
 
 def _owners(c: OwnersChange) -> str:
@@ -133,6 +144,9 @@ def text(impact: Impact) -> list[str]:
         g = s.grant
         lines.append(f"  {s.action:<6} {clean(g.principal)} {clean(g.entitlement)} in {clean(s.target)}: "
                      f"{clean(s.why)}")
+    for m in impact.members:
+        lines.append(f"  team {clean(m.team)}: joins {clean(', '.join(m.joins) or '-')}, leaves "
+                     f"{clean(', '.join(m.leaves) or '-')}; the team holds {clean(', '.join(m.grants))}")
     for c in impact.codeowners:
         lines.append(f"  CODEOWNERS {clean(c.pattern)}: {clean(c.before or '(none)')} -> {clean(c.after or '(none)')}")
     return lines
