@@ -147,6 +147,8 @@ def test_a_file_the_change_breaks_through_its_own_content_is_held_not_revoked(re
     assert decisions(impact) == [(SRE, "allowed", "denied", ["invalid"])]
     assert state(impact) == [("held", "group:sre", "ReadOnly", "acme-prod")]
     assert impact["counts"]["grants_removed"] == 0 and impact["counts"]["grants_held"] == 1
+    assert impact["desired_state"][0]["why"].startswith("requester 'niaj-acme' is not a person of the organisation; "
+                                                        "held: the file breaks through its own content")
     assert "| ⏸ held | `group:sre` |" in doc["comment"]
 
 

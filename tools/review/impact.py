@@ -228,9 +228,10 @@ def _target_name(grant: Grant, *orgs: OrgModel) -> str:
     return grant.target
 
 
-def _first(rf: load.RequestFile | None, rules: frozenset[str] | None, default: str) -> str:
+def _first(rf: load.RequestFile | None, rules: frozenset[str] | None, default: str, among: bool = True) -> str:
+    """The first finding's message whose rule is (``among``) or is not in ``rules``."""
     for f in (rf.findings if rf is not None else []):
-        if rules is None or f.rule in rules:
+        if rules is None or (f.rule in rules) == among:
             return f.message
     return default
 
@@ -245,7 +246,7 @@ def state_changes(base: _Side, head: _Side) -> list[StateChange]:
         where = _target_name(g, base.org, head.org)
         kind = holds.disposition(rf.findings) if rf is not None else holds.REVOKE
         if kind == holds.HOLD:
-            why = _first(rf, None, "invalid") + "; held: the file breaks through its own content, its access " \
+            why = _first(rf, holds.REVOKING_RULES, "invalid", among=False) + "; held: the file breaks through its own content, its access " \
                   "stays until it is fixed or removed"
             out.append(StateChange(HELD, g, where, why))
         elif kind == holds.REVOKE:
