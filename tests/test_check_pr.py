@@ -189,11 +189,21 @@ def scenario(repo, name: str):
                         "2027-01-15", justification="Explore the dev datasets for the churn model prototype.")
         return {BOB: bob, GCP_NEW: frank}, [(BOB, "modified"), (GCP_NEW, "added")], \
             [("alice-acme", ["acme/platform"]), ("dave-acme", ["acme/data"])], "frank-acme"
+    if name == "rules-change":
+        # a tier change and a deactivation in one rules PR: the comment shows
+        # their effect on existing access (tools/review/impact.py)
+        catalog = repo.read("policies/data/catalog.yaml").replace("entitlement: PowerUser, tier: sensitive",
+                                                                  "entitlement: PowerUser, tier: privileged")
+        people = repo.read("policies/data/people.yaml").replace("name: Erin Walsh,      active: true",
+                                                                "name: Erin Walsh,      active: false")
+        return {"policies/data/catalog.yaml": catalog, "policies/data/people.yaml": people}, \
+            [("policies/data/catalog.yaml", "modified"), ("policies/data/people.yaml", "modified")], \
+            [("ivan-acme", ["acme/security"])], "niaj-acme"
     raise AssertionError(name)
 
 
 @pytest.mark.parametrize("name", ["denied", "needs-approval", "allowed", "privileged-needs-security",
-                                  "no-credentials-plan"])
+                                  "no-credentials-plan", "rules-change"])
 def test_comment_matches_golden_file(repo, capsys, name):
     base = git(repo.root, "rev-parse", "HEAD").strip()
     files, changed, reviews, author = scenario(repo, name)

@@ -36,6 +36,7 @@ and other tools read them)::
               # "(rules change)" when it changes anything outside requests/ and
               # reviews/ (access.rules.rule_changes; required_approvals.kind "rules")
      "removed": [request paths the PR deletes],
+     "impact": null | {…},               # a PR changing policies/: tools/review/impact.py Impact.as_json
      "plan": {"source": "live" | "desired" | "mixed" | "none", "note": str | null,
               "changes": […], "held": […], "summary": {…}},   # render_plan.plan_json
      "approvals": {"head_sha", "files": [{"file", "required", "approved_by": [login],
@@ -73,7 +74,7 @@ from tools.provision.plan import Plan, make_plan
 from tools.provision.render import plan_json
 from tools.request import load, validate
 from tools.review import check_pr as cp
-from tools.review import comment, rules_pr
+from tools.review import comment, impact, rules_pr
 
 NO_CREDENTIALS = "plan unavailable: no read-only cloud credentials configured"
 CREDENTIAL_ENV = {
@@ -262,7 +263,13 @@ def _check(args, ctx, pr: prc.PRContext, base: str) -> cp.Verdict:
         if t is not None:
             targets[(provider, t.id)] = t
     section = _plan(org_model, targets, head_files, base_files, ctx.now)
-    return cp.assemble(pr, results, section, org, evaluation.rules_from, evaluation.engine)
+    effect = None
+    if any(p.startswith(impact.RULES_DIR) for p in rules_pr.rule_paths(pr)):
+        # Information for the reviewers of a rules change: main's requests
+        # under the base and the head rules, the head rules in their own
+        # embedded engine. The verdict above was reached without them.
+        effect = impact.analyse(ctx.root, base, pr.head_sha, base, ctx.now)
+    return cp.assemble(pr, results, section, org, evaluation.rules_from, evaluation.engine, effect)
 
 
 def _extra_results(ctx, pr: prc.PRContext, base_tree: Tree, org_model, org: cp.Org, logins, engine) -> list:
@@ -382,6 +389,7 @@ def run(args, ctx) -> int:
             "pr": {"number": pr.number, "author": pr.author, "head_sha": pr.head_sha, "base_sha": pr.base_sha},
             "rules_from": verdict.rules_from, "engine": verdict.engine,
             "files": [f.as_json() for f in verdict.files], "removed": verdict.removed,
+            "impact": verdict.impact.as_json() if verdict.impact is not None else None,
             "plan": {"source": verdict.plan.source, "note": verdict.plan.note, **plan_json(verdict.plan.plan)},
             "approvals": cp.approvals_json(verdict),
             "annotations": [{"file": a.file, "line": a.line, "message": a.message} for a in notes],

@@ -1,6 +1,12 @@
 """``accessctl evaluate [PATH…] [--pr N | --pr-context FILE] [--base REF]``:
 the Rego decision for each request file. Exit 1 when any file is denied.
 
+``accessctl evaluate --rules REF``: the effect of the working tree's rules
+(``policies/``, org model included) on existing access, i.e. every request
+file of REF judged under REF's rules and under the working tree's, as the PR
+comment of a rules change shows it (tools/review/impact.py). Exit 0 whatever
+the effect (it is information), 1 when either rule set cannot be evaluated.
+
 With a PR (or ``--base``) the policies and org model come from the base
 commit, so the PR cannot change the rules judging it.
 
@@ -27,6 +33,7 @@ from tools.core.repo import Tree
 from tools.policy.evaluate import Evaluation, FileDecision, evaluate_files, resolve_base
 from tools.provision.apply import folder_of, load_folders
 from tools.request.validate import INCOMPLETE_IMPORT
+from tools.review import impact, impact_render
 
 
 FORMATS = ("text", "json", "markdown")
@@ -40,6 +47,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     src.add_argument("--pr-context", metavar="FILE", help="PR context as JSON (number, author, head_sha, base_sha, files, reviews)")
     p.add_argument("--github-repo", metavar="OWNER/NAME", help="GitHub repository for --pr (default: $GITHUB_REPOSITORY)")
     p.add_argument("--base", metavar="REF", help="read policies, org model and existing state from this commit")
+    p.add_argument("--rules", metavar="REF",
+                   help="the effect of the working tree's rules vs REF's rules on every request file of REF "
+                        "(whole state; nothing else may be given with it)")
     p.add_argument("--explain-input", action="store_true",
                    help='print {"input": …, "data": …} exactly as given to the engine, for `opa eval`')
 
@@ -56,7 +66,27 @@ def _github_context(args, ctx) -> prc.PRContext:
     return prc.from_dict(gh.pr_context(args.pr).as_json(), f"PR #{args.pr}")
 
 
+def rules_effect(args, ctx) -> int:
+    """``--rules REF``: head (working tree) rules vs REF rules, whole state."""
+    if args.paths or args.pr is not None or args.pr_context or args.base or args.explain_input:
+        raise UsageError("--rules REF compares two rule sets on every request file of REF: "
+                         "it takes no PATH, --pr, --pr-context, --base or --explain-input")
+    ref = resolve_base(ctx.root, args.rules)
+    effect = impact.analyse(ctx.root, ref, None, ref, ctx.now)
+    if ctx.format == "json":
+        emit_json(effect.as_json())
+    elif ctx.format == "markdown":
+        sys.stdout.write(impact_render.markdown(effect, heading="###"))
+    else:
+        out = console()
+        for line in impact_render.text(effect):
+            out.print(escape(line), highlight=False)
+    return EXIT_FINDING if effect.errors else EXIT_OK
+
+
 def run(args, ctx) -> int:
+    if args.rules is not None:
+        return rules_effect(args, ctx)
     pr = None
     if args.pr is not None:
         pr = _github_context(args, ctx)

@@ -167,6 +167,8 @@ def evaluate_files(root: Path | str, paths: list[str] | None = None, pr_context:
     judge_removals = paths is None and pr_context is not None
     if paths is None:
         paths = pr_context.request_paths if pr_context else head.list(load.REQUESTS_DIR)
+    if head.ref is not None:  # a commit: one batch read, not a git process per file
+        head = PreloadedTree(head.root, head.ref, read_texts(head, paths))
     files = [load.read(head, p) for p in paths]
     evaluated = {rf.path for rf in files}
 

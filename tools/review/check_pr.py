@@ -143,6 +143,7 @@ class Verdict:
     rules_from: str
     engine: str
     other_files: list[str]  # changed files outside requests/
+    impact: Any = None  # tools.review.impact.Impact for a rules change: information, never the verdict
 
 
 def _excluded(pr: PRContext, request: Mapping[str, Any], logins_by_email: Mapping[str, str],
@@ -356,12 +357,12 @@ def headline(files: list[FileResult], removed: list[str], other: list[str], org:
 
 
 def assemble(pr: PRContext, files: list[FileResult], plan: PlanSection, org: Org, rules_from: str,
-             engine: str) -> Verdict:
+             engine: str, impact: Any = None) -> Verdict:
     removed = sorted(f.path for f in pr.files if f.path.startswith("requests/") and f.status == "removed")
     other = sorted(f.path for f in pr.files if not f.path.startswith("requests/"))
     verdict, first, next_step = headline(files, removed, other, org)
     return Verdict(verdict, verdict in ("allowed", "no-requests"), first, next_step, pr, org, files, plan,
-                   removed, rules_from, engine, other)
+                   removed, rules_from, engine, other, impact)
 
 
 def relabel_intent(plan: Plan, invalid: Iterable[str] = ()) -> Plan:

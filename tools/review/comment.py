@@ -17,6 +17,7 @@ from string import Template
 
 from tools.core.mdsafe import clean, code, md, prose
 from tools.provision.render import PLAN_HEADER, plan_rows, summary_line, target_label
+from tools.review import impact_render
 from tools.review.check_pr import APPROVAL_RULES, FileResult, Verdict
 
 ICONS = {"allowed": "✅", "needs-approval": "⏳", "denied": "❌", "no-requests": "ℹ️"}
@@ -181,6 +182,14 @@ def _plan_section(verdict: Verdict) -> str:
         summary=md(summary.rstrip(".")), note=note, table=table, diagram=diagram(verdict))
 
 
+def _impact_section(verdict: Verdict) -> str:
+    """A rules change's effect on existing access (tools/review/impact.py);
+    empty for every other PR."""
+    if verdict.impact is None:
+        return ""
+    return "\n" + impact_render.markdown(verdict.impact)
+
+
 def render(verdict: Verdict) -> str:
     n = len(verdict.files)
     counts = f"{n} request file{'s' if n != 1 else ''}"
@@ -191,7 +200,7 @@ def render(verdict: Verdict) -> str:
         next_step=_ours(verdict, verdict.next_step),
         pr=f"PR #{verdict.pr.number}" if verdict.pr.number else "local preview (no PR yet)", head=verdict.pr.head_sha[:7], rules_from=md(_short(verdict.rules_from)),
         engine=md(verdict.engine), counts=counts, files=_files_section(verdict),
-        approvals=_approvals_section(verdict), plan=_plan_section(verdict))
+        approvals=_approvals_section(verdict), impact=_impact_section(verdict), plan=_plan_section(verdict))
     return re.sub(r"\n{3,}", "\n\n", body)
 
 
