@@ -90,6 +90,11 @@ def sync(args, ctx) -> int:
     systems = tuple(args.system or teams_sync.systems_used(org))
     connectors = teams_sync.connectors_for(org, systems, repository=args.github_repo)
     plan = teams_sync.plan(org, connectors, args.team)
+    asked = [g for s, g in plan.read if s == "github"]
+    if asked and all(("github", g) in plan.missing for g in asked):
+        raise UsageError("GitHub shows none of the org model's teams: the token cannot read organisation "
+                         "membership (the Actions GITHUB_TOKEN never can, nor change it); use the accessctl "
+                         "App's token (organisation Members: read and write) in ACCESSCTL_GITHUB_TOKEN")
     applying = args.teams_command == "apply"
     if applying and not args.allow_mass_revoke:
         limits = guard(org)

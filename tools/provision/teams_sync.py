@@ -83,6 +83,8 @@ class TeamPlan:
     held: list[HeldChange] = field(default_factory=list)  # reported, not applied
     live_count: int = 0  # memberships read, what the guard counts removals against
     problems: list[str] = field(default_factory=list)  # unreadable groups, unmapped members
+    missing: list[tuple[str, str]] = field(default_factory=list)  # (system, group) the system does not show
+    read: list[tuple[str, str]] = field(default_factory=list)  # (system, group) asked for
     guard_verdict: str | None = None
 
     def removals(self) -> list[TeamChange]:
@@ -185,12 +187,14 @@ def plan(org: OrgModel, connectors: Mapping[str, TeamConnector], teams: Sequence
             conn = connectors.get(system)
             if not group or conn is None:
                 continue
+            out.read.append((system, group))
             try:
                 have = conn.members(group)
             except Exception as exc:  # gathered, so one system's outage hides no other drift
                 out.problems.append(f"cannot read {SYSTEM_LABEL[system]} {group} (team {key}): {_short(exc)}")
                 continue
             if have is None:
+                out.missing.append((system, group))
                 out.problems.append(f"{SYSTEM_LABEL[system]} {group} (team {key}) does not exist; create it, "
                                     "or remove the name from teams.yaml")
                 continue
