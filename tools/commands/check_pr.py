@@ -72,6 +72,7 @@ from tools.provision.apply import Connectors, folder_of, load_folders, read_live
 from tools.provision.plan import Plan, make_plan
 from tools.provision.render import plan_json
 from tools.request import load, validate
+from tools.review import people_impact
 from tools.review import check_pr as cp
 from tools.review import comment, rules_pr
 
@@ -262,7 +263,10 @@ def _check(args, ctx, pr: prc.PRContext, base: str) -> cp.Verdict:
         if t is not None:
             targets[(provider, t.id)] = t
     section = _plan(org_model, targets, head_files, base_files, ctx.now)
-    return cp.assemble(pr, results, section, org, evaluation.rules_from, evaluation.engine)
+    verdict = cp.assemble(pr, results, section, org, evaluation.rules_from, evaluation.engine)
+    verdict.people = people_impact.section(
+        people_impact.impact(ctx.root, base_tree, [f.path for f in pr.files], ctx.now), org_model)
+    return verdict
 
 
 def _extra_results(ctx, pr: prc.PRContext, base_tree: Tree, org_model, org: cp.Org, logins, engine) -> list:

@@ -143,6 +143,7 @@ class Verdict:
     rules_from: str
     engine: str
     other_files: list[str]  # changed files outside requests/
+    people: str = ""  # Markdown: what a people.yaml / teams.yaml change does (tools/review/people_impact.py)
 
 
 def _excluded(pr: PRContext, request: Mapping[str, Any], logins_by_email: Mapping[str, str],

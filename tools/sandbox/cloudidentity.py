@@ -70,6 +70,16 @@ class FakeCloudIdentity:
                 self._create(name, {"preferredMemberKey": {"id": m}})
             return name
 
+    def reset(self) -> None:
+        with self.lock:
+            self.groups.clear()
+            self.memberships.clear()
+            self.calls.clear()
+
+    def env(self) -> dict[str, str]:
+        """What a process needs to reach this fake instead of Google."""
+        return {"ACCESSCTL_CLOUDIDENTITY_ENDPOINT": self.url}
+
     def members(self, email: str) -> list[str]:
         with self.lock:
             return sorted(self.memberships[self.groups[email.lower()]])
