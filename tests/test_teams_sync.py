@@ -131,41 +131,6 @@ def test_github_unknown_members_go_in_enforced_mode(repo, github, capsys):
     assert [c["why"] for c in out["changes"]] == ["unknown to the org model"]
 
 
-def test_the_workflow_token_cannot_change_teams(repo, github, monkeypatch):
-    """GitHub gives the Actions GITHUB_TOKEN no `members` scope, so a team
-    write needs the App's token (docs: "Permissions for the GITHUB_TOKEN";
-    the memberships endpoints need organisation Members: write)."""
-    github.teams["security"].pop("judy-acme")
-    token = github.workflow_token(repo.root / ".github/workflows/apply.yml", "apply")
-    monkeypatch.delenv("ACCESSCTL_GITHUB_TOKEN")
-    # the workflow token cannot even read the team (404), so nothing is planned, nothing written
-    result = repo.run_process("teams", "apply", "--system", "github",
-                              env={"GITHUB_TOKEN": token, "ACCESSCTL_GITHUB_TOKEN": ""})
-    assert result.code == 2 and "cannot read organisation membership" in result.err
-    assert "Traceback" not in result.err
-    assert "judy-acme" not in github.teams["security"] and github.writes() == []
-    # and a write with it is refused outright, as GitHub refuses it
-    from github import Auth, Github, GithubException
-    gh = Github(base_url=github.url, auth=Auth.Token(token), retry=None)
-    with pytest.raises(GithubException) as refused:
-        gh.requester.requestJsonAndCheck("PUT", "/orgs/acme/teams/security/memberships/judy-acme",
-                                         input={"role": "member"})
-    assert refused.value.status == 403 and "judy-acme" not in github.teams["security"]
-
-
-def test_a_mass_removal_is_refused_by_the_guard(repo, github, capsys):
-    text = repo.read("policies/data/teams.yaml")
-    for members in TEAMS.values():
-        text = text.replace(f"members: [{', '.join(members)}", "members: [alice-acme")
-    repo.write("policies/data/teams.yaml", text.replace("mallory-acme", "alice-acme"))
-    repo.commit("a bad merge empties every team")
-    code, out = _run_json(repo, capsys, "apply", "--system", "github")
-    assert code == 1 and out["guard"]["verdict"] == "refused"
-    assert [c.method for c in github.writes()] == ["PUT"] * len([c for c in out["changes"]])
-    assert all(c["action"] == "add" for c in out["changes"]) and len(out["held"]) >= 8
-    assert "bob-acme" in github.teams["sre"]  # nothing removed
-
-
 # ---- Identity Center (moto) ----------------------------------------------------------
 
 @pytest.fixture
@@ -248,3 +213,20 @@ def test_a_missing_group_is_a_finding_not_a_crash(repo, groups, capsys):
 def test_an_unknown_team_is_a_usage_error(repo, groups, capsys):
     result = repo.run("teams", "plan", "--team", "nope", capsys=capsys)
     assert result.code == 2 and "not a team of policies/data/teams.yaml" in result.err
+
+
+def test_every_team_connector_operation_declares_its_permissions():
+    from connectors import team_members
+    for system, path in teams_sync.TEAM_CONNECTORS.items():
+        cls = getattr(team_members, path.split(":")[1])
+        assert cls.system == system and set(cls.PERMISSIONS) == {"members", "add", "remove"}
+        assert all(cls.PERMISSIONS.values()), system
+
+
+def test_plan_in_text_names_each_change_and_what_is_only_reported(repo, groups, capsys):
+    groups.add_group("sre@acme.example", ["contractor@elsewhere.example"])
+    result = repo.run("teams", "plan", "--system", "google-groups", capsys=capsys)
+    assert result.code == 0 and groups.writes() == 0
+    assert "1 membership change(s) to apply, 1 reported only" in result.out
+    assert "- Google Group payments@acme.example: mallory@acme.example (inactive in people.yaml)" in result.out
+    assert "! - Google Group sre@acme.example: contractor@elsewhere.example (unknown to the org model)" in result.out
