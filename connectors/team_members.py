@@ -67,7 +67,7 @@ class IdentityCenterGroups:
     PERMISSIONS = {"members": ("sso:ListInstances", "identitystore:GetGroupId", "identitystore:ListUsers",
                                "identitystore:ListGroupMemberships"),
                    "add": ("identitystore:CreateGroupMembership",),
-                   "remove": ("identitystore:DeleteGroupMembership",)}
+                   "remove": ("identitystore:DeleteGroupMembership", "identitystore:GetGroupMembershipId")}
 
     def __init__(self, org: OrgModel, session: Any = None, **_: Any):
         import boto3  # connectors own the SDKs
@@ -164,8 +164,12 @@ class GoogleGroups:
     (or group manager) role for the applier's identity."""
 
     system = "google-groups"
-    PERMISSIONS = {"members": ("cloudidentity.groups.lookup", "cloudidentity.memberships.list"),
-                   "add": ("cloudidentity.memberships.create",), "remove": ("cloudidentity.memberships.delete",)}
+    # Google Groups are not governed by Cloud IAM permissions: the caller needs
+    # the OAuth scope and an admin role (or the group's OWNER/MANAGER role);
+    # https://cloud.google.com/identity/docs/how-to/setup#assigning_an_admin_role_to_the_service_account
+    PERMISSIONS = {"members": ("OAuth scope cloud-identity.groups.readonly", "Groups Reader admin role"),
+                   "add": ("OAuth scope cloud-identity.groups", "Groups Admin role (or group MANAGER)"),
+                   "remove": ("OAuth scope cloud-identity.groups", "Groups Admin role (or group MANAGER)")}
     PAGE = 1000  # the maximum pageSize for the BASIC view
 
     def __init__(self, org: OrgModel | None = None, endpoint: str | None = None, **_: Any):
