@@ -230,3 +230,17 @@ def test_plan_in_text_names_each_change_and_what_is_only_reported(repo, groups, 
     assert "1 membership change(s) to apply, 1 reported only" in result.out
     assert "- Google Group payments@acme.example: mallory@acme.example (inactive in people.yaml)" in result.out
     assert "! - Google Group sre@acme.example: contractor@elsewhere.example (unknown to the org model)" in result.out
+
+
+def test_a_teams_yaml_change_lists_each_membership_change_per_system():
+    from dataclasses import replace
+
+    from tools.review.people_impact import membership_changes
+    base = _org()
+    head = _org()
+    head.teams["t"] = replace(base.teams["t"], members=("bob-acme",), group_email="")  # no Google Group now
+    got = [(c.system, c.op.value, c.member, c.why) for c in membership_changes(base, head)]
+    assert got == [("github", "add", "bob-acme", "added in teams.yaml"),
+                   ("github", "remove", "alice-acme", "removed from the team"),
+                   ("identity-center", "add", "bob@acme.example", "added in teams.yaml"),
+                   ("identity-center", "remove", "alice@acme.example", "removed from the team")]

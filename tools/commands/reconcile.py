@@ -16,7 +16,7 @@ from pathlib import Path
 from rich.markup import escape
 from rich.table import Table
 
-from tools.core.errors import EXIT_FINDING, EXIT_OK, UsageError
+from tools.core.errors import EXIT_FINDING, EXIT_OK, AccessctlError, UsageError
 from tools.core.mdsafe import code, md
 from tools.core.output import console, emit_json
 from tools.core.tables import print_table
@@ -92,7 +92,12 @@ def run(args, ctx) -> int:
     if remaining is not None:
         info["remaining_after_fix"] = len(remaining)
     rows = [d.as_json(plan.targets) for d in drift]
-    team_doc = team_drift(ctx) if args.teams else None
+    team_doc = None
+    if args.teams:
+        try:
+            team_doc = team_drift(ctx)
+        except AccessctlError as exc:  # the grant drift above must still be reported
+            problems.append(f"team drift not read: {exc}")
     markdown = drift_markdown(rows, info, args.mode) + (teams_markdown(team_doc) if team_doc else "")
     job_summary(markdown)
     # What changed is printed before anything is published to GitHub: an

@@ -98,6 +98,7 @@ def sync(args, ctx) -> int:
     applying = args.teams_command == "apply"
     if applying and not args.allow_mass_revoke:
         limits = guard(org)
+        # the grants' limits, counted over memberships: with both counts given, no grant plan is read
         teams_sync.enforce_guard(plan, lambda removes, managed: limits.verdict(None, removes, managed))
     results: list[teams_sync.TeamResult] = []
     if applying and plan.changes:

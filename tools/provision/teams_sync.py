@@ -157,13 +157,11 @@ def diff(org: OrgModel, team: Team, system: str, have: Sequence[str], problems: 
     want = desired(org, team, system, problems)
     live = {m.lower() for m in have}
     people = known(org, system)
-    listed = {identity(org, system, m) for m in team.members}
     changes = [TeamChange(system, team.key, group, Op.ADD, m, "listed in teams.yaml") for m in sorted(want - live)]
     held: list[HeldChange] = []
     for m in sorted(live - want):
         if m in people:
-            why = "inactive in people.yaml" if not people[m] else (
-                "listed but inactive" if m in listed else "not listed in teams.yaml")
+            why = "not listed in teams.yaml" if people[m] else "inactive in people.yaml"
             changes.append(TeamChange(system, team.key, group, Op.REMOVE, m, why))
             continue
         change = TeamChange(system, team.key, group, Op.REMOVE, m, "unknown to the org model")
