@@ -244,3 +244,60 @@ def test_a_teams_yaml_change_lists_each_membership_change_per_system():
                    ("github", "remove", "alice-acme", "removed from the team"),
                    ("identity-center", "add", "bob@acme.example", "added in teams.yaml"),
                    ("identity-center", "remove", "alice@acme.example", "removed from the team")]
+
+
+class MemoryGroups:
+    """A TeamConnector over dicts: the diff and the PR comment's preview are
+    compared here without I/O (the real clients are tested above)."""
+
+    PERMISSIONS = {"members": ("-",), "add": ("-",), "remove": ("-",)}
+
+    def __init__(self, system: str):
+        self.system, self.groups, self.writes = system, {}, 0
+
+    def members(self, group):
+        return sorted(self.groups[group]) if group in self.groups else None
+
+    def add(self, group, member):
+        self.writes += 1
+        self.groups[group].add(member)
+
+    def remove(self, group, member):
+        self.writes += 1
+        self.groups[group].remove(member)
+
+
+def _random_org(rng, logins) -> orgmodel.OrgModel:
+    org = orgmodel.OrgModel({"organization": {"teams_mode": rng.choice(["additive", "enforced"])}})
+    for login in logins:
+        org.people[email(login)] = Person(email(login), login, login, rng.random() > 0.2)
+    for key in ("a", "b", "c"):
+        members = tuple(rng.sample(logins, rng.randint(0, len(logins))))
+        org.teams[key] = Team(key, f"acme/{key}", f"{key}@acme.example", members, (), key)
+    return org
+
+
+def test_the_pr_preview_agrees_with_what_teams_apply_does_on_generated_cases():
+    """For 300 generated (base, head) org models: after main (base) is
+    applied, ``teams plan`` on head makes exactly the changes the PR comment
+    listed (people_impact.membership_changes), and applying them converges."""
+    import random
+
+    from tools.review.people_impact import membership_changes
+    logins = [f"p{i}-acme" for i in range(6)]
+    for seed in range(300):
+        rng = random.Random(seed)
+        base, head = _random_org(rng, logins), _random_org(rng, logins)
+        conns = {s: MemoryGroups(s) for s in teams_sync.SYSTEMS}
+        for s, conn in conns.items():
+            conn.groups = {teams_sync.group_of(t, s): set() for t in base.teams.values()}
+        teams_sync.apply(teams_sync.plan(base, conns), conns)
+        planned = teams_sync.plan(head, conns)
+        key = lambda c: (c.system, c.team, c.op.value, c.member)  # noqa: E731
+        assert sorted(map(key, planned.changes)) == sorted(map(key, membership_changes(base, head))), seed
+        assert planned.held == [] and planned.problems == []
+        teams_sync.apply(planned, conns)
+        before = sum(c.writes for c in conns.values())
+        again = teams_sync.plan(head, conns)
+        teams_sync.apply(again, conns)
+        assert again.changes == [] and sum(c.writes for c in conns.values()) == before, seed
