@@ -301,3 +301,20 @@ def test_the_pr_preview_agrees_with_what_teams_apply_does_on_generated_cases():
         again = teams_sync.plan(head, conns)
         teams_sync.apply(again, conns)
         assert again.changes == [] and sum(c.writes for c in conns.values()) == before, seed
+
+
+def test_identity_center_reads_each_group_once_and_the_directory_once(repo, aws):
+    import boto3
+
+    from connectors.team_members import IdentityCenterGroups
+    calls: list[str] = []
+    session = boto3.Session()
+    session.events.register("before-call.*.*", lambda model, **_: calls.append(model.name))
+    org = orgmodel.load(Tree(repo.root))
+    conn = IdentityCenterGroups(org, session=session)
+    plan = teams_sync.plan(org, {"identity-center": conn})
+    assert calls.count("ListGroupMemberships") == len(org.teams) and calls.count("ListUsers") == 1
+    assert calls.count("GetGroupId") == len(org.teams) and calls.count("ListInstances") == 1
+    del calls[:]
+    teams_sync.apply(plan, {"identity-center": conn})  # mallory leaves payments: one write, no lookups
+    assert calls == ["DeleteGroupMembership"]
