@@ -53,8 +53,18 @@ def planner_markdown() -> str:
             "managed project):\n\n```text\n" + "\n".join(union("gcp", reads_only=True)) + "\n```\n")
 
 
+# `accessctl teams apply` writes Identity Center group memberships with the
+# applier's AWS credentials: its actions join the applier's policy.
+TEAM_CONNECTORS_AWS = "connectors.team_members:IdentityCenterGroups"
+
+
+def team_actions() -> list[str]:
+    module, _, cls = TEAM_CONNECTORS_AWS.partition(":")
+    return sorted({p for perms in getattr(importlib.import_module(module), cls).PERMISSIONS.values() for p in perms})
+
+
 def aws_policy() -> dict:
-    actions = union("aws")
+    actions = sorted(set(union("aws")) | set(team_actions()))
     return {"Version": "2012-10-17", "Statement": [
         {"Sid": "AccessctlApplier", "Effect": "Allow",
          "Action": [a for a in actions if not a.startswith("sts:")], "Resource": "*"},

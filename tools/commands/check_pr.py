@@ -73,6 +73,7 @@ from tools.provision.apply import Connectors, folder_of, load_folders, read_live
 from tools.provision.plan import Plan, make_plan
 from tools.provision.render import plan_json
 from tools.request import load, validate
+from tools.review import people_impact
 from tools.review import check_pr as cp
 from tools.review import comment, impact, rules_pr
 
@@ -269,7 +270,10 @@ def _check(args, ctx, pr: prc.PRContext, base: str) -> cp.Verdict:
         # under the base and the head rules, the head rules in their own
         # embedded engine. The verdict above was reached without them.
         effect = impact.analyse(ctx.root, base, pr.head_sha, base, ctx.now)
-    return cp.assemble(pr, results, section, org, evaluation.rules_from, evaluation.engine, effect)
+    verdict = cp.assemble(pr, results, section, org, evaluation.rules_from, evaluation.engine, effect)
+    verdict.people = people_impact.section(
+        people_impact.impact(ctx.root, base_tree, [f.path for f in pr.files], ctx.now), org_model)
+    return verdict
 
 
 def _extra_results(ctx, pr: prc.PRContext, base_tree: Tree, org_model, org: cp.Org, logins, engine) -> list:

@@ -16,7 +16,7 @@ from pathlib import Path
 from rich.markup import escape
 from rich.table import Table
 
-from tools.core.errors import EXIT_FINDING, EXIT_OK, UsageError
+from tools.core.errors import EXIT_FINDING, EXIT_OK, AccessctlError, UsageError
 from tools.core.mdsafe import code, md
 from tools.core.output import console, emit_json
 from tools.core.tables import print_table
@@ -43,6 +43,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--all-or-nothing", action="store_true",
                    help="when the blast-radius guard refuses the removals, fix nothing at all")
     p.add_argument("--no-issue", action="store_true", help="do not open/update the GitHub drift issue")
+    p.add_argument("--teams", action="store_true",
+                   help="also report team drift: GitHub teams, Identity Center groups and Google Groups "
+                        "against teams.yaml (read-only; `accessctl teams apply` fixes it)")
     p.add_argument("--publish", nargs="+", metavar="FILE",
                    help="merge these shards' --format json outputs into the one drift issue (no cloud reads)")
 
@@ -97,25 +100,36 @@ def run(args, ctx) -> int:
     if remaining is not None:
         info["remaining_after_fix"] = len(remaining)
     rows = [d.as_json(plan.targets) for d in drift]
-    markdown = drift_markdown(rows, info, args.mode)
+    team_doc = None
+    if args.teams:
+        try:
+            team_doc = team_drift(ctx)
+        except AccessctlError as exc:  # the grant drift above must still be reported
+            problems.append(f"team drift not read: {exc}")
+    markdown = drift_markdown(rows, info, args.mode) + (teams_markdown(team_doc) if team_doc else "")
     job_summary(markdown)
     # What changed is printed before anything is published to GitHub: an
     # outage or an expired token there must not hide the cloud writes.
     if ctx.format == "json":
         emit_json({"drift": rows, "summary": info, "mode": args.mode, "errors": problems,
-                   "guard": {"verdict": "refused" if plan.guard_verdict else "ok", "why": plan.guard_verdict}})
+                   "guard": {"verdict": "refused" if plan.guard_verdict else "ok", "why": plan.guard_verdict},
+                   **({"teams": team_doc} if team_doc is not None else {})})
     elif ctx.format == "markdown":
         sys.stdout.write(markdown)
     else:
         _print_text(drift, plan.targets, info)
+        if team_doc is not None:
+            _print_teams(team_doc)
+    team_drifted = bool(team_doc and (team_doc["changes"] or team_doc["held"] or team_doc["problems"]))
     published = True
     if not args.no_issue:
-        published = _publish_issue(bool(drift), markdown, shard)
+        published = _publish_issue(bool(drift) or team_drifted, markdown, shard)
     for problem in problems:
         console(stderr=True).print(f"[red]error[/] {escape(problem)}")
     if args.mode == "report":
-        return EXIT_FINDING if drift or problems or not published else EXIT_OK
-    return EXIT_FINDING if info["failed"] or remaining or problems or not published else EXIT_OK
+        return EXIT_FINDING if drift or team_drifted or problems or not published else EXIT_OK
+    # team drift is reported in both modes and fixed by `teams apply`, never here
+    return EXIT_FINDING if team_drifted or info["failed"] or remaining or problems or not published else EXIT_OK
 
 
 def _owned(path: str, org, shard: Shard) -> bool:
@@ -200,21 +214,68 @@ def drift_markdown(rows: list[dict], info: dict, mode: str) -> str:
 def publish(paths: list[str], ctx) -> int:
     """One drift issue for a whole sharded run, from the shards' JSON outputs."""
     rows, info, modes = [], {k: 0 for k in ("missing", "extra", "changed", "total", "targets", "fixed", "failed")}, set()
+    teams_docs: list[dict] = []
     for path in paths:
         try:
             doc = json.loads(Path(path).read_text(encoding="utf-8"))
             rows += doc["drift"]
+            if doc.get("teams") is not None:
+                teams_docs.append(doc["teams"])
             modes.add(doc.get("mode", "report"))
             for key in info:
                 info[key] += int(doc["summary"].get(key, 0))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise UsageError(f"{path}: not the output of `accessctl reconcile --format json` ({exc})") from None
-    markdown = drift_markdown(rows, info, "/".join(sorted(modes)))
+    markdown = drift_markdown(rows, info, "/".join(sorted(modes))) + "".join(teams_markdown(d) for d in teams_docs)
     job_summary(markdown)
-    number = drift_issue.publish(bool(rows), markdown, Shard(1, 1))
+    team_drifted = any(d["changes"] or d["held"] or d["problems"] for d in teams_docs)
+    number = drift_issue.publish(bool(rows) or team_drifted, markdown, Shard(1, 1))
     if ctx.format == "json":
         emit_json({"drift": rows, "summary": info, "issue": number})
     else:
         console().print(f"{info['total']} drifted grant(s) from {len(paths)} shard(s); "
                         + (f"drift issue #{number}" if number else "no GitHub context: no issue written"))
     return EXIT_OK
+
+
+def team_drift(ctx) -> dict:
+    """Team membership drift in every system teams.yaml names, read-only:
+    the same plan as ``accessctl teams plan``, reported next to grant drift."""
+    from tools.core import orgmodel
+    from tools.core.repo import Tree
+    from tools.provision import teams_sync
+    org = orgmodel.load(Tree(ctx.root))
+    systems = teams_sync.systems_used(org)
+    p = teams_sync.plan(org, teams_sync.connectors_for(org, systems))
+    return {**p.as_json(), "systems": list(systems)}
+
+
+def teams_markdown(doc: dict) -> str:
+    from tools.provision.teams_sync import SYSTEM_LABEL
+    rows = [(c, "to fix with `accessctl teams apply`") for c in doc["changes"]] + [(h, h["held"]) for h in doc["held"]]
+    if not rows and not doc["problems"]:
+        return (f"\n**No team drift**: {', '.join(SYSTEM_LABEL[s] + 's' for s in doc['systems'])} "
+                "match teams.yaml.\n")
+    lines = ["", f"**{len(rows)} team membership(s) drifted** from teams.yaml.", "",
+             "| drift | system | team | member | why | outcome |", "|---|---|---|---|---|---|"]
+    for c, outcome in rows:
+        kind = "missing" if c["action"] == "add" else "extra"
+        lines.append(f"| {kind} | {md(SYSTEM_LABEL[c['system']])} {code(c['group'])} | {md(c['team'])} | "
+                     f"{code(c['member'])} | {md(c['why'])} | {md(outcome)} |")
+    lines += [f"- {md(p)}" for p in doc["problems"]]
+    return "\n".join(lines) + "\n"
+
+
+def _print_teams(doc: dict) -> None:
+    from tools.provision.teams_sync import SYSTEM_LABEL
+    out = console()
+    for c in doc["changes"]:
+        kind = "missing" if c["action"] == "add" else "extra"
+        out.print(f"team drift: {kind} {escape(SYSTEM_LABEL[c['system']])} {escape(c['group'])}: "
+                  f"{escape(c['member'])} ({escape(c['why'])})")
+    for h in doc["held"]:
+        out.print(f"team drift: extra {escape(SYSTEM_LABEL[h['system']])} {escape(h['group'])}: "
+                  f"{escape(h['member'])} ({escape(h['held'])})")
+    for p in doc["problems"]:
+        out.print(f"[red]✗[/] {escape(p)}")
+    out.print(f"{len(doc['changes']) + len(doc['held'])} team membership(s) drifted from teams.yaml")

@@ -1,4 +1,4 @@
-"""``accessctl sandbox up|down|status``: loopback AWS and GCP for trying things out.
+"""``accessctl sandbox up|down|status``: loopback AWS, GCP and Google Groups for trying things out.
 
 ``eval "$(accessctl sandbox up)"`` starts the emulators in the background,
 seeded from this repository's org model, and points the shell at them.
@@ -81,7 +81,7 @@ def run(args, ctx) -> int:
         (root / STATE).unlink(missing_ok=True)
         print("sandbox stopped", file=sys.stderr)
         _emit(ctx, None, "unset AWS_ENDPOINT_URL ACCESSCTL_GCP_ENDPOINT ACCESSCTL_GCP_IAM_ENDPOINT "
-                         "AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN\n")
+                         "ACCESSCTL_CLOUDIDENTITY_ENDPOINT AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN\n")
         return EXIT_OK
     if state is None:
         (root / STATE).parent.mkdir(parents=True, exist_ok=True)

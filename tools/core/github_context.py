@@ -17,14 +17,14 @@ from tools.core.errors import UsageError
 # The pipeline's one GitHub App (README "The pipeline's GitHub App"): the
 # permissions it is created with. The workflow token cannot post a check run
 # that branch protection attributes to this App, start workflows with the PRs
-# it opens, or read organisation teams; an installation token of the App can.
+# it opens, or read or change organisation teams; an installation token of the App can.
 APP_PERMISSION_USES: dict[str, tuple[str, str, str]] = {  # permission -> (scope, level, what for)
     "checks": ("repository", "write", "the `accessctl/check-pr` check run: the gate"),
     "contents": ("repository", "write", "branches and commits of the cleanup and renew PRs expire opens"),
     "issues": ("repository", "write", "drift, break-glass and unapproved-change issues; expiry reminders"),
     "pull_requests": ("repository", "write", "the PR comment; the cleanup and renew PRs"),
     "metadata": ("repository", "read", "required by GitHub with any repository permission"),
-    "members": ("organization", "read", "`accessctl teams check` (team membership writes come with `teams apply`)"),
+    "members": ("organization", "write", "`accessctl teams check` reads and `teams apply` writes team membership"),
 }
 APP_PERMISSIONS: dict[str, str] = {k: level for k, (_, level, _) in APP_PERMISSION_USES.items()}
 

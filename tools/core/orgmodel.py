@@ -28,11 +28,18 @@ class Person:
 
 @dataclass(frozen=True, slots=True)
 class Team:
+    """One team of ``teams.yaml``: the one place its membership is written.
+
+    The same members are synced to each system the team names (``accessctl
+    teams apply``): ``github_team`` (org/slug), ``identity_center_group``
+    (the group's DisplayName) and ``group_email`` (its Google Group)."""
     key: str
     github_team: str
     group_email: str
     members: tuple[str, ...]
     leads: tuple[str, ...]
+    identity_center_group: str = ""
+    mode: str = ""  # "" = organization.teams_mode
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +156,8 @@ def _build(raw: dict[str, Any]) -> OrgModel:
         org.people[person.email] = person
     for key, t in raw.get("teams", {}).items():
         org.teams[key] = Team(key, t["github_team"], t.get("group_email", ""),
-                              tuple(t.get("members", [])), tuple(t.get("leads", [])))
+                              tuple(t.get("members", [])), tuple(t.get("leads", [])),
+                              t.get("identity_center_group", ""), t.get("mode", ""))
     for a in raw.get("aws", {}).get("accounts", []):
         ident = str(a["id"])
         if not (len(ident) == 12 and ident.isdigit()):

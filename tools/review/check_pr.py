@@ -144,6 +144,7 @@ class Verdict:
     engine: str
     other_files: list[str]  # changed files outside requests/
     impact: Any = None  # tools.review.impact.Impact for a rules change: information, never the verdict
+    people: str = ""  # Markdown: what a people.yaml / teams.yaml change does (tools/review/people_impact.py)
 
 
 def _excluded(pr: PRContext, request: Mapping[str, Any], logins_by_email: Mapping[str, str],

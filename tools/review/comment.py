@@ -200,7 +200,7 @@ def render(verdict: Verdict) -> str:
         next_step=_ours(verdict, verdict.next_step),
         pr=f"PR #{verdict.pr.number}" if verdict.pr.number else "local preview (no PR yet)", head=verdict.pr.head_sha[:7], rules_from=md(_short(verdict.rules_from)),
         engine=md(verdict.engine), counts=counts, files=_files_section(verdict),
-        approvals=_approvals_section(verdict), impact=_impact_section(verdict), plan=_plan_section(verdict))
+        approvals=_approvals_section(verdict), impact=_impact_section(verdict), plan=_plan_section(verdict) + verdict.people)
     return re.sub(r"\n{3,}", "\n\n", body)
 
 

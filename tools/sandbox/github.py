@@ -683,6 +683,38 @@ def _team_membership(g: FakeGitHub, q, b, slug, login):
     return {"url": f"{g.url}/orgs/{g.org}/teams/{slug}/memberships/{login}", "role": "member", "state": state}
 
 
+@route("PUT", r"/orgs/{org}/teams/([\w.-]+)/memberships/([\w\[\].-]+)",
+       "PUT /orgs/{org}/teams/{team_slug}/memberships/{username}")
+def _put_team_membership(g: FakeGitHub, q, b, slug, login):
+    """docs.github.com/rest/teams/members#add-or-update-team-membership-for-a-user:
+    needs the organisation "Members" permission (write), which no Actions
+    GITHUB_TOKEN can hold (its scopes have no ``members``), so the workflow
+    token is refused by _authorize. ``role`` is member or maintainer; an
+    unknown login is 404. Organisation invitations (``pending`` for people
+    outside the organisation) are not modelled: every known user joins."""
+    team = g.teams[_team_slug(g, slug)]
+    if login not in g.users:
+        raise HttpError(404, "Not Found")
+    role = b.get("role", "member")
+    if role not in ("member", "maintainer"):
+        raise HttpError(422, f"role {role!r} is not one of member, maintainer")
+    team.setdefault(login, "active")
+    return {"url": f"{g.url}/orgs/{g.org}/teams/{slug}/memberships/{login}", "role": role, "state": team[login]}
+
+
+@route("DELETE", r"/orgs/{org}/teams/([\w.-]+)/memberships/([\w\[\].-]+)",
+       "DELETE /orgs/{org}/teams/{team_slug}/memberships/{username}")
+def _delete_team_membership(g: FakeGitHub, q, b, slug, login):
+    """docs.github.com/rest/teams/members#remove-team-membership-for-a-user:
+    "Members" organisation permission (write); 204 on success, 403 when the
+    team is synchronised with an IdP (not modelled), 404 when not a member."""
+    team = g.teams[_team_slug(g, slug)]
+    if login not in team:
+        raise HttpError(404, "Not Found")
+    del team[login]
+    return 204, None, {}
+
+
 # ---- branches, refs, contents ---------------------------------------------
 def _branch(g: FakeGitHub, name: str) -> dict[str, Any]:
     if name not in g.branches:

@@ -1,4 +1,4 @@
-"""The loopback sandbox: moto for AWS and the GCP fake, seeded from the org model.
+"""The loopback sandbox: moto for AWS, the GCP fake and the Cloud Identity Groups fake, seeded from the org model.
 
 Used three ways: in-process by tests and `accessctl demo`, and as a
 background process by `accessctl sandbox up` (``python -m tools.sandbox.sandbox``),
@@ -17,6 +17,7 @@ from pathlib import Path
 from tools.core.orgmodel import OrgModel, load
 from tools.core.repo import Tree
 from tools.sandbox.aws import FakeAws, Seeded
+from tools.sandbox.cloudidentity import FakeCloudIdentity
 from tools.sandbox.gcp import FakeGcp
 
 # What an organisation already has in GCP before adopting the pipeline: the
@@ -33,29 +34,38 @@ class Sandbox:
     org: OrgModel
     aws: FakeAws = field(default_factory=FakeAws)
     gcp: FakeGcp = field(default_factory=FakeGcp)
+    groups: FakeCloudIdentity = field(default_factory=FakeCloudIdentity)
     seeded: Seeded | None = None
 
     def start(self) -> "Sandbox":
         self.aws.start()
         self.gcp.start()
+        self.groups.start()
         return self.reseed()
 
     def reseed(self) -> "Sandbox":
         """Forget everything, then seed from the org model again."""
         self.aws.reset()
         self.gcp.reset()
+        self.groups.reset()
         self.seeded = self.aws.seed(self.org)
+        # Google Groups as teams.yaml lists them (like the Identity Center groups seeded above)
+        for team in self.org.teams.values():
+            if team.group_email:
+                self.groups.add_group(team.group_email, [
+                    p.email for p in (self.org.people_by_login.get(m.lower()) for m in team.members) if p])
         for target in self.org.targets.values():
             if target.provider == "gcp":
                 self.gcp.add_project(target.id, [dict(b) for b in UNMANAGED_GCP])
         return self
 
     def stop(self) -> None:
+        self.groups.stop()
         self.gcp.stop()
         self.aws.stop()
 
     def env(self) -> dict[str, str]:
-        return {**self.aws.env(), **self.gcp.env()}
+        return {**self.aws.env(), **self.gcp.env(), **self.groups.env()}
 
     def __enter__(self) -> "Sandbox":
         return self.start()

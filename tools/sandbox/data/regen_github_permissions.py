@@ -61,6 +61,8 @@ USED = (
     "GET /orgs/{org}/teams", "GET /orgs/{org}/teams/{team_slug}",
     "GET /orgs/{org}/teams/{team_slug}/members",
     "GET /orgs/{org}/teams/{team_slug}/memberships/{username}",
+    "PUT /orgs/{org}/teams/{team_slug}/memberships/{username}",
+    "DELETE /orgs/{org}/teams/{team_slug}/memberships/{username}",
 )
 # Page section title -> the permission's key in an installation token's
 # ``permissions`` object (components/schemas/app-permissions of the OpenAPI).
@@ -79,6 +81,16 @@ OVERRIDES: dict[str, dict] = {
     "GET /orgs/{org}/teams/{team_slug}/memberships/{username}": {
         "sets": [{"members": "read"}],
         "source": "https://docs.github.com/en/rest/teams/members#get-team-membership-for-a-user"},
+    # Team membership writes (`accessctl teams apply`): missing from the page
+    # too; each REST page says: "Members" organization permissions (write).
+    # The Actions GITHUB_TOKEN has no `members` scope at all, so it can never
+    # change a team (docs: "Permissions for the GITHUB_TOKEN").
+    "PUT /orgs/{org}/teams/{team_slug}/memberships/{username}": {
+        "sets": [{"members": "write"}],
+        "source": "https://docs.github.com/en/rest/teams/members#add-or-update-team-membership-for-a-user"},
+    "DELETE /orgs/{org}/teams/{team_slug}/memberships/{username}": {
+        "sets": [{"members": "write"}],
+        "source": "https://docs.github.com/en/rest/teams/members#remove-team-membership-for-a-user"},
     # The page lists `workflows: write` beside `contents: write`; it is needed
     # in addition (for refs whose commits change .github/workflows), never instead.
     "POST /repos/{owner}/{repo}/git/refs": {
