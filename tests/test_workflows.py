@@ -366,7 +366,7 @@ WRITER_STEP = {"apply.yml": "accessctl apply", "reconcile.yml": "accessctl recon
 @pytest.mark.parametrize("name", sorted(WRITER_STEP))
 def test_a_killed_or_failed_writer_still_pushes_its_journal(name):
     """After the writer's step, an ``if: always()`` step pushes the local
-    journal to the durable record (tools.provision.record.push_local): a
+    journal to the durable record (tools.provision.durable.push_journal): a
     process killed mid-run never reached its own publish. It runs on the
     writer's job (same checkout), with the token git needs and nothing else."""
     doc = load((PROJECT / ".github/workflows" / name).read_text())

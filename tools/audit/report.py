@@ -201,8 +201,10 @@ class Report:
                     "the pipeline has removed no access yet.</p>")
         rows = []
         for v in self.revocations:
-            what = f"{escape(v.kind)} {escape(v.entitlement)}" + (f" ({escape(v.action)})" if v.action != "remove" else "")
-            by = f"{escape(v.job)} run <code>{escape((v.run or 'unknown')[:20])}</code>" + (f", PR #{v.pr}" if v.pr else "")
+            what = f"{escape(v.kind)} {escape(v.entitlement)}" + (
+                f" ({escape(v.action)})" if v.action != "remove" else "")
+            by = f"{escape(v.job)} run <code>{escape((v.run or 'unknown')[:20])}</code>" + (
+                f", PR #{v.pr}" if v.pr else "")
             outcome = "<td>" if v.outcome == "revoked" else '<td class="unknown">'
             rows.append(f'<tr><td>{escape(_day(v.time, True))}</td><td class="principal">{escape(v.principal)}</td>'
                         f"<td>{escape(v.provider)}/{escape(self._target_name(v.provider, v.target))}</td>"

@@ -23,6 +23,7 @@ from tools.core.errors import EXIT_FINDING, EXIT_OK, UsageError
 from tools.core.output import console, emit_json
 from tools.core.tables import print_table
 from tools.core.repo import Tree, git
+from tools.provision import durable
 from tools.provision import record as records
 
 LISTING = ["text", "json", "markdown"]
@@ -197,7 +198,7 @@ def _history(args, ctx, fmt: str, record: Path | None) -> int:
 # ---- push-record -------------------------------------------------------------
 def _push_record(ctx, fmt: str, record: Path | None) -> int:
     path = record or ctx.root / records.DEFAULT_PATH
-    pushed = records.push_local(ctx.root, path)
+    pushed = durable.push_journal(ctx.root, path)
     if fmt == "json":
         emit_json({"record": str(path), "lines": pushed.total, "pushed": pushed.fresh, "error": pushed.error})
     else:

@@ -18,6 +18,7 @@ append makes the push fail, and the append is redone on the new tip.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -157,3 +158,46 @@ def put(root: Path, name: str, text: str, message: str) -> str | None:
                                               capture_output=True, text=True).stdout == text
         return None if same else {name: text}  # unchanged: no commit at all
     return _write(root, change, message)
+
+
+@dataclass(frozen=True)
+class Pushed:
+    total: int  # lines in the local journal
+    fresh: int  # of which the durable record did not have yet
+    error: str | None
+
+
+def push_journal(root: Path, path: Path | None = None) -> Pushed:
+    """Push a local journal to the durable record: the workflows' ``if:
+    always()`` step, for a run that was killed (kill -9, a timeout, a
+    cancelled job) before its own ``finally`` could publish.
+
+    Idempotent: lines already there (same ``id``) are skipped, so a run that
+    did publish, or a second push, adds nothing. A line without an ``id``
+    (written by an older version) gets one from its content. A damaged line
+    (the kill hit mid-write) is an error naming it; the others still go."""
+    from tools.provision.record import DEFAULT_PATH  # the journal's default place
+    path = path or root / DEFAULT_PATH
+    if not path.is_file():
+        return Pushed(0, 0, None)
+    objects, damaged = [], []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+            if not isinstance(obj, dict):
+                raise ValueError("not an object")
+        except ValueError:
+            damaged.append(number)
+            continue
+        if obj.get("id") is None:
+            obj["id"] = "sha256:" + hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()
+        objects.append(obj)
+    known = known_ids(snapshot(root).text)
+    fresh = [o for o in objects if o["id"] not in known]
+    error = append(root, fresh, f"accessctl: {len(fresh)} line(s) of a local journal pushed after the run")
+    if damaged:
+        error = "; ".join(filter(None, [error, f"{path}: line(s) {', '.join(map(str, damaged))} are not JSON "
+                                        "(cut off by the crash) and were not pushed"]))
+    return Pushed(len(objects), len(fresh), error)
