@@ -272,7 +272,8 @@ def _check(args, ctx, pr: prc.PRContext, base: str) -> cp.Verdict:
         effect = impact.analyse(ctx.root, base, pr.head_sha, base, ctx.now)
     verdict = cp.assemble(pr, results, section, org, evaluation.rules_from, evaluation.engine, effect)
     verdict.people = people_impact.section(
-        people_impact.impact(ctx.root, base_tree, [f.path for f in pr.files], ctx.now), org_model)
+        people_impact.impact(ctx.root, base_tree, [f.path for f in pr.files], ctx.now), org_model,
+        grants_elsewhere=effect is not None)
     return verdict
 
 

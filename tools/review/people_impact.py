@@ -78,17 +78,26 @@ def impact(root, base_tree: Tree, changed: list[str], now: datetime) -> Impact |
     return Impact(left, tuple(membership_changes(base, head)), grants)
 
 
-def section(found: Impact | None, org: OrgModel | None = None) -> str:
-    """The PR comment's Markdown for ``found`` ("" when nothing changes)."""
+def section(found: Impact | None, org: OrgModel | None = None, grants_elsewhere: bool = False) -> str:
+    """The PR comment's Markdown for ``found`` ("" when nothing changes).
+
+    ``grants_elsewhere``: the rules-change impact section above already lists
+    the grants this merge revokes, so they are counted here but not listed twice."""
     if not found:
         return ""
+    if grants_elsewhere:
+        found = Impact(found.left, found.memberships, ())
+        if not found:
+            return ""
     targets = org.targets if org is not None else {}
     lines = ["", "#### People and teams this merge changes", ""]
     for email in found.left:
-        lines.append(f"- {code(email)} becomes inactive: removed from every team and loses every grant below.")
+        lines.append(f"- {code(email)} becomes inactive: removed from every team and loses every grant "
+                     f"{'listed under “Effect on existing access”' if grants_elsewhere else 'below'}.")
     removes = sum(c.op is teams_sync.Op.REMOVE for c in found.memberships)
-    lines += [f"- {len(found.memberships) - removes} team membership(s) added, {removes} removed; "
-              f"{len(found.grants)} grant(s) revoked.", "",
+    lines += [f"- {len(found.memberships) - removes} team membership(s) added, {removes} removed; " +
+              (f"{len(found.grants)} grant(s) revoked." if not grants_elsewhere else
+               "the grants revoked are under “Effect on existing access”."), "",
               "| change | where | who | why |", "|---|---|---|---|"]
     for c in found.memberships:
         sign = "+ member" if c.op is teams_sync.Op.ADD else "− member"
