@@ -27,6 +27,16 @@ class Expired:
     reason: str | None = None  # set when withdrawn by an access review rather than by its expiry
 
 
+def expired_requests(files: list[RequestFile], org: OrgModel, now: datetime) -> list[Expired]:
+    out = []
+    for rf in files:
+        req = rf.request
+        if req is None or req.expires is None or req.expires > now:
+            continue
+        out.append(Expired(rf, tuple(_grants_of(req, org))))
+    return out
+
+
 REVIEW_RULES = ("review-revoked", "review-overdue")  # tools.provision.access_reviews
 
 
