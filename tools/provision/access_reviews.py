@@ -35,7 +35,7 @@ REVIEWS_DIR = "reviews"
 REVOKED = "review-revoked"  # the owners marked the grant revoke in a merged review
 OVERDUE = "review-overdue"  # nobody attested the grant before the deadline
 DECISIONS = ("keep", "revoke")
-DEFAULT_DAYS = {"privileged": 30, "sensitive": 90, "standard": 180}
+DEFAULT_DAYS = {"privileged": 30, "sensitive": 90, "standard": 180, "service_accounts": 90}
 MAX_REVIEW_BYTES = 1_000_000
 
 
@@ -56,12 +56,12 @@ def period_days(req: AccessRequest | ServiceAccount, org: OrgModel) -> int:
     """Review period of a request: its identity's own period for a service
     account, else the shortest period among the tiers of what it grants."""
     if isinstance(req, ServiceAccount):
-        return int(org.setting("service_accounts", "review_days", default=365))
+        return int(org.setting("reviews", "days", "service_accounts", default=DEFAULT_DAYS["service_accounts"]))
     days = []
     for g in req.grants:
         entry = org.catalog.get((g.kind, g.entitlement))
         tier = entry.tier.value if entry is not None else Tier.PRIVILEGED.value  # unknown: strictest
-        days.append(int(org.setting("tiers", tier, "review_days", default=DEFAULT_DAYS[tier])))
+        days.append(int(org.setting("reviews", "days", tier, default=DEFAULT_DAYS[tier])))
     return min(days) if days else DEFAULT_DAYS["standard"]
 
 
