@@ -124,6 +124,18 @@ def test_review_cycle_open_revoke_merge_keep_and_overdue(world, capsys):
     reviewed = [r for r in records.read_all(repo.root) if r.action == ar.REVIEWED]
     assert [(r.request, r.approvers) for r in reviewed] == [(SRE, ("ivan-acme",))]
 
+    # the audit report: the last review per grant with who attested, and the coverage
+    code, doc = run_json(repo, capsys, "audit", "report")
+    sre_row = next(r for r in doc["rows"] if r["request"] == SRE)
+    assert sre_row["access_review"]["reviewers"] == ["ivan-acme"]
+    assert sre_row["access_review"]["review"] == "reviews/2026-11-22/sre.yaml"
+    assert "access review (ivan-acme)" in sre_row["last_review"]
+    assert not [r for r in doc["rows"] if r["request"] in (BOB, CAROL)]  # neither is desired any more
+    cov = doc["review_coverage"]
+    assert (cov["reviewed_on_time"], cov["due"], cov["overdue"], cov["revoked_by_review"]) == (1, 0, 1, 1)
+    assert cov["overdue_requests"] == [CAROL]
+    assert [(r["request"], r["entitlement"]) for r in cov["revoked"]] == [(BOB, "developers"), (BOB, "ReadOnly")]
+
     # 4. reconcile does not bring bob's access back; the kept grant is not due any more
     code, doc = run_json(repo, capsys, "reconcile")
     assert not [d for d in doc["drift"] if d["principal"] == "user:bob@acme.example"]

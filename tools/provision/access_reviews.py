@@ -169,12 +169,12 @@ def read_reviews(tree: Tree) -> list[ReviewFile]:
 
 # ---- dates from git and the durable record -----------------------------
 
-def commit_times(root: Path, ref: str, directory: str) -> dict[str, datetime]:
+def commit_times(root: Path, ref: str, *directories: str) -> dict[str, datetime]:
     """Path → time of the newest commit on ``ref`` that added or changed it
-    (one ``git log`` for the whole folder). Paths without history are absent."""
+    (one ``git log`` for all the folders). Paths without history are absent."""
     out: dict[str, datetime] = {}
     text = git(root, "log", "--format=%x00%cI", "--name-only", "--diff-filter=AMR", "--no-renames", ref,
-               "--", directory, check=False)
+               "--", *directories, check=False)
     when: datetime | None = None
     for line in text.splitlines():
         if line.startswith("\x00"):
@@ -318,8 +318,9 @@ def review_state(tree: Tree, files: list[RequestFile], org: OrgModel, now: datet
                  records: Iterable[Any] = ()) -> list[Status]:
     """Statuses of ``files`` from the tree's review files and git history."""
     ref = tree.ref or "HEAD"
-    changed = commit_times(tree.root, ref, REQUESTS_DIR)
-    merged = commit_times(tree.root, ref, REVIEWS_DIR)
+    times = commit_times(tree.root, ref, REQUESTS_DIR, REVIEWS_DIR)  # one git log for both
+    changed = {p: t for p, t in times.items() if p.startswith(REQUESTS_DIR + "/")}
+    merged = {p: t for p, t in times.items() if p.startswith(REVIEWS_DIR + "/")}
     return statuses(files, org, now, read_reviews(tree), changed, merged, records)
 
 
