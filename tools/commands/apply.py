@@ -89,7 +89,7 @@ def run(args, ctx) -> int:
             results = execute(plan, planned.connectors, journal=journal)
             # who attested which grants in the access reviews this merge brought (tools.provision.access_reviews)
             access_reviews.record_attestations(journal, Tree(ctx.root),
-                                               access_reviews.added_reviews(ctx.root, since, head))
+                                               access_reviews.added_reviews(ctx.root, since, head), planned.org)
         finally:  # even when interrupted: what was written reaches the durable record
             problem = records.publish(ctx.root, journal)
             if problem:

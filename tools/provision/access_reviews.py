@@ -19,7 +19,7 @@ events apply writes on the merge of a review, with the approvers).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterable
@@ -29,6 +29,7 @@ from tools.core.model import Grant, Tier
 from tools.core.orgmodel import OrgModel
 from tools.core.repo import Tree, git
 from tools.request.grants import request_grants, service_account_grant
+from tools.request import load
 from tools.request.load import REQUESTS_DIR, AccessRequest, RequestFile, ServiceAccount
 
 REVIEWS_DIR = "reviews"
@@ -351,14 +352,40 @@ def entry_grant(e: Entry) -> Grant:
     return Grant(provider, e.target, e.principal, e.kind, e.entitlement, None, e.request)
 
 
-def record_attestations(journal: Any, tree: Tree, paths: Iterable[str]) -> int:
+def beneficiaries(req: AccessRequest | ServiceAccount | None, org: OrgModel) -> set[str]:
+    """Logins (lower-case) that benefit from a request: its requester and its
+    principal, or every member of a group principal. They cannot attest it."""
+    if req is None:
+        return set()
+    out = {req.requester.lower()} if isinstance(req.requester, str) else set()
+    principal = getattr(req, "principal", None)
+    if principal is not None and principal.type == "user":
+        person = org.people.get(str(principal.id).lower())
+        if person:
+            out.add(person.github.lower())
+    if principal is not None and principal.type == "group" and principal.id in org.teams:
+        out |= {m.lower() for m in org.teams[principal.id].members}
+    return out
+
+
+def record_attestations(journal: Any, tree: Tree, paths: Iterable[str], org: OrgModel) -> int:
     """One durable-record line per entry of each merged review: ``reviewed``
-    (keep) or ``review-revoke``, with the run's approvers (who attested) and
-    the review file as the reason. Returns how many lines were written."""
+    (keep) or ``review-revoke``, with the review file as the reason and, as
+    approvers, the review PR's approvers who could attest that entry (not
+    its beneficiaries). Returns how many lines were written."""
     n = 0
-    for path in paths:
-        review = parse_review(path, tree.read_text(path))
-        for e in review.entries:
-            journal.event(REVIEWED if e.decision == "keep" else REVIEW_REVOKE, entry_grant(e), path, True)
-            n += 1
+    saved = journal.prov
+    try:
+        for path in paths:
+            review = parse_review(path, tree.read_text(path))
+            for e in review.entries:
+                req = load.read(tree, e.request).request if tree.exists(e.request) else None
+                mine = beneficiaries(req, org)
+                if saved.approvers is not None:
+                    journal.prov = replace(saved, approvers=tuple(a for a in saved.approvers
+                                                                  if a.lower() not in mine))
+                journal.event(REVIEWED if e.decision == "keep" else REVIEW_REVOKE, entry_grant(e), path, True)
+                n += 1
+    finally:
+        journal.prov = saved
     return n

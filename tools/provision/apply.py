@@ -150,7 +150,8 @@ def withdrawn_grants(files: list[load.RequestFile], org: OrgModel) -> dict[tuple
             continue
         first = next((f for f in rf.findings if f.rule in holds.REVOKING_RULES), None)
         for g in _grants_of(rf.request, org):
-            out[g.key] = f"{rf.path}: {first.message if first else 'withdrawn'} (the org model withdrew it)"
+            by = "an access review" if first and first.rule.startswith("review-") else "the org model"
+            out[g.key] = f"{rf.path}: {first.message if first else 'withdrawn'} ({by} withdrew it)"
     return out
 
 

@@ -19,7 +19,6 @@ from tools.core.repo import Tree
 from tools.policy.input import INPUT_VERSION
 from tools.provision import access_reviews as ar
 from tools.request import load
-from tools.review.rules_pr import _beneficiaries
 
 
 def review_paths(pr: PRContext) -> list[str]:
@@ -55,7 +54,7 @@ def entry_input(e: ar.Entry, base: Tree, org: OrgModel) -> dict[str, Any]:
     entry = org.catalog.get((e.kind, e.entitlement))
     out["tier"] = "service-account" if isinstance(req, load.ServiceAccount) else (
         entry.tier.value if entry is not None else "privileged")  # unknown: the strictest
-    out["beneficiaries"] = _beneficiaries(base, e.request, org)
+    out["beneficiaries"] = sorted(ar.beneficiaries(req, org))
     return out
 
 
