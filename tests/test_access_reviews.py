@@ -187,8 +187,23 @@ def test_statuses_from_dates():
         "    kind: aws-iam-group", "    entitlement: developers", '    target: "111111111111"', "    decision: keep", ""]))
     [s] = ar.statuses([rf], org, now, [], {BOB: merged}, {})
     assert s.state == "due" and s.due == datetime(2026, 6, 30, tzinfo=timezone.utc)
-    [s] = ar.statuses([rf], org, now, [keep], {BOB: merged}, {keep.path: datetime(2026, 6, 2, tzinfo=timezone.utc)})
-    assert s.state == "ok" and s.last_review.source == keep.path
+    at = {keep.path: datetime(2026, 6, 2, tzinfo=timezone.utc)}
+    attested = [records.Record(datetime(2026, 6, 2, tzinfo=timezone.utc), "r1", ar.REVIEWED, {}, BOB, None, 7,
+                               ("alice-acme",), True, None, raw={"reason": keep.path})]
+    [s] = ar.statuses([rf], org, now, [keep], {BOB: merged}, at, attested)
+    assert s.state == "ok" and s.last_review.source == keep.path and s.last_review.reviewers == ("alice-acme",)
+    # the same file on main with nobody recorded as attesting it (pushed past the gate): it restarts nothing
+    [s] = ar.statuses([rf], org, now, [keep], {BOB: merged}, at)
+    assert s.state == "due" and s.last_review is None
     later = datetime(2026, 6, 5, tzinfo=timezone.utc)  # the request changed after the review
-    [s] = ar.statuses([rf], org, now, [keep], {BOB: later}, {keep.path: datetime(2026, 6, 2, tzinfo=timezone.utc)})
+    [s] = ar.statuses([rf], org, now, [keep], {BOB: later}, at, attested)
     assert s.last_review is None and s.state == "ok"
+
+
+def test_attesters_are_independent_owners_and_security_for_privileged():
+    org = load(Tree(PROJECT))
+    bob = rload.read(Tree(PROJECT), BOB).request  # platform owns acme-dev; bob requested his own access
+    assert ar.attesters(["bob-acme", "alice-acme", "dave-acme"], bob, org) == ("alice-acme",)
+    sre = rload.read(Tree(PROJECT), SRE).request  # group:sre: every sre member benefits
+    assert ar.attesters(["niaj-acme", "olivia-acme"], sre, org) == ()
+    assert ar.attesters(["niaj-acme", "ivan-acme"], sre, org) == ("ivan-acme",)

@@ -199,7 +199,8 @@ def attestations(reviews: Iterable[ReviewFile], merged: dict[str, datetime], rec
     A review file counts from its merge (its commit on main); without one,
     from the date in its name. The durable record's ``reviewed`` and
     ``review-revoke`` lines (apply writes them on the merge of a review, see
-    ``record_attestations``) add who attested: the review PR's approvers."""
+    ``record_attestations``) say who attested; a ``keep`` nobody attested
+    does not count. A ``revoke`` counts from git alone: it only removes."""
     keep: dict[str, Attestation] = {}
     revoke: dict[str, Attestation] = {}
     who: dict[str, tuple[str, ...]] = {}
@@ -215,10 +216,17 @@ def attestations(reviews: Iterable[ReviewFile], merged: dict[str, datetime], rec
         if t is None:
             continue
         for e in rf.entries:
+            attesters = who.get(f"{rf.path}|{e.request}")
+            if e.decision == "keep" and not attesters:
+                # A keep extends access: it counts only when apply recorded an
+                # attester for it (an approver of the merged review PR who may
+                # attest that grant). A review file pushed past the gate, or
+                # approved only by beneficiaries, restarts nothing.
+                continue
             table = keep if e.decision == "keep" else revoke
             prev = table.get(e.request)
             if prev is None or t > prev.time:
-                table[e.request] = Attestation(t, who.get(f"{rf.path}|{e.request}"), rf.path)
+                table[e.request] = Attestation(t, attesters, rf.path)
     return keep, revoke
 
 
@@ -368,11 +376,31 @@ def beneficiaries(req: AccessRequest | ServiceAccount | None, org: OrgModel) -> 
     return out
 
 
+def attesters(approvers: Iterable[str], req: AccessRequest | ServiceAccount | None, org: OrgModel
+              ) -> tuple[str, ...]:
+    """The approvers who attest a request's grants, as the review policy
+    counts them: members of its owning team (or of the security team) who do
+    not benefit from it; for privileged access, only when one of them is in
+    the security team. Empty: nobody attested it."""
+    if req is None:
+        return ()
+    security = org.security_team
+    team = _owning_team(req, org, org.target(req.provider, req.target if isinstance(req, ServiceAccount)
+                                             else (req.grants[0].target if req.grants else "")))
+    members = {m.lower() for t in (team, security) if t in org.teams for m in org.teams[t].members}
+    sec = {m.lower() for m in org.teams[security].members} if security in org.teams else set()
+    mine = beneficiaries(req, org)
+    found = tuple(sorted(a for a in approvers if a.lower() in members and a.lower() not in mine))
+    if tier_of(req, org) == "privileged" and not any(a.lower() in sec for a in found):
+        return ()
+    return found
+
+
 def record_attestations(journal: Any, tree: Tree, paths: Iterable[str], org: OrgModel) -> int:
     """One durable-record line per entry of each merged review: ``reviewed``
     (keep) or ``review-revoke``, with the review file as the reason and, as
-    approvers, the review PR's approvers who could attest that entry (not
-    its beneficiaries). Returns how many lines were written."""
+    approvers, the review PR's approvers who attest that entry (``attesters``).
+    Returns how many lines were written."""
     n = 0
     saved = journal.prov
     try:
@@ -380,10 +408,8 @@ def record_attestations(journal: Any, tree: Tree, paths: Iterable[str], org: Org
             review = parse_review(path, tree.read_text(path))
             for e in review.entries:
                 req = load.read(tree, e.request).request if tree.exists(e.request) else None
-                mine = beneficiaries(req, org)
                 if saved.approvers is not None:
-                    journal.prov = replace(saved, approvers=tuple(a for a in saved.approvers
-                                                                  if a.lower() not in mine))
+                    journal.prov = replace(saved, approvers=attesters(saved.approvers, req, org))
                 journal.event(REVIEWED if e.decision == "keep" else REVIEW_REVOKE, entry_grant(e), path, True)
                 n += 1
     finally:
