@@ -207,3 +207,13 @@ def test_attesters_are_independent_owners_and_security_for_privileged():
     sre = rload.read(Tree(PROJECT), SRE).request  # group:sre: every sre member benefits
     assert ar.attesters(["niaj-acme", "olivia-acme"], sre, org) == ()
     assert ar.attesters(["niaj-acme", "ivan-acme"], sre, org) == ("ivan-acme",)
+
+
+def test_a_broken_review_file_on_main_is_one_line_and_exit_1(repo):
+    repo.write("reviews/2026-11-22/platform.yaml", "kind: AccessReview\nteam: platform\ngrants:\n  - decision: maybe\n")
+    repo.write("reviews/notes.yaml", "a: [unclosed\n")
+    repo.commit("broken reviews")
+    res = repo.run_process("review", "open", "--dry-run")
+    assert res.code == 1 and "Traceback" not in res.out + res.err
+    assert "reviews/2026-11-22/platform.yaml:4: grant 1 needs request" in res.out
+    assert "reviews/notes.yaml" in res.out

@@ -42,9 +42,12 @@ def run(args, ctx) -> int:
     current = [rf for rf in files if all(f.rule == validate.INCOMPLETE_IMPORT for f in rf.findings)]
     found = access_reviews.review_state(tree, current, org, ctx.now, records.read_all(ctx.root))
     reviews = job.proposals(found, org, ctx.now)
+    # a review file on main that cannot be read decides nothing: said loudly, exit 1
+    broken = [p for r in access_reviews.read_reviews(tree) for p in r.problems]
     report: dict = {"due": [_status_json(s) for r in reviews for s in r.due],
                     "overdue": [_status_json(s) for s in found if s.state == "overdue"],
-                    "opened": [], "waiting": [], "reminded": [], "skipped": [], "errors": []}
+                    "opened": [], "waiting": [], "reminded": [], "skipped": [],
+                    "errors": [f"{p} (this review decides nothing until it is fixed)" for p in broken]}
     gh = None
     if args.dry_run:
         report["skipped"].append("dry run: no PR opened, no reminder sent")

@@ -51,7 +51,9 @@ _review := input.review if is_object(input.review)
 
 _entries := [e | some e in _review.entries; is_object(e)]
 
-_author := lower(input.pr.author) if is_string(input.pr.author) else := ""
+default _author := ""
+
+_author := lower(input.pr.author) if is_string(input.pr.author)
 
 _logins(xs) := {u | some x in xs; is_string(x); u := lower(x)}
 
