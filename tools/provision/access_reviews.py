@@ -378,22 +378,29 @@ def beneficiaries(req: AccessRequest | ServiceAccount | None, org: OrgModel) -> 
 
 def attesters(approvers: Iterable[str], req: AccessRequest | ServiceAccount | None, org: OrgModel
               ) -> tuple[str, ...]:
-    """The approvers who attest a request's grants, as the review policy
-    counts them: members of its owning team (or of the security team) who do
-    not benefit from it; for privileged access, only when one of them is in
-    the security team. Empty: nobody attested it."""
+    """The approvers who attest a request's grants, counted as the review
+    policy counts them (access.rules.access_reviews; a test compares the
+    two): members of its owning team who do not benefit from it, or of the
+    security team when the whole owning team benefits; privileged access
+    also needs an independent security member. Empty: nobody attested it."""
     if req is None:
         return ()
     security = org.security_team
     team = _owning_team(req, org, org.target(req.provider, req.target if isinstance(req, ServiceAccount)
                                              else (req.grants[0].target if req.grants else "")))
-    members = {m.lower() for t in (team, security) if t in org.teams for m in org.teams[t].members}
-    sec = {m.lower() for m in org.teams[security].members} if security in org.teams else set()
+
+    def members(key: str) -> set[str]:
+        return {m.lower() for m in org.teams[key].members} if key in org.teams else set()
+
     mine = beneficiaries(req, org)
-    found = tuple(sorted(a for a in approvers if a.lower() in members and a.lower() not in mine))
-    if tier_of(req, org) == "privileged" and not any(a.lower() in sec for a in found):
+    pool = (members(team) - mine) or (members(security) - mine)
+    given = {a.lower() for a in approvers}
+    found = given & pool
+    from_security = given & (members(security) - mine)
+    if not found or (tier_of(req, org) == "privileged" and not from_security):
         return ()
-    return found
+    privileged = tier_of(req, org) == "privileged"
+    return tuple(sorted(found | (from_security if privileged else set())))
 
 
 def record_attestations(journal: Any, tree: Tree, paths: Iterable[str], org: OrgModel) -> int:
