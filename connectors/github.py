@@ -394,6 +394,12 @@ class GitHubConnector:
         return self._call(f"list pull requests from {branch}", lambda: any(
             True for _ in self._repo.get_pulls(state="all", head=head)))
 
+    def open_pulls_from(self, prefix: str) -> list[int]:
+        """Open PRs whose head branch starts with ``prefix``: how the access
+        review job finds a team's review still waiting, whatever its date."""
+        return self._call("list open pull requests", lambda: sorted(
+            p.number for p in self._repo.get_pulls(state="open") if p.head.ref.startswith(prefix)))
+
     def _put_file(self, branch: str, path: str, text: str | None, message: str) -> None:
         try:
             current = self._call(f"read {path}", lambda: self._repo.get_contents(path, ref=branch))

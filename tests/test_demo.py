@@ -23,6 +23,8 @@ def test_demo_runs_the_whole_loop_and_leaves_nothing_running(tmp_path):
                      'timestamp("2026-11-22T17:00:00Z")',                      # GCP enforces expiry
                      "extra user:heidi@acme.example", "fixed 1 drifted", "issue #",  # console drift
                      "revoked user:frank@acme.example", "expired access request",   # expiry + cleanup PR
-                     "Who has access in gcp/acme-data-prod", "Access history of user:frank@acme.example"):
+                     "Who has access in gcp/acme-data-prod", "Access history of user:frank@acme.example",
+                     "review open", "revoked by its owners in access review",      # access review: revoke
+                     "reviewed 2026-11-23 by carol-acme", "access review overdue"):  # keep; overdue enforced
         assert expected in out, expected
     assert list(tmp_path.iterdir()) == [], "the temporary repository is removed"

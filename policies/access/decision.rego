@@ -31,6 +31,8 @@ _found contains v if some v in data.access.rules.rule_changes.deny
 
 _found contains v if some v in data.access.rules.removals.deny
 
+_found contains v if some v in data.access.rules.access_reviews.deny
+
 _waived contains w if {
 	some v in _found
 	w := waivers.waived(v)
@@ -48,6 +50,8 @@ _required := data.access.rules.approvals.required
 _required := data.access.rules.rule_changes.required
 
 _required := data.access.rules.removals.required
+
+_required := data.access.rules.access_reviews.required
 
 default _post_incident_review := false
 

@@ -18,6 +18,7 @@ from string import Template
 
 from tools.audit.controls import SAFEGUARDS, covering
 from tools.audit.revocations import Revocation
+from tools.audit.reviews import Coverage
 from tools.audit.who_has import Row
 from tools.core.model import Grant, Target
 from tools.core.orgmodel import OrgModel
@@ -63,6 +64,7 @@ class Report:
     commit: str
     live: list[LiveFinding] | None = None  # None: the clouds were not read (no --live)
     revocations: list[Revocation] = field(default_factory=list)  # from the durable record, newest first
+    reviews: Coverage | None = None  # access-review coverage (tools.audit.reviews)
 
     @property
     def principals(self) -> list[str]:
@@ -71,7 +73,8 @@ class Report:
     def record(self, row: Row) -> dict:
         out = row.as_json()
         out["environment"] = row.target.environment
-        out["last_review"] = last_review(row)
+        out["last_review"] = last_review(row, self.reviews)
+        out["access_review"] = self.reviews.last_review(row.grant.request) if self.reviews else None
         out["safeguards"] = covering(row.grant, row.target, self.org)
         return out
 
@@ -85,6 +88,7 @@ class Report:
             "safeguards": [s.as_json() for s in SAFEGUARDS],
             **({"live": [f.as_json() for f in self.live]} if self.live is not None else {}),
             "revocations": [v.as_json() for v in self.revocations],
+            **({"review_coverage": self.reviews.as_json()} if self.reviews is not None else {}),
         }
 
     def as_csv(self) -> str:
@@ -117,7 +121,8 @@ class Report:
         cells = "".join(f"<tr><th class=\"tier-{escape(t)}\">{escape(t)}</th><td>{n}</td></tr>"
                         for t, n in sorted(tiers.items(), key=lambda kv: -TIER_ORDER.get(kv[0], 0)))
         return (f"<table class=\"summary\"><tr><th>tier</th><th>grants</th></tr>{cells}</table>"
-                f"<p>{len(soon)} grant(s) expire within 7 days; approvers unknown for {unknown} grant(s).</p>")
+                f"<p>{len(soon)} grant(s) expire within 7 days; approvers unknown for {unknown} grant(s).</p>"
+                + (f"<p>{escape(self.reviews.text())}</p>" if self.reviews is not None else ""))
 
     def _graph(self) -> str:
         principals = self.principals[:GRAPH_LIMIT]
@@ -261,8 +266,13 @@ class Report:
                 f"<tbody>{rows}</tbody></table>")
 
 
-def last_review(row: Row) -> str:
-    """When the request's current content was merged through review, and by whom."""
+def last_review(row: Row, reviews: Coverage | None = None) -> str:
+    """The grant's last access review and who attested it; without one, when
+    the request's current content was merged through review, and by whom."""
+    attested = reviews.last_review(row.grant.request) if reviews is not None else None
+    if attested is not None:
+        who = ", ".join(attested["reviewers"]) if attested["reviewers"] else "attesters not recorded"
+        return f"{attested['time'][:10]} access review ({who})"
     p = row.prov
     if p is None or p.merged_at is None:
         return "not in git history"

@@ -82,7 +82,7 @@ class Evidence:
         for r in records.read_all(root, record_path):
             if r.pr is not None and r.approvers is not None:
                 ev.approvers_by_pr[r.pr] = r.approvers
-            if r.ok:
+            if r.ok and r.action not in ("reviewed", "review-revoke"):  # attestations are not applies
                 g = r.grant
                 key = (g.get("provider"), g.get("target"), g.get("principal"), g.get("kind"), g.get("entitlement"))
                 ev.applied[key] = max(r.time, ev.applied.get(key, r.time))

@@ -17,11 +17,11 @@ from pathlib import Path
 from rich.markup import escape
 
 from tools.core.errors import EXIT_FINDING, EXIT_OK, UsageError
-from tools.core.repo import git
+from tools.core.repo import Tree, git
 from tools.core.output import console, emit_json
 from tools.core.repo import require_commit
 from tools.core.tables import print_table
-from tools.provision import freshness, marker
+from tools.provision import access_reviews, freshness, marker
 from tools.provision import record as records
 from tools.provision import held as held_store
 from tools.provision import trust
@@ -91,6 +91,9 @@ def run(args, ctx) -> int:
             for h in plan.held_files:
                 journal.held(h.path, h.why)
             results = execute(plan, planned.connectors, journal=journal)
+            # who attested which grants in the access reviews this merge brought (tools.provision.access_reviews)
+            access_reviews.record_attestations(journal, Tree(ctx.root),
+                                               access_reviews.added_reviews(ctx.root, since, head), planned.org)
         finally:  # even when interrupted: what was written reaches the durable record
             problem = records.publish(ctx.root, journal)
             if problem:

@@ -14,6 +14,7 @@ from pathlib import Path
 from rich.markup import escape
 from rich.table import Table
 
+from tools.audit import reviews as audit_reviews
 from tools.audit import history as audit_history
 from tools.audit import revocations
 from tools.audit import who_has as audit
@@ -216,10 +217,11 @@ def _report(args, ctx, fmt: str, record: Path | None) -> int:
     found = audit.rows(ctx.root, org, ctx.now, evidence)
     targets = sorted(org.targets.values(), key=lambda t: (t.provider, t.name))
     commit = git(ctx.root, "rev-parse", "HEAD", check=False).strip() or "uncommitted"
+    all_records = records.read_all(ctx.root, record)
     report = Report(sorted(found, key=lambda r: (r.grant.provider, r.target.name, r.grant.principal,
                                                  r.grant.kind, r.grant.entitlement)),
                     targets, org, ctx.now, commit, _live_findings(ctx, targets, found) if args.live else None,
-                    revocations.log(records.read_all(ctx.root, record)))
+                    revocations.log(all_records), reviews=audit_reviews.coverage(ctx.root, org, ctx.now, all_records))
     if fmt == "html":
         text = report.as_html()
     elif fmt == "csv":
@@ -236,8 +238,9 @@ def _report(args, ctx, fmt: str, record: Path | None) -> int:
         for r in report.rows:
             table.add_row(f"{r.grant.provider}/{r.target.name}", escape(r.grant.principal),
                           escape(r.grant.entitlement), r.tier, _day(r.grant.expires), escape(r.owner),
-                          escape(last_review(r)))
+                          escape(last_review(r, report.reviews)))
         print_table(_out(), table)
+        _out().print(escape(report.reviews.text()))
         return EXIT_OK
     if args.output:
         try:

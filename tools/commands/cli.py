@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "codeowners": ("tools.commands.codeowners", "write .github/CODEOWNERS from the org model"),
     "check-pr": ("tools.commands.check_pr", "the pull-request check: validate, evaluate, plan, comment"),
     "setup-repo": ("tools.commands.setup_repo", "configure branch protection the pipeline relies on"),
+    "review": ("tools.commands.review", "open access reviews: one PR per owning team with grants due"),
     "teams": ("tools.commands.teams", "team membership as code: teams check|plan|apply"),
     "request": ("tools.commands.request", "scaffold a new access request"),
     "sandbox": ("tools.commands.sandbox", "start or stop the loopback cloud emulators"),

@@ -18,6 +18,7 @@ from tools.core.errors import EXIT_FINDING, EXIT_OK, FindingError
 from tools.core.output import console, emit_json
 from tools.core.repo import Tree
 from tools.jobs import expire
+from tools.provision import access_reviews
 from tools.provision import desired as state
 from tools.provision import freshness, held
 from tools.provision import record as records
@@ -49,13 +50,15 @@ def run(args, ctx) -> int:
     org = orgmodel.load(view.rules_tree(ctx.root))
     files = view.overrides.apply(load.read_all(tree))
     validate.validate(files, org, ctx.now)
+    history = list(records.read_all(ctx.root))
+    access_reviews.mark_tree(tree, files, org, ctx.now, history)  # revoked or overdue in an access review
     desired_keys = {g.key for g in state.desired(files, org, ctx.now).grants}
-    expired = expire.expired_requests(files, org, ctx.now)
+    expired = expire.expired_requests(files, org, ctx.now) + expire.review_withdrawn(files, org, ctx.now)
     targets = select_targets(org, provider_list(args.provider))
     connectors = Connectors(org)
     unreadable: dict[tuple[str, str], str] = {}
     live = read_live(targets, connectors, failed=unreadable)  # one target's trouble stays there
-    created = records.created_grants(records.read_all(ctx.root))
+    created = records.created_grants(history)
     plan = Plan(expire.revocations(expired, desired_keys, live, targets, created, ctx.now), [],
                 _counts(live), targets)
     notes: list[str] = _held_notes(view)
@@ -183,9 +186,10 @@ def _cleanup_pr(gh, expired: list[expire.Expired], ctx) -> int | None:
     if not expired:
         return None
     paths = sorted(e.file.path for e in expired)
-    body = ("These access requests have expired and their access has been revoked. Merging removes the "
-            "files from `main`; git history keeps them for audit.\n\n"
-            + "\n".join(f"- `{p}`" for p in paths)
+    body = ("These access requests have expired, or an access review withdrew them, and their access has been "
+            "revoked. Merging removes the files from `main`; git history keeps them for audit.\n\n"
+            + "\n".join(f"- `{e.file.path}`" + (f": {e.reason}" if e.reason else "")
+                         for e in sorted(expired, key=lambda e: e.file.path))
             + "\n\nTo keep any of this access, open a new request instead; it goes through review again.\n")
     return gh.open_pull_request(CLEANUP_BRANCH.format(date=f"{ctx.now:%Y-%m-%d}"),
                                 f"Remove {len(paths)} expired access request(s)", body,

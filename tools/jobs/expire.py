@@ -24,6 +24,7 @@ from tools.request.load import AccessRequest, RequestFile, ServiceAccount, path_
 class Expired:
     file: RequestFile
     grants: tuple[Grant, ...]
+    reason: str | None = None  # set when withdrawn by an access review rather than by its expiry
 
 
 def expired_requests(files: list[RequestFile], org: OrgModel, now: datetime) -> list[Expired]:
@@ -33,6 +34,23 @@ def expired_requests(files: list[RequestFile], org: OrgModel, now: datetime) -> 
         if req is None or req.expires is None or req.expires > now:
             continue
         out.append(Expired(rf, tuple(_grants_of(req, org))))
+    return out
+
+
+REVIEW_RULES = ("review-revoked", "review-overdue")  # tools.provision.access_reviews
+
+
+def review_withdrawn(files: list[RequestFile], org: OrgModel, now: datetime) -> list[Expired]:
+    """Requests an access review withdrew (revoked by the owners, or overdue
+    past the deadline) that have not expired anyway: revoked and cleaned up
+    like expired ones, with the review as the reason."""
+    out = []
+    for rf in files:
+        req = rf.request
+        first = next((f for f in rf.findings if f.rule in REVIEW_RULES), None)
+        if req is None or first is None or (req.expires is not None and req.expires <= now):
+            continue
+        out.append(Expired(rf, tuple(_grants_of(req, org)), f"{first.message} ({rf.path})"))
     return out
 
 
@@ -56,7 +74,7 @@ def revocations(expired: list[Expired], desired_keys: set, live: list[Grant],
     targets are left alone unless the record shows the pipeline created the
     grant there. An identity already disabled is not disabled again.
     """
-    why = {g.key: f"expired {format_expiry(g.expires)} ({e.file.path})" for e in expired for g in e.grants}
+    why = {g.key: e.reason or f"expired {format_expiry(g.expires)} ({e.file.path})" for e in expired for g in e.grants}
     for key, g in (created or {}).items():
         ends = _when(g.get("expires"))
         if key not in why and ends is not None and now is not None and ends <= now:

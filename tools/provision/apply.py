@@ -19,6 +19,7 @@ from tools.core.orgmodel import OrgModel
 from tools.core.repo import Tree, git
 from tools.policy.input import PreloadedTree, read_texts
 from tools.core.expiry import format_expiry
+from tools.provision import access_reviews
 from tools.provision import desired as state
 from tools.provision import holds
 from tools.provision.held import Overrides, TrustedView
@@ -64,11 +65,12 @@ def changed_targets(root, since: str, org: OrgModel) -> set[tuple[str, str]] | N
     if not since.strip("0") or not git(root, "rev-parse", "--verify", "--quiet", f"{since}^{{commit}}",
                                        check=False).strip():
         return None  # first push to a branch (before = 0000…) or unknown commit: everything
-    out = git(root, "diff", "--name-only", "--no-renames", f"{since}", "--", "requests", orgmodel.DATA_DIR)
+    out = git(root, "diff", "--name-only", "--no-renames", f"{since}", "--", "requests", orgmodel.DATA_DIR,
+              access_reviews.REVIEWS_DIR)
     touched: set[tuple[str, str]] = set()
     for path in out.splitlines():
-        if path.startswith(orgmodel.DATA_DIR + "/"):
-            return None
+        if path.startswith((orgmodel.DATA_DIR + "/", access_reviews.REVIEWS_DIR + "/")):
+            return None  # a review can withdraw grants of any target its team owns
         provider, target_name, _ = load.path_parts(path)
         target = org.target(provider, target_name)
         if target is not None:
@@ -118,9 +120,11 @@ def desired_files(tree: Tree, org: OrgModel, now: datetime, folders: set[str] | 
     ``held`` files (changes apply could not re-verify) count at their last
     approved content (tools/provision/held.py)."""
     if folders is not None:
-        return load_folders(tree, folders, org, now, held=held)
-    files = held.apply(load.read_all(tree)) if held else load.read_all(tree)
-    validate.validate(files, org, now)
+        files = load_folders(tree, folders, org, now, held=held)
+    else:
+        files = held.apply(load.read_all(tree)) if held else load.read_all(tree)
+        validate.validate(files, org, now)
+    access_reviews.mark_tree(tree, files, org, now)  # reviews/ withdraw what owners revoked or left overdue
     return files
 
 
@@ -146,7 +150,8 @@ def withdrawn_grants(files: list[load.RequestFile], org: OrgModel) -> dict[tuple
             continue
         first = next((f for f in rf.findings if f.rule in holds.REVOKING_RULES), None)
         for g in _grants_of(rf.request, org):
-            out[g.key] = f"{rf.path}: {first.message if first else 'withdrawn'} (the org model withdrew it)"
+            by = "an access review" if first and first.rule.startswith("review-") else "the org model"
+            out[g.key] = f"{rf.path}: {first.message if first else 'withdrawn'} ({by} withdrew it)"
     return out
 
 

@@ -81,7 +81,9 @@ EXPIRED = "expiry-past"
 # tools.provision.holds revokes on these and holds on every other finding.
 REVOKING = frozenset({WITHDRAWN, EXPIRED, "principal-unknown", "catalog-not-requestable",
                       "identity-owner-unknown", "identity-expiry-too-long", "expiry-too-long",
-                      "break-glass-too-long"})
+                      "break-glass-too-long",
+                      # tools.provision.access_reviews: the owners revoked it, or its review is overdue
+                      "review-revoked", "review-overdue"})
 
 
 def _incomplete_import(rf: RequestFile, req: AccessRequest | ServiceAccount) -> None:

@@ -22,7 +22,8 @@ from tools.core.pr_context import PRContext
 from tools.provision.plan import Plan
 
 APPROVAL_RULES = frozenset({"approval-owner-missing", "approval-security-missing", "approval-not-independent",
-                            "rules-change-approval-missing", "removal-approval-missing"})
+                            "rules-change-approval-missing", "removal-approval-missing",
+                            "review-approval-missing"})
 # The request field a policy rule is about, so an annotation lands on its line.
 RULE_FIELDS: dict[str, tuple[str, ...]] = {
     "expiry-missing": (), "expiry-past": ("expires",), "expiry-too-long": ("expires",),
@@ -110,6 +111,7 @@ class FileResult:
     asks: list[Ask] = field(default_factory=list)
     details: list[str] = field(default_factory=list)  # plain sentences (rules change: who joins which team)
     kind: str = "request"  # request | removal (a request file deleted or moved) | rules (files outside requests/)
+    # | review (a file under reviews/: an access review, tools.review.access_review_pr)
 
     def as_json(self) -> dict[str, Any]:
         return {"file": self.file, "allow": self.allow, "status": self.status,
@@ -304,7 +306,8 @@ def extra_result(file: str, result: Mapping[str, Any], pr: PRContext, org: Org,
     else:
         notes = review_notes(pr, {}, required, org, logins_by_email) if required else []
         asks = asks_for(required, notes, org)
-    kind = "rules" if required.get("kind") == "rules" or details is not None else "removal"
+    kind = ("rules" if required.get("kind") == "rules" or details is not None else
+            "review" if required.get("kind") == "review" else "removal")
     return FileResult(file, allow, status, violations, [], list(result.get("waived", [])), False, required,
                       {}, notes, asks if status == "needs-approval" else [], list(details or []), kind)
 

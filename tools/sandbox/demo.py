@@ -32,6 +32,7 @@ from tools.core.errors import UsageError
 from tools.core.tables import print_table
 
 START = datetime(2026, 11, 22, 9, 0, tzinfo=timezone.utc)  # the samples are valid then
+MAIN_AGE = timedelta(days=100)  # how long before START main's requests were merged
 # The sample access repository ships as package data (links to the checkout's
 # own folders, copied into the wheel), so the demo runs from any directory.
 SAMPLE = (("policies", "policies"), ("requests", "requests"), ("github", ".github"))
@@ -77,6 +78,8 @@ class World:
     now: datetime = START
     pr: int = 0
     frank_expires: datetime = START
+    review_pr: int = 0
+    review_file: str = ""
     steps: list[str] | None = None  # titles of the steps run, for --format json
 
     def git(self, *args: str) -> str:
@@ -122,9 +125,13 @@ def _make_repo(dest: Path) -> None:
     for packaged, name in SAMPLE:
         with resources.as_file(sample / packaged) as src:
             shutil.copytree(src, dest / name)
+    # Merged a little over three months before the demo's clock: the access
+    # reviews of sensitive roles and service accounts (every 90 days) are due.
+    stamp = (START - MAIN_AGE).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+    env = {**os.environ, "GIT_AUTHOR_DATE": stamp, "GIT_COMMITTER_DATE": stamp}
     for args in (["init", "-q", "-b", "main"], ["config", "user.email", "demo@acme.example"],
                  ["config", "user.name", "Acme"], ["add", "-A"], ["commit", "-q", "-m", "Acme's access today"]):
-        subprocess.run(["git", "-C", str(dest), *args], check=True, capture_output=True)
+        subprocess.run(["git", "-C", str(dest), *args], check=True, capture_output=True, env=env)
 
 
 def run_demo(console: Console, cli: Callable[[list[str]], int],
@@ -151,7 +158,8 @@ def run_demo(console: Console, cli: Callable[[list[str]], int],
                 gh.add_team(team.github_team.split("/", 1)[1], list(team.members))
             steps: list[Callable[[World, object, object], None]] = [
                 step_baseline, step_pr_denied, step_pr_fixed, step_approved, step_merge_apply,
-                step_console_drift, step_expiry, step_audit]
+                step_console_drift, step_expiry, step_audit, step_review_open, step_review_merged,
+                step_review_overdue]
             for step in steps:
                 step(world, sandbox, gh)
         elapsed = time.monotonic() - started
@@ -358,3 +366,94 @@ def step_audit(world: World, sandbox, gh) -> None:
         res = world.run(*args)
         _expect(res, 0, " ".join(args))
         world.console.print(res.out.rstrip())
+
+
+REVIEW_PLATFORM = "reviews/{date}/platform.yaml"
+CAROL_PATH = "requests/aws/acme-staging/carol-poweruser.yaml"
+
+
+def step_review_open(world: World, sandbox, gh) -> None:
+    _title(world, 9, "The access review: owners confirm what is still needed",
+           "Sensitive roles and service accounts are reviewed every 90 days. The scheduled job opens one "
+           "PR per owning team with a file listing each grant due, every entry `keep`.")
+    world.now = START + timedelta(days=1)
+    world.shell("review open")
+    res = world.run("review", "open", "--format", "json")
+    _expect(res, 0, "review open")
+    doc = res.json()
+    for o in doc["opened"]:
+        world.console.print(f"PR #{o['pr']} for team {o['team']}: {o['file']} — " + ", ".join(o["requests"]))
+    platform = next(o for o in doc["opened"] if o["team"] == "platform")
+    world.review_pr = platform["pr"]
+    # the platform owners mark carol's PowerUser revoke and keep the rest
+    text = gh.branches[gh.pulls[platform["pr"]].head_ref]["files"][platform["file"]].decode()
+    lines, in_carol = [], False
+    for line in text.splitlines():
+        if line.startswith("  - request:"):
+            in_carol = CAROL_PATH in line
+        if in_carol and line.strip() == "decision: keep":
+            line = line.replace("keep", "revoke")
+        lines.append(line)
+    world.review_file = platform["file"]
+    base = world.git("rev-parse", "main")
+    world.git("checkout", "-q", "-b", "review/platform")
+    (world.repo / platform["file"]).parent.mkdir(parents=True, exist_ok=True)
+    (world.repo / platform["file"]).write_text("\n".join(lines) + "\n")
+    world.git("add", "--", platform["file"])
+    world.git("commit", "-q", "-m", "carol's PowerUser is no longer needed")
+    head = world.git("rev-parse", "HEAD")
+    pr = gh.pulls[platform["pr"]]
+    pr.head_sha, pr.base_sha, pr.files = head, base, gh._files([(platform["file"], "added")])
+    event = world.repo.parent / "event.json"
+    event.write_text(json.dumps({"pull_request": {"number": pr.number, "base": {"sha": base}, "head": {"sha": head}}}))
+    os.environ["GITHUB_EVENT_PATH"] = str(event)
+    os.environ["ACCESSCTL_BASE_SHA"] = base
+    world.console.print("The platform owners change carol's entry to `decision: revoke`. carol-acme approves: "
+                        "that attests the service account, never her own access. Then alice-acme (who "
+                        "requested the service account) approves:")
+    gh.add_review(pr.number, "carol-acme", "APPROVED", head)
+    _check(world, gh, pr.number, 1)
+    gh.add_review(pr.number, "alice-acme", "APPROVED", head)
+    _check(world, gh, pr.number, 0)
+
+
+def step_review_merged(world: World, sandbox, gh) -> None:
+    _title(world, 10, "The review merges: revoked access goes at once, the rest is attested",
+           "Review files are inputs of the desired state: apply revokes what the owners marked `revoke` and "
+           "records who attested the grants they kept.")
+    before = world.git("rev-parse", "main")
+    world.git("checkout", "-q", "main")
+    world.git("merge", "-q", "--no-ff", "review/platform", "-m",
+              f"Merge pull request #{world.review_pr} from acme/review/platform")
+    gh.merge(world.review_pr, world.git("rev-parse", "HEAD"))
+    world.shell(f"apply --since {before[:7]}")
+    res = world.run("apply", "--since", before, "--format", "json")
+    _expect(res, 0, "apply --since")
+    for r in res.json()["results"]:
+        world.console.print(f"  [red]revoked[/] {r['principal']} {r['target']} — {r['reason']}")
+    world.shell("audit report --format json")
+    doc = world.run("audit", "report", "--format", "json").json()
+    for row in doc["rows"]:
+        if row.get("access_review"):
+            a = row["access_review"]
+            world.console.print(f"  kept: {row['principal']} {row['entitlement']} — reviewed {a['time'][:10]} "
+                                f"by {', '.join(a['reviewers'] or ['?'])}")
+    cov = doc["review_coverage"]
+    world.console.print(f"review coverage: {cov['reviewed_on_time']} reviewed on time, {cov['due']} due, "
+                        f"{cov['overdue']} overdue, {cov['revoked_by_review']} revoked by review")
+
+
+def step_review_overdue(world: World, sandbox, gh) -> None:
+    _title(world, 11, "Nobody reviewed the data team's grants: past the deadline they go",
+           "An overdue review leaves the desired state like an expired grant: the expire job revokes it and "
+           "its cleanup PR removes the files.")
+    world.now = START + timedelta(days=6)  # the deadline (due + 14 days) has passed
+    world.shell("expire")
+    res = world.run("expire", "--format", "json")
+    _expect(res, 0, "expire")
+    doc = res.json()
+    for r in doc["revoked"]:
+        world.console.print(f"  [red]revoked[/] {r['principal']} {r['target']} — {r['reason']}")
+    if doc["cleanup_pr"]:
+        pr = gh.pulls[doc["cleanup_pr"]]
+        world.console.print(f"PR #{pr.number} opened: {pr.title}")

@@ -24,6 +24,7 @@ _other_files contains p if {
 	p := f.path
 	is_string(p)
 	not _request_path(p)
+	not _review_path(p)
 }
 
 _other_files contains p if {
@@ -31,6 +32,7 @@ _other_files contains p if {
 	p := object.get(f, "previous_path", null)
 	is_string(p)
 	not _request_path(p)
+	not _review_path(p)
 }
 
 _request_files contains p if {
@@ -43,6 +45,33 @@ _request_files contains p if {
 	some f in input.pr.files
 	p := object.get(f, "previous_path", null)
 	_request_path(p)
+}
+
+# A review PR adds a file under reviews/ and may delete the request files
+# it revokes: when every request-file change of the PR is a deletion,
+# reviews/ is not "other" here, and rules/access_reviews judges the PR with
+# its own, narrower allow-list. A PR adding or changing a request file
+# still may not touch reviews/.
+_review_path(p) if {
+	startswith(p, "reviews/")
+	_only_request_deletions
+}
+
+_only_request_deletions if {
+	every f in input.pr.files {
+		_deletion_or_not_request(f)
+	}
+}
+
+_deletion_or_not_request(f) if {
+	is_string(f.path)
+	not _request_path(f.path)
+	not _request_path(object.get(f, "previous_path", null))
+}
+
+_deletion_or_not_request(f) if {
+	f.status == "removed"
+	object.get(f, "previous_path", null) == null
 }
 
 _pr_number := n if {

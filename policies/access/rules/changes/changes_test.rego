@@ -39,3 +39,11 @@ test_deny_pr_mixes_rules_and_requests_renamed_out_of_requests if {
 	expected := {fixtures.violation(changes._rules, "pr-mixes-rules-and-requests", "PR #12 changes request files and also docs/old.yaml")}
 	changes.deny == expected with input as inp with data.org as fixtures.org
 }
+
+test_allow_review_pr_deleting_request_files_it_revokes if {
+	inp := object.union(fixtures.input_for(fixtures.user_request), {"pr": object.union(_pr([]), {"files": [
+		{"path": "reviews/2026-11-22/platform.yaml", "status": "added"},
+		{"path": "requests/aws/acme-dev/req.yaml", "status": "removed"},
+	]})})
+	count(changes.deny) == 0 with input as inp with data.org as fixtures.org
+}
