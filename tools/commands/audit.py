@@ -217,7 +217,7 @@ def _report(args, ctx, fmt: str, record: Path | None) -> int:
     found = audit.rows(ctx.root, org, ctx.now, evidence)
     targets = sorted(org.targets.values(), key=lambda t: (t.provider, t.name))
     commit = git(ctx.root, "rev-parse", "HEAD", check=False).strip() or "uncommitted"
-    all_records = records.read_all(ctx.root, record)
+    all_records = list(records.read_all(ctx.root, record))  # read once, used twice
     report = Report(sorted(found, key=lambda r: (r.grant.provider, r.target.name, r.grant.principal,
                                                  r.grant.kind, r.grant.entitlement)),
                     targets, org, ctx.now, commit, _live_findings(ctx, targets, found) if args.live else None,
