@@ -16,6 +16,7 @@ import pytest
 import yaml
 from conftest import PROJECT
 
+from tools.core import orgmodel, orgschema
 from tools.core.repo import Tree
 from tools.request import load
 
@@ -86,3 +87,28 @@ def test_the_fast_path_gives_the_same_findings_as_jsonschema(tmp_path, monkeypat
     valid = [p for p in written if not slow[p]]
     assert len(valid) >= 200 and len(written) - len(valid) >= 500, len(valid)
     assert sum("\\" not in (tmp_path / p).read_text() for p in valid) >= 150
+
+
+@pytest.mark.skipif(orgschema._fast_validator() is None, reason="jsonschema-rs is not installed")
+def test_the_org_model_fast_path_gives_the_same_findings(monkeypatch):
+    """The same for the org model: generated variants of the sample model
+    (values dropped, retyped, odd strings including the control characters
+    only Python's \\s matches) get the same findings both ways."""
+    raw, found = orgmodel.read(Tree(PROJECT))
+    assert not found
+    rng = random.Random(11)
+    variants = [mutate(rng, raw) for _ in range(300)]
+    odd = copy.deepcopy(raw)
+    odd["people"][0]["email"] = "a\x1cb@acme.example"  # Python's \s matches \x1c; Rust's does not
+    variants.append(odd)
+
+    def findings(model: dict) -> list:
+        return [f.as_json() for f in orgschema.check(copy.deepcopy(model), orgschema.Sources())]
+
+    fast = [findings(v) for v in variants]
+    monkeypatch.setattr(orgschema, "_fast_validator", lambda: None)
+    slow = [findings(v) for v in variants]
+    differ = [i for i in range(len(variants)) if fast[i] != slow[i]]
+    assert not differ, (fast[differ[0]], slow[differ[0]])
+    assert slow[-1], "the odd space is a finding"
+    assert sum(not s for s in slow) >= 30 and sum(bool(s) for s in slow) >= 100
