@@ -13,7 +13,8 @@ every size, so only the request count grows):
 
 Time is wall clock; "per 1,000 files" divides it by the size in thousands,
 so a stage that grows linearly keeps that column flat. Peak memory is the
-child's maximum resident set for validate and evaluate, and the benchmark
+child's own maximum resident set for validate and evaluate (its main
+process: evaluate's forked workers share its pages), and the benchmark
 process's for plan and reconcile (it holds the emulators too: an upper
 bound). Run: ``python -m bench.growth [SIZE…]``.
 """
@@ -32,19 +33,32 @@ NOW = "2026-11-22T12:00:00Z"
 SIZES = (1_000, 10_000, 50_000)
 
 
-def _cli(root: Path, *args: str) -> tuple[float, float, int]:
-    """(wall seconds, peak RSS MiB, exit code) of ``accessctl ARGS`` in ``root``."""
+# The child reports its own peak (VmHWM of its address space) on exit: the
+# parent's wait4 ru_maxrss would include the benchmark process's pages, which
+# Linux carries across the fork and exec into the child's maximum.
+_CHILD = ("import atexit, sys\n"
+          "def _peak():\n"
+          "    for line in open('/proc/self/status'):\n"
+          "        if line.startswith('VmHWM:'):\n"
+          "            sys.stderr.write('GROWTH_PEAK_KB ' + line.split()[1] + '\\n')\n"
+          "atexit.register(_peak)\n"
+          "from tools.commands.cli import main\n"
+          "sys.exit(main(sys.argv[1:]))\n")
+
+
+def _cli(root: Path, *args: str) -> tuple[float, float]:
+    """(wall seconds, peak RSS MiB of its main process) of ``accessctl ARGS`` in ``root``."""
     env = {**os.environ, "ACCESSCTL_NOW": NOW, "PYTHONPATH": str(ROOT)}
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "tools.commands.cli", *args], cwd=root, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
+    proc = subprocess.run([sys.executable, "-c", _CHILD, *args], cwd=root, env=env,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-    if proc.returncode not in (0,):
-        raise RuntimeError(f"accessctl {' '.join(args)} exited {proc.returncode}: {err.strip()[-500:]}")
-    return wall, usage.ru_maxrss / 1024, proc.returncode  # ru_maxrss is in KiB on Linux
+    if proc.returncode != 0:
+        raise RuntimeError(f"accessctl {' '.join(args)} exited {proc.returncode}: {proc.stderr.strip()[-500:]}")
+    peaks = [int(line.split()[1]) for line in proc.stderr.splitlines() if line.startswith("GROWTH_PEAK_KB ")]
+    if not peaks:
+        raise RuntimeError(f"accessctl {' '.join(args)} did not report its peak memory")
+    return wall, max(peaks) / 1024
 
 
 def one_size(n: int, work: Path, **org_shape: int) -> dict[str, Any]:
@@ -61,7 +75,7 @@ def one_size(n: int, work: Path, **org_shape: int) -> dict[str, Any]:
     root = synth.generate(work / f"org-{n}", n, **org_shape).root
     rows: dict[str, dict[str, float]] = {}
     for stage, args in (("validate", ("validate",)), ("evaluate", ("evaluate", "--format", "json"))):
-        wall, rss, _ = _cli(root, *args)
+        wall, rss = _cli(root, *args)
         rows[stage] = {"seconds": wall, "peak_mib": rss}
     org = orgmodel.load(Tree(root))
     grants = list(desired_state(Tree(root), org, now).grants)
@@ -118,7 +132,7 @@ def main(sizes: tuple[int, ...] | None = None) -> dict:
     return {"title": "Growth: cost per 1,000 request files", "markdown": table + "\n\n" + (
         "Synthetic organisation of bench/synth.py at each size (people, teams and targets fixed; only the "
         "request files grow). validate and evaluate run as `accessctl` child processes (peak memory: the "
-        "child's maximum resident set); plan and reconcile run in the benchmark process against the loopback "
+        "child's own maximum resident set, its main process); plan and reconcile run in the benchmark process against the loopback "
         "emulators seeded with every grant (peak memory includes the emulators). A flat per-1,000 column "
         "means linear growth."), "figures": {"sizes": list(sizes), "results": results}}
 
