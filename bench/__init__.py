@@ -30,4 +30,5 @@ MODULES: tuple[str, ...] = (
     "bench.sso_throughput",  # Identity Center assignment throughput under its limits
     "bench.scale",           # plan, apply (cold and --since) and reconcile at 10,000 requests
     "bench.audit",           # provenance queries over a long history
+    "bench.growth",          # validate, evaluate, plan, reconcile at 1,000 / 10,000 / 50,000 files
 )

@@ -152,3 +152,33 @@ def test_a_disagreement_is_reported_with_a_minimal_input():
            "pr": {"reviews": [1, 2]}, "state": {"grants": []}}
     small = shrink(doc, lambda d: 2 in d["request"].get("grants", []))
     assert small == {"file": "f", "now": "n", "request": {"kind": "AccessRequest", "grants": [2]}}
+
+
+def test_the_loaders_index_changes_no_decision():
+    """``data.org._index`` (people by email, teams' folded members, built in
+    Python by ``org_data``) only makes lookups fast: every generated input
+    is decided the same with it and with the Rego fallback that scans and
+    folds the org model itself."""
+    orgs, cases = generated()
+    engines: dict[str, tuple[RegorusEngine, RegorusEngine]] = {}
+    compared = 0
+    for case in cases[:700]:
+        org = orgs[case.org]
+        if "_index" not in org:
+            continue
+        if case.org not in engines:
+            bare = {k: v for k, v in org.items() if k != "_index"}
+            engines[case.org] = (RegorusEngine(PolicyBundle(policy_modules(), {"org": org}, "indexed")),
+                                 RegorusEngine(PolicyBundle(policy_modules(), {"org": bare}, "scanned")))
+        indexed, scanned = engines[case.org]
+        try:
+            a: Any = canonical(indexed.decide(case.input))
+        except FindingError as exc:
+            a = str(exc)
+        try:
+            b: Any = canonical(scanned.decide(case.input))
+        except FindingError as exc:
+            b = str(exc)
+        assert a == b, (case.org, case.how, json.dumps(case.input, sort_keys=True))
+        compared += 1
+    assert compared >= 300, compared

@@ -1,5 +1,5 @@
-"""Apply's re-verification, below the CLI: the history walk, who must approve
-a rules change, and the held list. GitHub is an in-memory PullSource here
+"""Apply's re-verification, below the CLI: the history walk, the policy's
+verdict on a rules change and a removal, and the held list. GitHub is an in-memory PullSource here
 (our own interface); the end-to-end attacks are in tests/security/."""
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ import pytest
 from tools.core.errors import FindingError
 from tools.core.orgmodel import load as load_org
 from tools.core.repo import Tree
-from tools.provision import durable, held, rules_approval
-from tools.provision.verify import MergedPull, PullFile, PullReview, Verifier, blob
+from tools.core.pr_context import changed_files
+from tools.provision import durable, held
+from tools.provision.verify import (MergedPull, PullFile, PullReview, Verifier, blob, request_decider,
+                                    rules_decider)
 
 NOW = datetime(2026, 11, 22, 12, tzinfo=timezone.utc)
 PATH = "requests/aws/acme-dev/x.yaml"
@@ -93,40 +95,65 @@ def test_a_pr_merged_into_another_branch_does_not_count(repo):
     assert not v.approved
 
 
-@pytest.mark.parametrize("paths, change, expected", [
-    (["policies/access/rules/sod/sod.rego"], None, [("security", 2, False)]),
-    (["policies/data/tiers.yaml"], None, [("security", 2, False)]),
-    (["policies/data/catalog.yaml"], None, [("security", 1, False)]),
-    (["policies/data/teams.yaml"], ("members: [ivan-acme, judy-acme]", "members: [ivan-acme, judy-acme, bob-acme]"),
-     [("security", 2, False)]),
-    (["policies/data/teams.yaml"], ("members: [dave-acme, erin-acme, frank-acme]",
-                                    "members: [dave-acme, erin-acme, frank-acme, bob-acme]"),
-     [("data", 1, True), ("security", 1, False)]),
+CAROL = "requests/aws/acme-staging/carol-poweruser.yaml"
+WAIVER = ("waivers:\n  - rule: expiry-too-long\n    file: " + CAROL +
+          "\n    owner: platform\n    expires: \"2027-03-01\"\n    reason: migration freeze\n")
+SOD = "policies/access/rules/sod/sod.rego"
+TEAMS = "policies/data/teams.yaml"
+JOIN_SECURITY = ("members: [ivan-acme, judy-acme]", "members: [ivan-acme, judy-acme, bob-acme]")
+JOIN_DATA = ("members: [dave-acme, erin-acme, frank-acme]", "members: [dave-acme, erin-acme, frank-acme, bob-acme]")
+
+
+def merged(root, before, commit, approvers, author="carol-acme"):
+    """The PR that brought ``commit`` (squash-merged: its head is the commit)."""
+    files = tuple(PullFile(f.path, f.status, blob(root, commit, f.path), f.previous_path)
+                  for f in changed_files(root, before, commit))
+    return MergedPull(1, author, commit, "main", NOW, files, tuple(PullReview(a, "APPROVED", commit) for a in approvers))
+
+
+@pytest.mark.parametrize("path, edit, approvers, ok", [
+    (SOD, None, ["ivan-acme"], False),  # the Rego: two of security
+    (SOD, None, ["ivan-acme", "judy-acme"], True),
+    ("policies/data/tiers.yaml", None, ["judy-acme"], False),
+    ("policies/data/catalog.yaml", None, ["judy-acme"], True),  # the rest of the org model: one
+    ("policies/data/catalog.yaml", None, ["carol-acme", "alice-acme"], False),  # author and non-security
+    (TEAMS, JOIN_SECURITY, ["ivan-acme", "bob-acme"], False),  # whom the change adds cannot approve it
+    (TEAMS, JOIN_SECURITY, ["ivan-acme", "judy-acme"], True),
+    (TEAMS, JOIN_DATA, ["ivan-acme"], False),  # another team: security and a lead of that team
+    (TEAMS, JOIN_DATA, ["ivan-acme", "dave-acme"], True),
+    ("policies/data/waivers.yaml", WAIVER, ["ivan-acme"], False),  # a waiver: its owner team too
+    ("policies/data/waivers.yaml", WAIVER, ["ivan-acme", "carol-acme"], False),  # the beneficiary cannot
+    ("policies/data/waivers.yaml", WAIVER, ["ivan-acme", "alice-acme"], True),
 ])
-def test_who_must_approve_a_rules_change(repo, paths, change, expected):
+def test_a_rules_change_is_judged_by_the_rule_changes_policy(repo, path, edit, approvers, ok):
+    """Apply asks access.rules.rule_changes of the last approved rules, as check-pr does."""
     before = repo.commit("start")
-    if change:
-        repo.write(paths[0], repo.read(paths[0]).replace(*change))
+    if edit is None:
+        repo.write(path, repo.read(path) + "\n# reworded\n")
+    elif isinstance(edit, str):
+        repo.write(path, edit)
+    else:
+        repo.write(path, repo.read(path).replace(*edit))
     after = repo.commit("change")
-    org = load_org(Tree(repo.root))
-    needs, added = rules_approval.needs_for(repo.root, paths, before, after, org)
-    assert [(n.team, n.count, n.leads_only) for n in needs] == expected
-    assert added == ({"bob-acme"} if change else set())
-
-
-def test_someone_a_teams_change_adds_cannot_approve_it(repo):
-    before = repo.commit("start")
-    repo.write("policies/data/teams.yaml", repo.read("policies/data/teams.yaml").replace(
-        "members: [ivan-acme, judy-acme]", "members: [ivan-acme, judy-acme, bob-acme]"))
-    after = repo.commit("bob joins security")
     org = load_org(Tree(repo.root, before))
-    change = MergedPull(1, "carol-acme", "f" * 40, "main", NOW,
-                        (PullFile("policies/data/teams.yaml", "modified", None),),
-                        (PullReview("ivan-acme", "APPROVED", "f" * 40), PullReview("bob-acme", "APPROVED", "f" * 40)))
-    ok, why = rules_approval.rules_pr_allowed(repo.root, change, before, after, org)
-    assert not ok and "2 approval(s) from member(s) of security" in why
-    with_judy = MergedPull(**{**change.__dict__, "reviews": change.reviews + (PullReview("judy-acme", "APPROVED", "f" * 40),)})
-    assert rules_approval.rules_pr_allowed(repo.root, with_judy, before, after, org) == (True, "")
+    decide = rules_decider(repo.root, org, before, NOW, {})
+    allowed, why = decide(merged(repo.root, before, after, approvers, author="carol-acme"), after, path)
+    assert allowed == ok, why
+    if not ok:
+        assert why, "a refusal says what is missing"
+
+
+def test_a_removal_is_judged_by_the_removals_policy(repo):
+    """Deleting carol's grant needs platform (its target's owners); carol may delete her own."""
+    before = repo.commit("start")
+    (repo.root / CAROL).unlink()
+    after = repo.commit("remove")
+    org = load_org(Tree(repo.root, before))
+    decide = request_decider(repo.root, org, before, NOW, {})
+    assert decide(merged(repo.root, before, after, [], author="carol-acme"), after, CAROL) == (True, "")
+    allowed, why = decide(merged(repo.root, before, after, ["ivan-acme"], author="bob-acme"), after, CAROL)
+    assert not allowed and "team platform" in why
+    assert decide(merged(repo.root, before, after, ["alice-acme"], author="bob-acme"), after, CAROL)[0]
 
 
 def test_held_list_round_trips_and_a_damaged_one_is_refused(repo):

@@ -115,7 +115,7 @@ def test_one_security_approval_is_not_enough_for_a_tier_change(world, capsys):
     code, doc = apply(repo, capsys, since)
     assert code == 1
     [rule] = doc["verification"]["rules"]
-    assert not rule["approved"] and "2 approval(s) from member(s) of security" in rule["why"]
+    assert not rule["approved"] and "needs 2 approval(s)" in rule["why"] and "from team security" in rule["why"]
 
 
 def test_unapproved_people_change_does_not_revoke_anyone(world, capsys):

@@ -38,6 +38,47 @@ def _validator() -> jsonschema.protocols.Validator:
     return cls(schema())
 
 
+# Python's \s (in the schema's patterns) matches these; the Rust regexes of
+# jsonschema-rs do not, so a model holding one is always checked by jsonschema.
+PYTHON_ONLY_SPACES = frozenset("\x1c\x1d\x1e\x1f")
+
+
+@cache
+def _fast_validator() -> Any:
+    """The schema compiled once by jsonschema-rs, or None without it. It only
+    answers "valid?": at 5,000 people jsonschema's Python traversal took
+    seconds per run; what it does not pass, jsonschema checks again for the
+    findings (see tools/request/load.py's twin)."""
+    try:
+        import jsonschema_rs
+    except ImportError:
+        return None
+    return jsonschema_rs.validator_for(schema())
+
+
+def _python_only_spaces(value: Any) -> bool:
+    if isinstance(value, str):
+        return not PYTHON_ONLY_SPACES.isdisjoint(value)
+    if isinstance(value, dict):
+        return any(_python_only_spaces(k) or _python_only_spaces(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_python_only_spaces(v) for v in value)
+    return False
+
+
+def schema_errors(raw: Any) -> list[jsonschema.ValidationError]:
+    """jsonschema's errors for the merged org model; none without asking it
+    when the compiled check passes the model."""
+    fast = _fast_validator()
+    if fast is not None and not _python_only_spaces(raw):
+        try:
+            if fast.is_valid(raw):
+                return []
+        except (ValueError, TypeError, OverflowError):  # a value it cannot map: ask jsonschema
+            pass
+    return sorted(_validator().iter_errors(raw), key=lambda e: [str(p) for p in e.absolute_path])
+
+
 class Sources:
     """Which file (and document) defines each top-level key."""
 
@@ -64,7 +105,7 @@ def check(raw: dict[str, Any], sources: Sources) -> list[Finding]:
         file, line = sources.where(at)
         found.append(Finding(file, message, fix, line, RULE))
 
-    for err in sorted(_validator().iter_errors(raw), key=lambda e: [str(p) for p in e.absolute_path]):
+    for err in schema_errors(raw):
         at = tuple(err.absolute_path)
         add(at, f"{_dotted(at) or 'the org model'}: {_describe(err)}", _fix(err))
     if found:

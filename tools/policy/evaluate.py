@@ -18,7 +18,8 @@ from tools.core import orgmodel
 from tools.core.errors import FindingError, UsageError
 from tools.core.pr_context import PRContext
 from tools.core.repo import Tree, git
-from tools.policy.engines import Engine, PolicyBundle, engine_for, load_bundle
+from tools.policy import parallel
+from tools.policy.engines import Engine, PolicyBundle, RegorusEngine, engine_for, load_bundle
 from tools.policy.input import (PreloadedTree, StateIndex, build_input, may_mention, read_texts, removal_input,
                                 state_needles)
 from tools.request import load
@@ -88,6 +89,13 @@ def _decide(engine: Engine, path: str, doc: dict[str, Any], keep_input: bool) ->
         result = engine.decide(doc)
     except FindingError as exc:
         return error_decision(path, str(exc), doc)
+    return _decision(path, doc, result, keep_input)
+
+
+def _decision(path: str, doc: dict[str, Any], result: dict[str, Any] | str, keep_input: bool) -> FileDecision:
+    """The engine's answer (or its error message) as a FileDecision."""
+    if isinstance(result, str):
+        return error_decision(path, result, doc)
     return FileDecision(
         path, bool(result.get("allow")), list(result.get("violations", [])),
         list(result.get("waived", [])), bool(result.get("post_incident_review", False)),
@@ -141,7 +149,7 @@ def evaluate_files(root: Path | str, paths: list[str] | None = None, pr_context:
                    base_ref: str | None = None, now: datetime | None = None,
                    engine: Engine | None = None, keep_input: bool = False,
                    env: dict[str, str] | None = None, head_ref: str | None = None,
-                   state_ref: str | None = None) -> Evaluation:
+                   state_ref: str | None = None, workers: int | None = None) -> Evaluation:
     """Decide each request file.
 
     ``paths``: repository paths; None means the PR's changed request files,
@@ -153,6 +161,9 @@ def evaluate_files(root: Path | str, paths: list[str] | None = None, pr_context:
     working tree, ``state_ref`` the rest of the desired state from another
     commit than the rules (apply re-judges a merged change this way: its
     content at the merge, the state before it, the last approved rules).
+    ``workers``: processes deciding with the embedded engine (default: one
+    per core once there are thousands of files, see tools/policy/parallel.py;
+    1 turns that off); the decisions are the same whatever the number.
     """
     root = Path(root)
     now = now or datetime.now(timezone.utc)
@@ -183,18 +194,24 @@ def evaluate_files(root: Path | str, paths: list[str] | None = None, pr_context:
         tree = PreloadedTree(state_tree.root, state_tree.ref, texts) if state_tree.ref else state_tree
         state.add_files([load.read(tree, p) for p in candidates], org, now)
 
-    decisions: list[FileDecision] = []
+    decisions: list[FileDecision | None] = []
+    pending: list[tuple[int, load.RequestFile, dict[str, Any]]] = []
     for rf in files:
         if rf.request is None or rf.findings:
             decisions.append(invalid_decision(rf))
             continue
-        doc = build_input(rf, org, state, pr_context, now)
-        decision = _decide(engine, rf.path, doc, keep_input)
+        pending.append((len(decisions), rf, build_input(rf, org, state, pr_context, now)))
+        decisions.append(None)
+    # Independent decisions: on every core past a few thousand (tools/policy/parallel.py).
+    results = parallel.decide_all(engine, [doc for _, _, doc in pending], workers,
+                                  forkable=isinstance(engine, RegorusEngine))
+    for (i, rf, doc), result in zip(pending, results):
+        decision = _decision(rf.path, doc, result, keep_input)
         missing = unanswered(rf.request)
         if missing:  # denied whatever the policy says; its own findings (expiry-missing, …) still show
             decision = replace(decision, allow=False,
                                violations=incomplete_decision(rf, missing).violations + decision.violations)
-        decisions.append(decision)
+        decisions[i] = decision
     if judge_removals and not files:
         # Only deletions: the PR-scope rules still judge the PR through each
         # removed file; a removal they allow needs no decision of its own.
@@ -202,4 +219,4 @@ def evaluate_files(root: Path | str, paths: list[str] | None = None, pr_context:
             decision = _decide(engine, path, removal_input(path, pr_context, now), keep_input)
             if not decision.allow:
                 decisions.append(decision)
-    return Evaluation(decisions, bundle, engine.name, rules_tree.describe())
+    return Evaluation([d for d in decisions if d is not None], bundle, engine.name, rules_tree.describe())

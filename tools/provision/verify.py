@@ -29,10 +29,11 @@ from typing import Callable, Iterable, Protocol, Sequence
 from tools.core import orgmodel, pr_context as prc
 from tools.core.orgmodel import OrgModel
 from tools.core.repo import Tree, git
-from tools.policy.engines import engine_for, load_bundle
+from tools.core.errors import FindingError
+from tools.policy import pr_inputs
+from tools.policy.engines import Engine, engine_for, load_bundle
 from tools.policy.evaluate import evaluate_files
 from tools.provision.held import HeldFile, TrustState
-from tools.provision import rules_approval
 from tools.request import load as rload
 
 RULES_PATHS = ("policies", "CODEOWNERS", ".github/CODEOWNERS", "docs/CODEOWNERS")
@@ -213,16 +214,39 @@ def reviews_with_teams(pr: MergedPull, org: OrgModel) -> tuple[prc.Review, ...]:
     return tuple(prc.Review(r.user, r.state, r.commit_id or "", teams(r.user)) for r in pr.reviews)
 
 
+def pr_context(root: Path, pr: MergedPull, before: str, commit: str, org: OrgModel) -> prc.PRContext:
+    """The merged PR as the policy's ``input.pr``, the way check-pr builds it:
+    the files from git (what ``commit`` changed on main, never GitHub's list,
+    which stops at 3,000), reviewers' teams from the org model."""
+    return prc.PRContext(pr.number, pr.author, pr.head_sha, before, prc.changed_files(root, before, commit),
+                         reviews_with_teams(pr, org), pr.base_ref)
+
+
+def policy_verdict(engine: Engine, doc: dict) -> tuple[bool, str]:
+    """(allowed, why not) from ``data.access.decision``; an engine error denies."""
+    try:
+        result = engine.decide(doc)
+    except FindingError as exc:
+        return False, str(exc)
+    if result.get("allow"):
+        return True, ""
+    return False, "; ".join(str(v.get("message", v.get("rule"))) for v in result.get("violations", [])[:3])
+
+
 def request_decider(root: Path, org: OrgModel, rules_commit: str, now: datetime, env: dict[str, str]) -> Decide:
     """Re-run the policy decision on the file as it is at the commit, with the
     PR's context, under the last approved rules, at the run's ``now`` (apply
-    follows the merge within minutes; durations only shrink meanwhile)."""
+    follows the merge within minutes; durations only shrink meanwhile). A
+    removal is judged by the same policy document check-pr asks
+    (``access.rules.removals``), with the same input builder."""
     engine = engine_for(load_bundle(Tree(root, rules_commit), org), env)
 
     def decide(pr: MergedPull, commit: str, path: str) -> tuple[bool, str]:
         before = parent(root, commit)
         if blob(root, commit, path) is None:
-            return rules_approval.removal_allowed(root, path, before, pr, org)
+            doc = pr_inputs.removal_input(path, pr_context(root, pr, before, commit, org), Tree(root, before),
+                                          org, now)
+            return (True, "") if doc is None else policy_verdict(engine, doc)
         context = prc.PRContext(
             pr.number, pr.author, pr.head_sha, rules_commit,
             tuple(prc.ChangedFile(f.path, f.status, f.previous_path) for f in pr.files),
@@ -236,9 +260,24 @@ def request_decider(root: Path, org: OrgModel, rules_commit: str, now: datetime,
     return decide
 
 
-def rules_decider(root: Path, org: OrgModel) -> Decide:
+def rules_decider(root: Path, org: OrgModel, rules_commit: str, now: datetime, env: dict[str, str]) -> Decide:
+    """A change to the rules, judged by ``access.rules.rule_changes`` of the
+    last approved rules (``rules_commit``, whose org model is ``org``), on
+    the input check-pr builds: what the merge commit changed against its
+    parent (who joins which team, which waivers it adds and whom they
+    benefit). The engine is built on first use: most runs change no rules."""
+    engines: list[Engine] = []
+
     def decide(pr: MergedPull, commit: str, path: str) -> tuple[bool, str]:
-        return rules_approval.rules_pr_allowed(root, pr, parent(root, commit), commit, org)
+        if not engines:
+            engines.append(engine_for(load_bundle(Tree(root, rules_commit), org), env))
+        before = parent(root, commit)
+        try:
+            base = orgmodel.load(Tree(root, before))
+        except FindingError:  # a broken model before the change: compare against the approved one
+            base = org
+        doc = pr_inputs.rules_input(pr_context(root, pr, before, commit, org), base, Tree(root, commit), now)
+        return policy_verdict(engines[0], doc)
     return decide
 
 
@@ -250,7 +289,7 @@ def verify_range(root: Path, since: str, head: str, pulls: PullSource, state: Tr
     # 1. The rules first: everything else is decided by the last approved ones.
     rules_base = state.rules_commit or since
     rules_org = orgmodel.load(Tree(root, rules_base))
-    decide_rules = rules_decider(root, rules_org)
+    decide_rules = rules_decider(root, rules_org, rules_base, now, env)
     rules = [v.verify(p, rules_base, head, rules_base, decide_rules)
              for p in changed_paths(root, rules_base, head, RULES_PATHS)]
     if all(r.approved for r in rules):

@@ -113,6 +113,39 @@ def _validator() -> jsonschema.protocols.Validator:
     return cls(schema(), format_checker=cls.FORMAT_CHECKER)
 
 
+@cache
+def _fast_validator() -> Any:
+    """The schema compiled once by jsonschema-rs (Rust), or None without it.
+
+    Why: at 10,000 files, jsonschema's pure-Python traversal of the schema's
+    if/then branches was most of ``validate``'s time. The fast validator
+    only answers "valid?"; a file it does not call valid is validated again
+    by jsonschema, whose errors the findings are made of. So both give the
+    same findings as long as the fast one never passes a document
+    jsonschema refuses: its regexes' ``$`` does not match before a final
+    newline (stricter: harmless), but its ``\\s`` leaves out the control
+    characters \\x1c-\\x1f that Python's includes. Those can only reach a
+    string through a YAML escape, so a text with a backslash takes the slow
+    path (tests/test_schema_fast_path.py compares both on generated files)."""
+    try:
+        import jsonschema_rs
+    except ImportError:  # an older environment: jsonschema alone, slower
+        return None
+    return jsonschema_rs.validator_for(schema())
+
+
+def schema_errors(data: Any, text: str) -> list[jsonschema.ValidationError]:
+    """jsonschema's errors for the document (``text`` is its YAML source)."""
+    fast = _fast_validator()
+    if fast is not None and "\\" not in text:
+        try:
+            if fast.is_valid(data):
+                return []
+        except (ValueError, TypeError, OverflowError):  # a value it cannot map (a huge integer): ask jsonschema
+            pass
+    return sorted(_validator().iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+
+
 def read(tree: Tree, path: str) -> RequestFile:
     """Load one file; problems become findings, never exceptions."""
     rf = RequestFile(path)
@@ -143,7 +176,7 @@ def read(tree: Tree, path: str) -> RequestFile:
                    "start from `accessctl request new`")
         return rf
     broken: set[str] = set()
-    for err in sorted(_validator().iter_errors(rf.doc.data), key=lambda e: list(map(str, e.absolute_path))):
+    for err in schema_errors(rf.doc.data, text):
         rf.finding(*_describe(err), at=_where(err), rule="schema")
         broken.add(str(err.absolute_path[0]) if err.absolute_path else "")
     _build(rf, broken)

@@ -172,6 +172,17 @@ person(org, email) := p if {
 	fold(p.email) == fold(email)
 }
 
+# team_members: a team's members, folded (see fold), as a set. By the
+# loader's index (org._index.team_members, folded the same way in Python:
+# tools/policy/engines.py org_data) when present, because folding runs a
+# regex per member and a team of 125 costs milliseconds per decision; else
+# folded here (small models in unit tests). An unknown team has none.
+team_members(org, team) := {u | some u in object.get(org._index.team_members, team, [])} if org._index.team_members
+
+team_members(org, team) := {u | some m in object.get(org.teams, [team, "members"], []); u := fold(m)} if {
+	not org._index.team_members
+}
+
 # in_team: a reviewer's GitHub teams (from the PR context) include the org
 # team, named by key, by its slug or by its full "org/slug" name.
 in_team(org, key, review_teams) if {

@@ -94,7 +94,7 @@ _fallback contains team if {
 
 _direct := _teams_needed - _fallback
 
-_team_members(team) := {u | some m in object.get(data.org.teams, [team, "members"], []); u := lib.fold(m)}
+_team_members(team) := lib.team_members(data.org, team)
 
 default _security_needed := false
 
@@ -147,7 +147,7 @@ approvers contains user if {
 
 # _teams_of: team keys from the base org model (teams.yaml members), never
 # from the PR or GitHub's membership API.
-_teams_of(user) := {k | some k, t in data.org.teams; some m in object.get(t, "members", []); lib.fold(m) == user}
+_teams_of(user) := {k | some k, _ in data.org.teams; user in lib.team_members(data.org, k)}
 
 _members(team) := {u | some u in approvers; lib.in_team(data.org, team, _teams_of(u))}
 

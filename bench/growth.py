@@ -1,0 +1,141 @@
+"""How each stage's cost grows with the number of request files (issue 18).
+
+At 1,000, 10,000 and 50,000 request files of bench/synth.py's synthetic
+organisation (5,000 people, 40 teams, 50 AWS accounts, 50 GCP projects at
+every size, so only the request count grows):
+
+* validate: ``accessctl validate`` as a user runs it (a child process);
+* evaluate: ``accessctl evaluate`` of the whole state (a child process);
+* plan: the whole-state plan against the loopback emulators seeded with
+  every grant (``build_plan``, the real connectors);
+* reconcile: 1% drift injected out of band, then report + fix + verify
+  (as bench/scale.py measures it).
+
+Time is wall clock; "per 1,000 files" divides it by the size in thousands,
+so a stage that grows linearly keeps that column flat. Peak memory is the
+child's own maximum resident set for validate and evaluate (its main
+process: evaluate's forked workers share its pages), and the benchmark
+process's for plan and reconcile (it holds the emulators too: an upper
+bound). Run: ``python -m bench.growth [SIZE…]``.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+NOW = "2026-11-22T12:00:00Z"
+SIZES = (1_000, 10_000, 50_000)
+
+
+# The child reports its own peak (VmHWM of its address space) on exit: the
+# parent's wait4 ru_maxrss would include the benchmark process's pages, which
+# Linux carries across the fork and exec into the child's maximum.
+_CHILD = ("import atexit, sys\n"
+          "def _peak():\n"
+          "    for line in open('/proc/self/status'):\n"
+          "        if line.startswith('VmHWM:'):\n"
+          "            sys.stderr.write('GROWTH_PEAK_KB ' + line.split()[1] + '\\n')\n"
+          "atexit.register(_peak)\n"
+          "from tools.commands.cli import main\n"
+          "sys.exit(main(sys.argv[1:]))\n")
+
+
+def _cli(root: Path, *args: str) -> tuple[float, float]:
+    """(wall seconds, peak RSS MiB of its main process) of ``accessctl ARGS`` in ``root``."""
+    env = {**os.environ, "ACCESSCTL_NOW": NOW, "PYTHONPATH": str(ROOT)}
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", _CHILD, *args], cwd=root, env=env,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"accessctl {' '.join(args)} exited {proc.returncode}: {proc.stderr.strip()[-500:]}")
+    peaks = [int(line.split()[1]) for line in proc.stderr.splitlines() if line.startswith("GROWTH_PEAK_KB ")]
+    if not peaks:
+        raise RuntimeError(f"accessctl {' '.join(args)} did not report its peak memory")
+    return wall, max(peaks) / 1024
+
+
+def one_size(n: int, work: Path, **org_shape: int) -> dict[str, Any]:
+    """Every stage at ``n`` files; ``org_shape`` (people, teams, accounts,
+    projects) shrinks the organisation for the smoke test."""
+    from bench import seed_scale, synth
+    from bench.scale import Meter, _factory
+    from tools.core import orgmodel
+    from tools.core.repo import Tree
+    from tools.provision.apply import build_plan, desired_state, execute, guard
+    from datetime import datetime, timezone
+
+    now = datetime(2026, 11, 22, 12, tzinfo=timezone.utc)
+    root = synth.generate(work / f"org-{n}", n, **org_shape).root
+    rows: dict[str, dict[str, float]] = {}
+    for stage, args in (("validate", ("validate",)), ("evaluate", ("evaluate", "--format", "json"))):
+        wall, rss = _cli(root, *args)
+        rows[stage] = {"seconds": wall, "peak_mib": rss}
+    org = orgmodel.load(Tree(root))
+    grants = list(desired_state(Tree(root), org, now).grants)
+    emu = seed_scale.start(org, grants)
+    saved = dict(os.environ)
+    try:
+        os.environ.update(emu.env())
+        os.environ["ACCESSCTL_NOW"] = NOW
+        seed_scale.seed_live(emu, grants)
+        meter = Meter(emu)
+        make = _factory(meter)
+        with meter.stage(f"plan {n}") as fig:
+            planned = build_plan(root, now, factory=make)
+        if planned.plan.changes:
+            raise RuntimeError(f"the seeded clouds should match main: {len(planned.plan.changes)} changes planned")
+        rows["plan"] = {"seconds": fig.seconds, "peak_mib": fig.peak_rss_mb}
+        injected = seed_scale.inject_drift(emu, grants)
+        with meter.stage(f"reconcile {n}") as fig:
+            planned = build_plan(root, now, factory=make)
+            guard(planned.org).check(planned.plan)
+            results = execute(planned.plan, planned.connectors)
+            again = build_plan(root, now, factory=make)
+        if not results or again.plan.changes or not all(r.ok for r in results):
+            raise RuntimeError(f"reconcile did not converge: {sum(injected.values())} drifted, "
+                               f"{len(again.plan.changes)} left")
+        rows["reconcile"] = {"seconds": fig.seconds, "peak_mib": fig.peak_rss_mb}
+    finally:
+        emu.stop()
+        os.environ.clear()
+        os.environ.update(saved)
+    return {"files": n, "grants": len(grants), "stages": rows}
+
+
+def markdown(results: list[dict[str, Any]]) -> str:
+    lines = ["| stage | files | wall time (s) | per 1,000 files (s) | peak memory (MiB) |",
+             "| --- | ---: | ---: | ---: | ---: |"]
+    for stage in ("validate", "evaluate", "plan", "reconcile"):
+        for r in results:
+            s = r["stages"][stage]
+            lines.append(f"| {stage} | {r['files']:,} | {s['seconds']:.2f} | {s['seconds'] / (r['files'] / 1000):.3f} "
+                         f"| {s['peak_mib']:.0f} |")
+    return "\n".join(lines)
+
+
+def main(sizes: tuple[int, ...] | None = None) -> dict:
+    sizes = sizes or tuple(int(a) for a in sys.argv[1:] if a.isdigit()) or SIZES
+    results = []
+    with tempfile.TemporaryDirectory(prefix="accessctl-growth-") as tmp:
+        for n in sizes:
+            print(f"[growth] {n:,} files …", file=sys.stderr, flush=True)
+            results.append(one_size(n, Path(tmp)))
+    table = markdown(results)
+    print(table)
+    return {"title": "Growth: cost per 1,000 request files", "markdown": table + "\n\n" + (
+        "Synthetic organisation of bench/synth.py at each size (people, teams and targets fixed; only the "
+        "request files grow). validate and evaluate run as `accessctl` child processes (peak memory: the "
+        "child's own maximum resident set, its main process); plan and reconcile run in the benchmark process against the loopback "
+        "emulators seeded with every grant (peak memory includes the emulators). A flat per-1,000 column "
+        "means linear growth."), "figures": {"sizes": list(sizes), "results": results}}
+
+
+if __name__ == "__main__":
+    main()
