@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 
 import pytest
 
+from tests.conftest import git
 from tools.core.errors import FindingError
 from tools.core.orgmodel import load as load_org
 from tools.core.repo import Tree
@@ -157,9 +158,14 @@ def test_a_removal_is_judged_by_the_removals_policy(repo):
 
 
 def test_held_list_round_trips_and_a_damaged_one_is_refused(repo):
-    state = held.TrustState("c" * 40, [], {PATH: held.HeldFile(PATH, "a" * 40, "b" * 40, "a direct push")})
+    head = git(repo.root, "rev-parse", "HEAD").strip()  # the list names commits load makes sure it has
+    state = held.TrustState(head, [], {PATH: held.HeldFile(PATH, head, "b" * 40, "a direct push")})
     held.save(repo.root, state)
     assert held.load(repo.root) == state
+    unknown = held.TrustState("c" * 40, [], {})
+    held.save(repo.root, unknown)
+    with pytest.raises(FindingError, match="not in this checkout and could not be fetched"):
+        held.load(repo.root)
     assert not (repo.root / ".accessctl/held.json").exists(), "kept on the record branch, not in the checkout"
     assert durable.put(repo.root, durable.HELD_FILE, "{not json", "damage") is None
     with pytest.raises(FindingError, match="held-changes list is damaged"):
