@@ -50,9 +50,9 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "remove:aws-sso-assignment": ("sso:DeleteAccountAssignment", "sso:DescribeAccountAssignmentDeletionStatus",
                                   "identitystore:GetUserId", "identitystore:GetGroupId"),
     "add:aws-ci-role": ("iam:CreateRole", "iam:GetRole", "iam:TagRole", "iam:UpdateAssumeRolePolicy",
-                        "iam:UpdateRole"),
+                        "iam:UpdateRole", "iam:PutRolePermissionsBoundary"),
     "update:aws-ci-role": ("iam:GetRole", "iam:UpdateAssumeRolePolicy", "iam:UpdateRole", "iam:TagRole",
-                           "iam:UntagRole"),
+                           "iam:UntagRole", "iam:PutRolePermissionsBoundary"),
     "remove:aws-ci-role": ("iam:GetRole", "iam:ListAttachedRolePolicies", "iam:DetachRolePolicy",
                            "iam:ListRolePolicies", "iam:DeleteRolePolicy", "iam:DeleteRole"),
     "add:aws-role-policy": ("iam:GetRole", "iam:AttachRolePolicy"),
@@ -186,7 +186,8 @@ class AwsConnector:
                 continue
             try:
                 writer = writer or IamWriter(self.iam(target.id), target.id, self.role_path, self.sleep,
-                                             trust_check=lambda repo, ref: oidc_problem(self.org.raw, repo, ref))
+                                             trust_check=lambda repo, ref: oidc_problem(self.org.raw, repo, ref),
+                                             runtime_check=self._own_account)
                 before = writer.calls
                 self._apply_iam(writer, change)
                 results[i] = ChangeResult(change, True, None, writer.calls - before)
@@ -214,6 +215,9 @@ class AwsConnector:
             raise UsageError(f"revoking sessions of role {role_name} in {account_id} failed: {_short(exc)}") from None
 
     # ---- helpers -------------------------------------------------------------
+
+    def _own_account(self, account_id: str) -> bool:
+        return self.org.target_by_id("aws", account_id) is not None
 
     def _out_of_scope(self, target: Target, change: Change) -> str | None:
         g = change.grant
