@@ -93,7 +93,7 @@ def identity_kind(provider: str, use: str) -> str:
 
 # Kinds whose expiry the cloud itself stores and enforces (an IAM condition,
 # a trust-policy condition): a live expiry differing from the request is drift.
-EXPIRY_KINDS = {"gcp-project-role", "aws-ci-role", "gcp-service-account"}
+EXPIRY_KINDS = {"gcp-project-role", "aws-ci-role", "gcp-service-account", "aws-integration-user"}
 
 
 @dataclass(frozen=True, slots=True)

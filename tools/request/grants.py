@@ -27,8 +27,12 @@ def service_account_grant(sa: ServiceAccount, target: Target) -> Grant:
         if sa.provider == "aws":
             attrs["permissions_boundary"] = target.agent_boundary or None
     elif sa.use == "integration":
-        attrs |= {"use": "integration", "vendor": sa.vendor,
+        # "key": the one key exists and is younger than rotate_days; a live
+        # key that is due or missing is drift, and applying it rotates.
+        attrs |= {"use": "integration", "vendor": sa.vendor, "key": "current",
                   "rotate_days": str(sa.rotate_days) if sa.rotate_days else None}
+        if sa.provider == "aws":
+            attrs.pop("purpose")  # an IAM user has no description; the request file keeps it
     return Grant(sa.provider, target.id, sa.ref, identity_kind(sa.provider, sa.use), sa.name,
                  sa.expires, sa.path, tuple(sorted((k, v) for k, v in attrs.items() if v)))
 
