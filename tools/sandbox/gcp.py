@@ -27,10 +27,11 @@ from urllib.parse import urlparse
 
 from connectors.gcp_emulation import grpc, iam
 from tools.sandbox.gcp_iam import HTTP_STATUS, MESSAGES, ApiError, IamAdmin, _copy, _etag
+from tools.sandbox.gcp_sa_extras import ServiceAccountExtras
 from tools.sandbox.gcp_rules import DEFAULT_MAX_POLICY_BYTES, SA_EMAIL, policy_error
 
 
-class FakeGcp(IamAdmin):
+class FakeGcp(IamAdmin, ServiceAccountExtras):
     """Resource Manager v3 (REST) and IAM admin v1 (gRPC) on loopback.
 
     ``FakeGcp(["proj-a"])`` then ``start()`` (or ``with``); point the
@@ -70,7 +71,7 @@ class FakeGcp(IamAdmin):
         threading.Thread(target=self._http.serve_forever, daemon=True, name="fake-gcp-rest").start()
         self.rest_url = f"http://127.0.0.1:{self._http.server_address[1]}"
         self._grpc = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
-        self._grpc.add_generic_rpc_handlers((self._grpc_handler(),))
+        self._grpc.add_generic_rpc_handlers((self._grpc_handler(), self._extras_handler()))
         port = self._grpc.add_insecure_port("127.0.0.1:0")
         self._grpc.start()
         self.grpc_target = f"127.0.0.1:{port}"
@@ -106,6 +107,7 @@ class FakeGcp(IamAdmin):
         self._faults: dict[str, list[int]] = {}
         self._hooks: dict[str, list[Callable[[], None]]] = {}
         self._unseen: dict[str, int] = {}  # new accounts' emails -> setIamPolicy calls until visible
+        self._extras_reset()
         self.calls.clear()
         for p in self._initial:
             self.add_project(p)
