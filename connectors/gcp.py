@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import replace
+from datetime import timedelta
 from typing import Any, Callable, Mapping, Sequence
 
 import grpc
@@ -29,14 +31,13 @@ from tenacity import Retrying, retry_if_exception, retry_if_exception_type, stop
     wait_random_exponential
 
 from connectors import gcp_accounts as accounts
-from connectors import gcp_sa
+from connectors import gcp_integration, gcp_sa
 from connectors.gcp_policy import (Binding, Condition, Ensure, Members, Revoke, edit, expiry_condition, live_members,
                                    merge)
 from tools.core.errors import UsageError
 from tools.core.limits import gcp_basic_role, gcp_policy_problem
 from tools.core.ownership import reserved_name_problem
 from tools.core.model import Action, Change, ChangeResult, Grant, Target
-from dataclasses import replace
 
 ROLE_KIND = "gcp-project-role"
 # Throttling, server errors (500/502/503/504), deadlines and dropped
@@ -76,6 +77,12 @@ class GcpConnector:
         "agent_runtime_binding": ("iam.serviceAccounts.getIamPolicy", "iam.serviceAccounts.setIamPolicy"),
         "remove_service_account_key": ("iam.serviceAccountKeys.delete",),
         "remove_service_account_binding": ("iam.serviceAccounts.getIamPolicy", "iam.serviceAccounts.setIamPolicy"),
+        "read_integration": ("secretmanager.secrets.get",),
+        "issue_integration_key": ("iam.serviceAccountKeys.list", "iam.serviceAccountKeys.create",
+                                  "iam.serviceAccountKeys.delete", "secretmanager.secrets.create",
+                                  "secretmanager.secrets.update", "secretmanager.versions.add"),
+        "remove_integration": ("iam.serviceAccountKeys.list", "iam.serviceAccountKeys.delete",
+                               "secretmanager.secrets.delete"),
     }
 
     def __init__(self, org, endpoint: str | None = None, iam_endpoint: str | None = None,
@@ -94,6 +101,8 @@ class GcpConnector:
         self.calls = 0  # API calls made (attempts, retries included)
         self._fresh: set[str] = set()  # emails of accounts created by this run: IAM may not see them yet
         self._not_ours: set[str] = set()  # principals of accounts found not to be the pipeline's
+        self.secrets = gcp_integration.Secrets(endpoint, self._call)  # integrations' keys live here
+        self.key_grace = timedelta(hours=int(org.setting("organization", "key_rotation_grace_hours", default=24)))
 
     # ---- clients (built on first use) ------------------------------------
     def _projects(self) -> resourcemanager_v3.ProjectsClient:
@@ -131,6 +140,7 @@ class GcpConnector:
         if self._rm is not None:
             self._rm.transport.close()
             self._rm = None
+        self.secrets.close()
 
     def _call(self, fn: Callable[..., Any], request: Any, retry_on: tuple = TRANSIENT) -> Any:
         """One API call; throttling and unavailability are retried with backoff."""
@@ -183,7 +193,12 @@ class GcpConnector:
         if runtime:
             attrs = dict(grant.attributes) | {"use": "agent", "runtime": runtime, "max_session_minutes": "60"}
             grant = replace(grant, attributes=tuple(sorted(attrs.items())))
-        extra = [Grant("gcp", grant.target, grant.principal, gcp_sa.KEY_KIND, gcp_sa.key_id(k.name)) for k in keys]
+        kept: set[str] = set()
+        secret = self.secrets.get(grant.target, grant.entitlement)
+        if secret is not None and dict(secret.labels).get("use") == "integration":
+            grant, kept = gcp_integration.integration_view(grant, secret, list(keys), self.key_grace)
+        extra = [Grant("gcp", grant.target, grant.principal, gcp_sa.KEY_KIND, gcp_sa.key_id(k.name)) for k in keys
+                 if gcp_sa.key_id(k.name) not in kept]
         extra += [Grant("gcp", grant.target, grant.principal, gcp_sa.BINDING_KIND, e)
                   for e in gcp_sa.foreign_bindings(policy)]
         return [grant, *extra]
@@ -331,12 +346,17 @@ class GcpConnector:
                 raise _NotOurs(f"service account {g.entitlement}: {reserved}")
             if change.action is Action.REMOVE:
                 self._owned(g.target, g.entitlement)
-                self._call(self._admin().disable_service_account,
-                           {"name": accounts.resource_name(g.target, g.entitlement)})
+                name = accounts.resource_name(g.target, g.entitlement)
+                if (change.current or g).attr("use") == "integration":
+                    gcp_integration.remove(self, g.target, g.entitlement, name)  # keys and secret at once
+                self._call(self._admin().disable_service_account, {"name": name})
             else:
                 self._ensure_account(g, accounts.describe(g))
                 if g.attr("use") == "agent" and g.attr("runtime") and g.expires and g.request:
                     self._ensure_runtime(g)
+                if g.attr("use") == "integration":
+                    gcp_integration.ensure(self, g, change.current,
+                                           accounts.resource_name(g.target, g.entitlement))
             return ChangeResult(change, True, None, self.calls - before)
         except _NotOurs as exc:
             self._not_ours.add(g.principal)  # nothing is granted to an account that is not ours

@@ -19,6 +19,7 @@ google-api-python-client's discovery cache, and the IAM docs cited):
 from __future__ import annotations
 
 import base64
+import json
 import os
 from typing import Any, Callable
 
@@ -90,7 +91,13 @@ class ServiceAccountExtras:
                 name=f"projects/{sa.project_id}/serviceAccounts/{email}/keys/{kid}",
                 private_key_type=iam.ServiceAccountPrivateKeyType.TYPE_GOOGLE_CREDENTIALS_FILE,
                 key_algorithm=iam.ServiceAccountKeyAlgorithm.KEY_ALG_RSA_2048,
-                private_key_data=base64.b64encode(os.urandom(48)),
+                # TYPE_GOOGLE_CREDENTIALS_FILE: the key file's JSON (iam.v1.json, ServiceAccountKey.privateKeyData)
+                private_key_data=json.dumps({
+                    "type": "service_account", "project_id": sa.project_id, "private_key_id": kid,
+                    "private_key": "-----BEGIN PRIVATE KEY-----\n" + base64.b64encode(os.urandom(96)).decode()
+                                   + "\n-----END PRIVATE KEY-----\n",
+                    "client_email": email, "client_id": sa.unique_id,
+                    "token_uri": "https://oauth2.googleapis.com/token"}).encode(),
                 key_type=iam.ListServiceAccountKeysRequest.KeyType.USER_MANAGED)
             if when is not None:
                 key.valid_after_time = when
