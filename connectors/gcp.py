@@ -65,7 +65,10 @@ class _Refused(Exception):
 class GcpConnector:
     provider = "gcp"
     PERMISSIONS: Mapping[str, tuple[str, ...]] = {
-        "read": ("resourcemanager.projects.getIamPolicy", "iam.serviceAccounts.list"),
+        # read: the service accounts' keys and own policies (owned whole), and
+        # an integration's secret metadata (secrets.get, never its value)
+        "read": ("resourcemanager.projects.getIamPolicy", "iam.serviceAccounts.list",
+                 "iam.serviceAccountKeys.list", "iam.serviceAccounts.getIamPolicy", "secretmanager.secrets.get"),
         "apply_bindings": ("resourcemanager.projects.getIamPolicy", "resourcemanager.projects.setIamPolicy"),
         "create_service_account": ("iam.serviceAccounts.create", "iam.serviceAccounts.get",
                                    "iam.serviceAccounts.update", "iam.serviceAccounts.enable"),
@@ -73,11 +76,9 @@ class GcpConnector:
                                    "iam.serviceAccounts.enable"),
         "disable_service_account": ("iam.serviceAccounts.get", "iam.serviceAccounts.disable"),
         "delete_service_account": ("iam.serviceAccounts.get", "iam.serviceAccounts.delete"),
-        "read_service_account_extras": ("iam.serviceAccountKeys.list", "iam.serviceAccounts.getIamPolicy"),
         "agent_runtime_binding": ("iam.serviceAccounts.getIamPolicy", "iam.serviceAccounts.setIamPolicy"),
         "remove_service_account_key": ("iam.serviceAccountKeys.delete",),
         "remove_service_account_binding": ("iam.serviceAccounts.getIamPolicy", "iam.serviceAccounts.setIamPolicy"),
-        "read_integration": ("secretmanager.secrets.get",),
         "issue_integration_key": ("iam.serviceAccountKeys.list", "iam.serviceAccountKeys.create",
                                   "iam.serviceAccountKeys.delete", "secretmanager.secrets.create",
                                   "secretmanager.secrets.update", "secretmanager.versions.add"),
