@@ -67,14 +67,15 @@ def is_ours(user: dict[str, Any], tags: dict[str, str], path: str) -> bool:
 
 
 def key_age(key: dict[str, Any], tags: dict[str, str]) -> timedelta:
-    """How old the current key is: from IAM's CreateDate, or from the
-    pipeline's own ``rotated-at`` when that is later (the clock the pipeline
-    runs on can be moved; IAM's CreateDate follows the real one)."""
-    created = key["CreateDate"]
-    if isinstance(created, str):
-        created = _parse(created) or now()
+    """How old the current key is, on the pipeline's clock: from the
+    ``rotated-at`` the pipeline wrote when it issued this key, else from IAM's
+    CreateDate. (The pipeline's clock can be moved, for the demo and tests,
+    while IAM stamps CreateDate with the real one; in production they agree.)"""
     issued = _parse(tags.get("rotated-at")) if tags.get("key-id") == key["AccessKeyId"] else None
-    return now() - max(filter(None, (created.astimezone(timezone.utc), issued)))
+    if issued is None:
+        created = key["CreateDate"]
+        issued = (_parse(created) if isinstance(created, str) else created.astimezone(timezone.utc)) or now()
+    return now() - issued
 
 
 def read_integrations(iam, target: Target, path: str, grace: timedelta) -> list[Grant]:

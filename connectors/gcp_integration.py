@@ -100,10 +100,13 @@ def integration_view(grant: Grant, secret: Any, keys: list[Any], grace: timedelt
     rotate_days = int(notes.get("rotate-days") or 30)
     state = KEY_MISSING
     if current is not None:
-        issued = current.valid_after_time
-        issued = issued if isinstance(issued, datetime) else datetime.now(timezone.utc)
-        rotated = _parse(notes.get("rotated-at"))
-        age = now() - max(filter(None, (issued.astimezone(timezone.utc), rotated)))
+        # on the pipeline's clock (see connectors/aws_integration.key_age): when it
+        # issued this key, else GCP's validAfterTime
+        issued = _parse(notes.get("rotated-at"))
+        if issued is None:
+            after = current.valid_after_time
+            issued = after.astimezone(timezone.utc) if isinstance(after, datetime) else now()
+        age = now() - issued
         state = KEY_DUE if age > timedelta(days=rotate_days) else KEY_CURRENT
     attrs = dict(grant.attributes) | {"use": "integration", "vendor": notes.get("vendor", ""),
                                       "rotate_days": notes.get("rotate-days", ""), "key": state}
