@@ -115,3 +115,8 @@ def test_a_ci_use_on_gcp_is_refused(repo, capsys):
     text = GCP_AGENT.replace("use: agent", "use: ci").replace("max_session_minutes: 60\n", "").replace(
         "impersonated_by: serviceAccount:agent-runtime@acme-data-prod.iam.gserviceaccount.com\n", "")
     rejected(repo, capsys, GCP_AGENT_PATH, text, "provider is 'gcp'")
+
+
+def test_an_aws_agent_trusts_its_runtime_or_oidc_never_both(repo, capsys):
+    text = AGENT + "oidc:\n  repository: acme/triage-assistant\n  ref: refs/heads/main\n"
+    rejected(repo, capsys, AGENT_PATH, text, "does not belong with its provider or `use`")

@@ -231,7 +231,7 @@ def _describe(err: jsonschema.ValidationError) -> tuple[str, str]:
     if v == "pattern":
         desc = err.schema.get("description", f"it must match {err.validator_value}")
         return (f"{where} has an invalid value {err.instance!r}", desc)
-    if v == "not" or v == "anyOf":
+    if v in ("not", "anyOf", "oneOf"):
         return (f"{where} has a field that does not belong with its provider or `use`, or misses one it needs",
                 "aws takes account (and oidc for use: ci), gcp takes project; use: agent takes max_session_minutes "
                 "and assumed_by (aws, or oidc) or impersonated_by (gcp); use: integration takes vendor and "
