@@ -127,3 +127,17 @@ def test_a_crash_mid_issue_converges_to_one_key_in_the_secret(aws, org, monkeypa
     converge(org, [integration()])
     assert keys(aws) == {secret(aws)["AccessKeyId"]}
     assert diff([integration()], connector(org).read(target)) == []
+
+
+def test_a_managed_policy_granted_to_an_integration_is_attached_to_its_user(aws, org, monkeypatch):  # noqa: F811
+    at(monkeypatch, START)
+    readonly = Grant("aws", PROD, PRINCIPAL, "aws-role-policy", "arn:aws:iam::aws:policy/ReadOnlyAccess", EXPIRES,
+                     f"requests/aws/acme-prod/{NAME}-readonly.yaml")
+    converge(org, [integration(), readonly])
+    iam = aws.client("iam", PROD)
+    assert [p["PolicyArn"] for p in iam.list_attached_user_policies(UserName=NAME)["AttachedPolicies"]] == \
+        [readonly.entitlement]
+    assert converge(org, [integration(), readonly]) == []
+    changes = converge(org, [integration()])
+    assert [(c.action, c.grant.kind) for c in changes] == [(Action.REMOVE, "aws-role-policy")]
+    assert iam.list_attached_user_policies(UserName=NAME)["AttachedPolicies"] == []
