@@ -378,7 +378,7 @@ def step_non_human(world: World, sandbox, gh) -> None:
     def key() -> str:
         stored = json.loads(secrets.get_secret_value(SecretId=name)["SecretString"])
         values.add(stored["SecretAccessKey"])
-        return "…" + stored["AccessKeyId"][-4:]
+        return "ending " + stored["AccessKeyId"][-4:]  # the id's tail only; the secret half is never shown
 
     def live_keys() -> int:
         return len(prod.list_access_keys(UserName="pagerduty-sync")["AccessKeyMetadata"])
@@ -390,8 +390,8 @@ def step_non_human(world: World, sandbox, gh) -> None:
                        (32.1, "25 hours after the rotation: the grace period (24 h) is over")):
         world.now = START + timedelta(days=days)
         world.console.print(f"[dim]{what}[/]")
-        world.shell("expire")
-        res = world.run("expire", "--format", "json")
+        world.shell("expire --provider aws")
+        res = world.run("expire", "--provider", "aws", "--format", "json")
         outputs += [res.out, res.err]
         _expect(res, 0, "expire")
         for r in res.json()["rotated"]:
@@ -400,8 +400,8 @@ def step_non_human(world: World, sandbox, gh) -> None:
                                 f"{live_keys()} key(s) on the user")
     world.now = datetime(2027, 2, 1, 1, tzinfo=timezone.utc)
     world.console.print("[dim]2027-02-01: the agent and the integration expire[/]")
-    world.shell("expire")
-    res = world.run("expire", "--format", "json")
+    world.shell("expire --provider aws")
+    res = world.run("expire", "--provider", "aws", "--format", "json")
     outputs += [res.out, res.err]
     _expect(res, 0, "expire")
     gone = [r["principal"] for r in res.json()["revoked"] if r["principal"].endswith(("triage-agent", "pagerduty-sync"))]
