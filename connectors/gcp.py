@@ -65,10 +65,11 @@ class _Refused(Exception):
 class GcpConnector:
     provider = "gcp"
     PERMISSIONS: Mapping[str, tuple[str, ...]] = {
-        # read: the service accounts' keys and own policies (owned whole), and
-        # an integration's secret metadata (secrets.get, never its value)
+        # read: the service accounts' keys and own policies (owned whole, one of
+        # each per pipeline account: GCP has no batch read for them), and the
+        # integrations' secret metadata (one secrets.list per project, never a value)
         "read": ("resourcemanager.projects.getIamPolicy", "iam.serviceAccounts.list",
-                 "iam.serviceAccountKeys.list", "iam.serviceAccounts.getIamPolicy", "secretmanager.secrets.get"),
+                 "iam.serviceAccountKeys.list", "iam.serviceAccounts.getIamPolicy", "secretmanager.secrets.list"),
         "apply_bindings": ("resourcemanager.projects.getIamPolicy", "resourcemanager.projects.setIamPolicy"),
         "create_service_account": ("iam.serviceAccounts.create", "iam.serviceAccounts.get",
                                    "iam.serviceAccounts.update", "iam.serviceAccounts.enable"),
@@ -79,7 +80,7 @@ class GcpConnector:
         "agent_runtime_binding": ("iam.serviceAccounts.getIamPolicy", "iam.serviceAccounts.setIamPolicy"),
         "remove_service_account_key": ("iam.serviceAccountKeys.delete",),
         "remove_service_account_binding": ("iam.serviceAccounts.getIamPolicy", "iam.serviceAccounts.setIamPolicy"),
-        "issue_integration_key": ("iam.serviceAccountKeys.list", "iam.serviceAccountKeys.create",
+        "issue_integration_key": ("secretmanager.secrets.get", "iam.serviceAccountKeys.list", "iam.serviceAccountKeys.create",
                                   "iam.serviceAccountKeys.delete", "secretmanager.secrets.create",
                                   "secretmanager.secrets.update", "secretmanager.versions.add"),
         "remove_integration": ("iam.serviceAccountKeys.list", "iam.serviceAccountKeys.delete",
@@ -177,13 +178,14 @@ class GcpConnector:
 
     def _read_accounts(self, target: Target) -> list[Grant]:
         out = []
-        for sa in self._list_accounts(target.id):
-            if accounts.is_managed(sa.description):
-                grant = accounts.account_grant(target.id, sa.email, sa.description, sa.disabled)
-                out += self._owned_whole(grant, sa)
+        managed = [sa for sa in self._list_accounts(target.id) if accounts.is_managed(sa.description)]
+        secrets = self.secrets.managed(target.id) if managed else {}
+        for sa in managed:
+            grant = accounts.account_grant(target.id, sa.email, sa.description, sa.disabled)
+            out += self._owned_whole(grant, sa, secrets.get(grant.entitlement))
         return sorted(out, key=lambda g: g.key)
 
-    def _owned_whole(self, grant: Grant, sa: Any) -> list[Grant]:
+    def _owned_whole(self, grant: Grant, sa: Any, secret: Any = None) -> list[Grant]:
         """The identity (with its agent runtime, when it has one) and every
         user-managed key and foreign binding on it (connectors.gcp_sa)."""
         keys = self._call(self._admin().list_service_account_keys, iam_admin_v1.ListServiceAccountKeysRequest(
@@ -195,8 +197,7 @@ class GcpConnector:
             attrs = dict(grant.attributes) | {"use": "agent", "runtime": runtime, "max_session_minutes": "60"}
             grant = replace(grant, attributes=tuple(sorted(attrs.items())))
         kept: set[str] = set()
-        secret = self.secrets.get(grant.target, grant.entitlement)
-        if secret is not None and dict(secret.labels).get("use") == "integration":
+        if secret is not None:
             grant, kept = gcp_integration.integration_view(grant, secret, list(keys), self.key_grace)
         extra = [Grant("gcp", grant.target, grant.principal, gcp_sa.KEY_KIND, gcp_sa.key_id(k.name)) for k in keys
                  if gcp_sa.key_id(k.name) not in kept]

@@ -86,6 +86,22 @@ class Secrets:
         except gexc.NotFound:
             return None
 
+    def managed(self, project: str) -> dict[str, Any]:
+        """Account id → the pipeline's integration secret, in one listing per
+        project (not one read per service account)."""
+        out: dict[str, Any] = {}
+        token = ""
+        while True:
+            page = self._call(self.client().list_secrets, {
+                "parent": f"projects/{project}", "filter": "labels.managed-by=accessctl", "page_token": token})
+            for secret in page.secrets:
+                sid = secret.name.rpartition("/")[2]
+                if sid.startswith("accessctl-") and dict(secret.labels).get("use") == "integration":
+                    out[sid.removeprefix("accessctl-")] = secret
+            token = page.next_page_token
+            if not token:
+                return out
+
     def close(self) -> None:
         if self._client is not None:
             self._client.transport.close()

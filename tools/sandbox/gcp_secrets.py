@@ -82,9 +82,19 @@ class SecretManagerFake:
             return copy.deepcopy(secret)
 
     def _sm_list(self, project: str, query: dict, body: dict) -> dict:
+        # filter: only the `labels.<key>=<value>` form the connector uses
+        # (https://cloud.google.com/secret-manager/docs/filtering); anything else is refused
+        wanted = (query.get("filter") or [""])[0]
+        key = value = None
+        if wanted:
+            m = re.match(r"^labels\.([a-z][a-z0-9_-]*)\s*[=:]\s*([a-z0-9_-]*)$", wanted)
+            if not m:
+                raise ApiError(400, f"This fake only understands filters of the form labels.KEY=VALUE, not {wanted!r}.")
+            key, value = m.groups()
         with self._lock:
             found = [copy.deepcopy(s["secret"]) for n, s in sorted(self.secrets.items())
-                     if n.startswith(f"projects/{project}/secrets/")]
+                     if n.startswith(f"projects/{project}/secrets/")
+                     and (key is None or s["secret"]["labels"].get(key) == value)]
         return {"secrets": found, "totalSize": len(found)} if found else {}
 
     def _find(self, project: str, sid: str) -> dict:
