@@ -249,7 +249,10 @@ def _stages(root: Path, org: Any, grants: list, emu: seed_scale.Emulators, cold_
         missing = naive.missing(grants)
     stages["plan"] = _row(ours, theirs, f"{len(grants):,} grants, {len(planned.plan.targets)} targets",
                           changes=len(planned.plan.changes), live_grants=sum(planned.plan.live_counts.values()),
-                          baseline_missing=len(missing))
+                          baseline_missing=len(missing),
+                          # GCP service accounts are owned whole: their keys and own policy are read per account
+                          gcp_service_accounts=sum(g.kind == "gcp-service-account" for g in grants),
+                          gcp_projects_with_accounts=len({g.target for g in grants if g.kind == "gcp-service-account"}))
 
     # ---- reconcile: report + fix + verify -----------------------------------
     injected = seed_scale.inject_drift(emu, grants)

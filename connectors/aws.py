@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Callable, Mapping, Sequence
 
 import boto3
@@ -23,12 +23,13 @@ from botocore.credentials import RefreshableCredentials
 from botocore.exceptions import BotoCoreError, ClientError
 
 from connectors.aws_iam import INLINE_KIND, TRUST_KIND, IamWriter, NotOurs, read_group_members, read_roles
+from connectors.aws_integration import KEY_KIND, IntegrationWriter, NotOursUser, integration_users, read_integrations
 from connectors.aws_sso import KIND as SSO_KIND
 from connectors.aws_sso import IdentityCenter
 from connectors.ratelimit import Limiter
 from tools.core.errors import UsageError
 from tools.core.ownership import oidc_problem, reserved_name_problem
-from tools.core.model import Action, Change, ChangeResult, Grant, Target
+from tools.core.model import AWS_INTEGRATION_KIND, Action, Change, ChangeResult, Grant, Target
 from tools.core.orgmodel import OrgModel
 
 # The service refuses more assignment operations in progress than this.
@@ -50,9 +51,9 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "remove:aws-sso-assignment": ("sso:DeleteAccountAssignment", "sso:DescribeAccountAssignmentDeletionStatus",
                                   "identitystore:GetUserId", "identitystore:GetGroupId"),
     "add:aws-ci-role": ("iam:CreateRole", "iam:GetRole", "iam:TagRole", "iam:UpdateAssumeRolePolicy",
-                        "iam:UpdateRole"),
+                        "iam:UpdateRole", "iam:PutRolePermissionsBoundary"),
     "update:aws-ci-role": ("iam:GetRole", "iam:UpdateAssumeRolePolicy", "iam:UpdateRole", "iam:TagRole",
-                           "iam:UntagRole"),
+                           "iam:UntagRole", "iam:PutRolePermissionsBoundary"),
     "remove:aws-ci-role": ("iam:GetRole", "iam:ListAttachedRolePolicies", "iam:DetachRolePolicy",
                            "iam:ListRolePolicies", "iam:DeleteRolePolicy", "iam:DeleteRole"),
     "add:aws-role-policy": ("iam:GetRole", "iam:AttachRolePolicy"),
@@ -60,11 +61,30 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "remove:aws-role-inline-policy": ("iam:DeleteRolePolicy",),
     "remove:aws-role-trust": ("iam:GetRole", "iam:UpdateAssumeRolePolicy"),
     "revoke_role_sessions": ("iam:PutRolePolicy",),
+    "read:aws-integration-user": ("iam:ListUsers", "iam:ListUserTags", "iam:ListAccessKeys",
+                                  "iam:ListAttachedUserPolicies"),
+    "add:aws-integration-user": ("iam:CreateUser", "iam:GetUser", "iam:ListUserTags", "iam:ListAccessKeys",
+                                 "iam:CreateAccessKey", "iam:DeleteAccessKey", "iam:TagUser", "iam:UntagUser",
+                                 "secretsmanager:PutSecretValue", "secretsmanager:CreateSecret",
+                                 "secretsmanager:TagResource"),
+    "update:aws-integration-user": ("iam:GetUser", "iam:ListUserTags", "iam:TagUser", "iam:UntagUser",
+                                    "iam:ListAccessKeys", "iam:CreateAccessKey", "iam:DeleteAccessKey",
+                                    "secretsmanager:PutSecretValue", "secretsmanager:CreateSecret",
+                                    "secretsmanager:TagResource"),
+    "remove:aws-integration-user": ("iam:GetUser", "iam:ListUserTags", "iam:ListAccessKeys", "iam:DeleteAccessKey",
+                                    "iam:ListAttachedUserPolicies", "iam:DetachUserPolicy", "iam:ListUserPolicies",
+                                    "iam:DeleteUserPolicy", "iam:DeleteUser", "secretsmanager:DeleteSecret"),
+    "remove:aws-access-key": ("iam:DeleteAccessKey",),
+    "add:aws-role-policy-on-integration": ("iam:ListUsers", "iam:ListUserTags", "iam:GetUser",
+                                           "iam:AttachUserPolicy"),
+    "remove:aws-role-policy-on-integration": ("iam:ListUsers", "iam:ListUserTags", "iam:DetachUserPolicy"),
 }
 
 # Order inside one target: identities exist before policies are attached to
 # them, and are deleted only after everything else about them is gone.
-_ORDER = {("aws-ci-role", Action.ADD): 0, ("aws-ci-role", Action.UPDATE): 0, ("aws-ci-role", Action.REMOVE): 2}
+_ORDER = {("aws-ci-role", Action.ADD): 0, ("aws-ci-role", Action.UPDATE): 0, ("aws-ci-role", Action.REMOVE): 2,
+          (AWS_INTEGRATION_KIND, Action.ADD): 0, (AWS_INTEGRATION_KIND, Action.UPDATE): 0,
+          (AWS_INTEGRATION_KIND, Action.REMOVE): 2}
 
 
 class AwsConnector:
@@ -99,6 +119,11 @@ class AwsConnector:
         self.on_client = on_client
         self.role_session_seconds = role_session_seconds
         self._iam: dict[str, Any] = {}
+        self._secrets: dict[str, Any] = {}
+        self._account_sessions: dict[str, boto3.Session] = {}
+        self._integration_users: dict[str, set[str]] = {}
+        # how long a rotated integration key keeps working (org model)
+        self.key_grace = timedelta(hours=int(org.setting("organization", "key_rotation_grace_hours", default=24)))
         self._sts: Any = None
         self._sso: IdentityCenter | None = None
 
@@ -136,7 +161,18 @@ class AwsConnector:
                 metadata=assume(), refresh_using=assume, method="sts-assume-role")
             self._iam[account_id] = self._client(boto3.Session(botocore_session=core), "iam", account_id,
                                                  self.sso_region)
+            self._account_sessions[account_id] = boto3.Session(botocore_session=core)
         return self._iam[account_id]
+
+    def secrets(self, account_id: str) -> Any:
+        """Secrets Manager in ``account_id``, as the applier role (the same
+        refreshing credentials as its IAM client)."""
+        if account_id not in self._secrets:
+            self.iam(account_id)
+            self._secrets[account_id] = self._client(self._account_sessions[account_id], "secretsmanager",
+                                                     account_id, self.org.setting("aws", "secrets_region",
+                                                                                  default=self.sso_region))
+        return self._secrets[account_id]
 
     def identity_center(self) -> IdentityCenter:
         if self._sso is None:
@@ -157,6 +193,7 @@ class AwsConnector:
             iam = self.iam(target.id)
             grants = read_group_members(iam, target)
             grants += read_roles(iam, target, self.role_path, self.role_page_size)
+            grants += read_integrations(iam, target, self.role_path, self.key_grace)
             if target.managed.get(SSO_KIND):
                 grants += self.identity_center().read(target)
         except (ClientError, BotoCoreError, LookupError) as exc:
@@ -184,9 +221,15 @@ class AwsConnector:
                 results[i] = ChangeResult(change, False, f"{_verb(change)} skipped: the role is not the "
                                                          "pipeline's (see its own change)")
                 continue
+            if self._is_integration(target, change):
+                results[i] = self._apply_integration(target, change)
+                if not results[i].ok and change.grant.kind == AWS_INTEGRATION_KIND:
+                    refused.add(change.grant.principal)
+                continue
             try:
                 writer = writer or IamWriter(self.iam(target.id), target.id, self.role_path, self.sleep,
-                                             trust_check=lambda repo, ref: oidc_problem(self.org.raw, repo, ref))
+                                             trust_check=lambda repo, ref: oidc_problem(self.org.raw, repo, ref),
+                                             runtime_check=self._own_account)
                 before = writer.calls
                 self._apply_iam(writer, change)
                 results[i] = ChangeResult(change, True, None, writer.calls - before)
@@ -215,13 +258,53 @@ class AwsConnector:
 
     # ---- helpers -------------------------------------------------------------
 
+    def _is_integration(self, target: Target, change: Change) -> bool:
+        """Changes that concern an integration user: the user itself, a key
+        on it, or a managed policy attached to it (asked for as aws-role-policy)."""
+        kind = change.grant.kind
+        if kind in (AWS_INTEGRATION_KIND, KEY_KIND):
+            return True
+        if kind != "aws-role-policy":
+            return False
+        if target.id not in self._integration_users:
+            self._integration_users[target.id] = integration_users(self.iam(target.id), self.role_path)
+        return change.grant.principal.rpartition("/")[2] in self._integration_users[target.id]
+
+    def _apply_integration(self, target: Target, change: Change) -> ChangeResult:
+        writer = IntegrationWriter(self.iam(target.id), self.secrets(target.id), target, self.role_path)
+        g = change.grant
+        try:
+            if g.kind == KEY_KIND:
+                writer.remove_key(g)
+            elif g.kind == "aws-role-policy":
+                writer.user_policy(g, add=change.action is not Action.REMOVE)
+            elif change.action is Action.ADD:
+                writer.create(g)
+                self._integration_users.setdefault(target.id, set()).add(g.entitlement)
+            elif change.action is Action.UPDATE:
+                writer.update(g, change.current)
+            else:
+                writer.delete(change.current or g)
+        except NotOursUser as exc:
+            return ChangeResult(change, False, str(exc), writer.calls)
+        except (ClientError, BotoCoreError) as exc:
+            return ChangeResult(change, False, f"{_verb(change)} failed: {_short(exc)}", writer.calls)
+        return ChangeResult(change, True, None, writer.calls)
+
+    def _own_account(self, account_id: str) -> bool:
+        return self.org.target_by_id("aws", account_id) is not None
+
     def _out_of_scope(self, target: Target, change: Change) -> str | None:
         g = change.grant
         if g.provider != "aws" or g.target != target.id:
             return f"{g.provider}:{g.target} is not account {target.id}"
-        if g.kind == "aws-ci-role":
-            # CI roles live under the pipeline's path; its own identities are never touched
+        if g.kind in ("aws-ci-role", AWS_INTEGRATION_KIND):
+            # CI roles and integration users live under the pipeline's path; its own identities are never touched
             return reserved_name_problem(self.org.raw, "aws", g.entitlement)
+        if g.kind == KEY_KIND:
+            # a key the pipeline does not keep, on its own integration user: only ever deleted
+            return None if change.action is Action.REMOVE and g.principal.startswith(f"serviceAccount:{target.name}/") \
+                else f"{g.kind} {g.entitlement} can only be removed from an integration of {target.name}"
         owned_role = g.principal.startswith(f"serviceAccount:{target.name}/")
         if g.kind in (INLINE_KIND, TRUST_KIND) or (g.kind == "aws-role-policy" and change.action is Action.REMOVE):
             # the pipeline's own CI role: it removes anything on it nobody requested

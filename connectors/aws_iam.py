@@ -70,6 +70,31 @@ def trust_policy(account_id: str, repository: str, ref: str, expires: datetime |
     }]}
 
 
+def agent_trust_policy(runtime: str, expires: datetime | None) -> dict[str, Any]:
+    """An agent role's trust: only the named runtime role may assume it
+    (``sts:AssumeRole``), until ``expires``. The runtime is a role ARN in one
+    of the organisation's accounts (the policy's nhi-runtime-external rule)."""
+    statement: dict[str, Any] = {"Effect": "Allow", "Principal": {"AWS": runtime}, "Action": "sts:AssumeRole"}
+    if expires is not None:
+        statement["Condition"] = {"DateLessThan": {"aws:CurrentTime": iso(expires)}}
+    return {"Version": "2012-10-17", "Statement": [statement]}
+
+
+def trust_for(grant: Grant, account_id: str) -> dict[str, Any]:
+    """The trust policy a role grant asks for: the agent runtime's, else GitHub OIDC's."""
+    if grant.attr("use") == "agent" and grant.attr("runtime"):
+        return agent_trust_policy(grant.attr("runtime") or "", grant.expires)
+    return trust_policy(account_id, grant.attr("oidc_repository") or "", grant.attr("oidc_ref") or "",
+                        grant.expires)
+
+
+def _runtime_statement(statement: Any, runtime: str | None) -> bool:
+    """The statement ``agent_trust_policy`` writes for ``runtime``."""
+    return (bool(runtime) and isinstance(statement, dict) and statement.get("Effect") == "Allow"
+            and statement.get("Principal") == {"AWS": runtime}
+            and statement.get("Action") in ("sts:AssumeRole", ["sts:AssumeRole"]))
+
+
 def parse_trust(document: Any) -> tuple[str, str, datetime | None]:
     """(repository, ref, expiry) from a trust policy written by ``trust_policy``.
 
@@ -98,6 +123,17 @@ def parse_trust(document: Any) -> tuple[str, str, datetime | None]:
     return repository, ref, expires
 
 
+def _agent_settings(grant: Grant) -> dict[str, Any]:
+    """CreateRole parameters of an agent role: its session length (IAM's
+    MaxSessionDuration, 3600..43200 seconds) and the org's permissions boundary."""
+    if grant.attr("use") != "agent":
+        return {}
+    out: dict[str, Any] = {"MaxSessionDuration": int(grant.attr("max_session_minutes") or 60) * 60}
+    if grant.attr("permissions_boundary"):
+        out["PermissionsBoundary"] = grant.attr("permissions_boundary")
+    return out
+
+
 class NotOurs(Exception):
     """A role exists under the name the pipeline wants, but the pipeline did not create it."""
 
@@ -111,6 +147,9 @@ def is_ours(role: dict[str, Any], path: str) -> bool:
 
 def role_tags(grant: Grant) -> list[dict[str, str]]:
     tags = {"owner": grant.attr("owner") or "", "managed-by": MANAGED_BY}
+    if grant.attr("use") == "agent":
+        # which trust statement is the pipeline's own: every other one is drift
+        tags |= {"use": "agent", "runtime": grant.attr("runtime") or ""}
     if grant.request:
         tags["request"] = grant.request
     if grant.expires is not None:
@@ -159,6 +198,14 @@ def read_roles(iam, target: Target, path: str, page_size: int | None = None) -> 
         principal = f"serviceAccount:{target.name}/{name}"
         attrs = {"owner": tags.get("owner", ""), "purpose": role.get("Description", ""),
                  "oidc_repository": repository, "oidc_ref": ref}
+        runtime = tags.get("runtime") if tags.get("use") == "agent" else None
+        if tags.get("use") == "agent":
+            statements = _statements(role.get("AssumeRolePolicyDocument", {}))
+            attrs |= {"use": "agent",
+                      "runtime": runtime if any(_runtime_statement(st, runtime) for st in statements) else "",
+                      "max_session_minutes": str(int(role.get("MaxSessionDuration", 3600)) // 60),
+                      "permissions_boundary": (detail.get("PermissionsBoundary") or {}).get(
+                          "PermissionsBoundaryArn", "")}
         grants.append(Grant("aws", target.id, principal, "aws-ci-role", name, expires,
                             tags.get("request"), tuple(sorted(attrs.items()))))
         # The pipeline owns this identity whole: every attached policy (inside
@@ -170,7 +217,7 @@ def read_roles(iam, target: Target, path: str, page_size: int | None = None) -> 
         for inline in detail.get("RolePolicyList", []):
             if inline.get("PolicyName") != REVOKE_POLICY_NAME:  # the expire job's own session cut-off
                 grants.append(Grant("aws", target.id, principal, INLINE_KIND, inline["PolicyName"]))
-        for statement in foreign_statements(role.get("AssumeRolePolicyDocument", {}), target.id):
+        for statement in foreign_statements(role.get("AssumeRolePolicyDocument", {}), target.id, runtime):
             grants.append(Grant("aws", target.id, principal, TRUST_KIND, statement))
     return grants
 
@@ -188,16 +235,20 @@ def _is_ours(statement: Any, account_id: str) -> bool:
             and isinstance(sub, str) and sub.startswith("repo:"))
 
 
-def foreign_statements(document: Any, account_id: str) -> list[str]:
-    """Trust statements the pipeline did not write, each as canonical JSON
-    (the grant's entitlement, so the same statement always has the same key)."""
+def _statements(document: Any) -> list[Any]:
     if isinstance(document, str):
         document = json.loads(document)
     statements = document.get("Statement", []) if isinstance(document, dict) else []
-    if isinstance(statements, dict):
-        statements = [statements]
-    return [json.dumps(st, sort_keys=True, separators=(",", ":")) for st in statements
-            if not _is_ours(st, account_id)]
+    return [statements] if isinstance(statements, dict) else list(statements)
+
+
+def foreign_statements(document: Any, account_id: str, runtime: str | None = None) -> list[str]:
+    """Trust statements the pipeline did not write, each as canonical JSON
+    (the grant's entitlement, so the same statement always has the same key).
+    ``runtime``: an agent role's runtime ARN (its tag), whose AssumeRole
+    statement is the pipeline's own; any other principal is extra trust."""
+    return [json.dumps(st, sort_keys=True, separators=(",", ":")) for st in _statements(document)
+            if not _is_ours(st, account_id) and not _runtime_statement(st, runtime)]
 
 
 # ---- writes -----------------------------------------------------------------
@@ -209,11 +260,13 @@ class IamWriter:
 
     def __init__(self, iam, account_id: str, path: str, sleep: Callable[[float], None] = time.sleep,
                  consistency_attempts: int = 5, consistency_delay: float = 0.5,
-                 trust_check: Callable[[str | None, str | None], str | None] | None = None):
+                 trust_check: Callable[[str | None, str | None], str | None] | None = None,
+                 runtime_check: Callable[[str], bool] | None = None):
         """``trust_check(repository, ref)`` says why a CI role may not trust them
         (tools.core.ownership.oidc_problem with the org model), or None."""
         self.iam, self.account_id, self.path = iam, account_id, path
         self.trust_check = trust_check
+        self.runtime_check = runtime_check  # account id -> is it one of the organisation's accounts
         self.sleep, self.attempts, self.delay = sleep, consistency_attempts, consistency_delay
         self.calls = 0
         self.created: set[str] = set()  # roles created by this writer: may not be visible yet
@@ -262,10 +315,15 @@ class IamWriter:
                     raise
 
     def _trust(self, grant: Grant) -> str:
-        return json.dumps(trust_policy(self.account_id, grant.attr("oidc_repository") or "",
-                                       grant.attr("oidc_ref") or "", grant.expires))
+        return json.dumps(trust_for(grant, self.account_id))
 
     def _check_trust(self, grant: Grant) -> None:
+        if grant.attr("use") == "agent" and grant.attr("runtime"):
+            account = (grant.attr("runtime") or "").split(":")[4:5]
+            if self.runtime_check and account and not self.runtime_check(account[0]):
+                raise NotOurs(f"agent role {grant.entitlement}: runtime {grant.attr('runtime')} is not in an "
+                              "account of the organisation; the trust was not written")
+            return
         if self.trust_check:
             problem = self.trust_check(grant.attr("oidc_repository"), grant.attr("oidc_ref"))
             if problem:
@@ -289,7 +347,7 @@ class IamWriter:
         try:
             self._call("create_role", Path=self.path, RoleName=grant.entitlement,
                        AssumeRolePolicyDocument=self._trust(grant),
-                       Description=grant.attr("purpose") or "", Tags=role_tags(grant))
+                       Description=grant.attr("purpose") or "", Tags=role_tags(grant), **_agent_settings(grant))
             self.created.add(grant.entitlement)
         except ClientError as exc:
             if error_code(exc) != "EntityAlreadyExists":
@@ -301,8 +359,15 @@ class IamWriter:
         self._check_trust(grant)
         self.owned(name)
         self._settled("update_assume_role_policy", RoleName=name, PolicyDocument=self._trust(grant))
-        if current is None or current.attr("purpose") != grant.attr("purpose"):
-            self._settled("update_role", RoleName=name, Description=grant.attr("purpose") or "")
+        settings = _agent_settings(grant)
+        if current is None or current.attr("purpose") != grant.attr("purpose") or (
+                settings and current.attr("max_session_minutes") != grant.attr("max_session_minutes")):
+            self._settled("update_role", RoleName=name, Description=grant.attr("purpose") or "",
+                          **{k: v for k, v in settings.items() if k == "MaxSessionDuration"})
+        if "PermissionsBoundary" in settings and (
+                current is None or current.attr("permissions_boundary") != grant.attr("permissions_boundary")):
+            self._settled("put_role_permissions_boundary", RoleName=name,
+                          PermissionsBoundary=settings["PermissionsBoundary"])
         self._settled("tag_role", RoleName=name, Tags=role_tags(grant))
         if grant.expires is None or not grant.request:
             stale = [k for k, missing in (("expires", grant.expires is None), ("request", not grant.request))

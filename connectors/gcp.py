@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import replace
+from datetime import timedelta
 from typing import Any, Callable, Mapping, Sequence
 
 import grpc
@@ -29,6 +31,7 @@ from tenacity import Retrying, retry_if_exception, retry_if_exception_type, stop
     wait_random_exponential
 
 from connectors import gcp_accounts as accounts
+from connectors import gcp_integration, gcp_sa
 from connectors.gcp_policy import (Binding, Condition, Ensure, Members, Revoke, edit, expiry_condition, live_members,
                                    merge)
 from tools.core.errors import UsageError
@@ -62,7 +65,11 @@ class _Refused(Exception):
 class GcpConnector:
     provider = "gcp"
     PERMISSIONS: Mapping[str, tuple[str, ...]] = {
-        "read": ("resourcemanager.projects.getIamPolicy", "iam.serviceAccounts.list"),
+        # read: the service accounts' keys and own policies (owned whole, one of
+        # each per pipeline account: GCP has no batch read for them), and the
+        # integrations' secret metadata (one secrets.list per project, never a value)
+        "read": ("resourcemanager.projects.getIamPolicy", "iam.serviceAccounts.list",
+                 "iam.serviceAccountKeys.list", "iam.serviceAccounts.getIamPolicy", "secretmanager.secrets.list"),
         "apply_bindings": ("resourcemanager.projects.getIamPolicy", "resourcemanager.projects.setIamPolicy"),
         "create_service_account": ("iam.serviceAccounts.create", "iam.serviceAccounts.get",
                                    "iam.serviceAccounts.update", "iam.serviceAccounts.enable"),
@@ -70,6 +77,14 @@ class GcpConnector:
                                    "iam.serviceAccounts.enable"),
         "disable_service_account": ("iam.serviceAccounts.get", "iam.serviceAccounts.disable"),
         "delete_service_account": ("iam.serviceAccounts.get", "iam.serviceAccounts.delete"),
+        "agent_runtime_binding": ("iam.serviceAccounts.getIamPolicy", "iam.serviceAccounts.setIamPolicy"),
+        "remove_service_account_key": ("iam.serviceAccountKeys.delete",),
+        "remove_service_account_binding": ("iam.serviceAccounts.getIamPolicy", "iam.serviceAccounts.setIamPolicy"),
+        "issue_integration_key": ("secretmanager.secrets.get", "iam.serviceAccountKeys.list", "iam.serviceAccountKeys.create",
+                                  "iam.serviceAccountKeys.delete", "secretmanager.secrets.create",
+                                  "secretmanager.secrets.update", "secretmanager.versions.add"),
+        "remove_integration": ("iam.serviceAccountKeys.list", "iam.serviceAccountKeys.delete",
+                               "secretmanager.secrets.delete"),
     }
 
     def __init__(self, org, endpoint: str | None = None, iam_endpoint: str | None = None,
@@ -88,6 +103,8 @@ class GcpConnector:
         self.calls = 0  # API calls made (attempts, retries included)
         self._fresh: set[str] = set()  # emails of accounts created by this run: IAM may not see them yet
         self._not_ours: set[str] = set()  # principals of accounts found not to be the pipeline's
+        self.secrets = gcp_integration.Secrets(endpoint, self._call)  # integrations' keys live here
+        self.key_grace = timedelta(hours=int(org.setting("organization", "key_rotation_grace_hours", default=24)))
 
     # ---- clients (built on first use) ------------------------------------
     def _projects(self) -> resourcemanager_v3.ProjectsClient:
@@ -125,6 +142,7 @@ class GcpConnector:
         if self._rm is not None:
             self._rm.transport.close()
             self._rm = None
+        self.secrets.close()
 
     def _call(self, fn: Callable[..., Any], request: Any, retry_on: tuple = TRANSIENT) -> Any:
         """One API call; throttling and unavailability are retried with backoff."""
@@ -160,10 +178,32 @@ class GcpConnector:
 
     def _read_accounts(self, target: Target) -> list[Grant]:
         out = []
-        for sa in self._list_accounts(target.id):
-            if accounts.is_managed(sa.description):
-                out.append(accounts.account_grant(target.id, sa.email, sa.description, sa.disabled))
+        managed = [sa for sa in self._list_accounts(target.id) if accounts.is_managed(sa.description)]
+        secrets = self.secrets.managed(target.id) if managed else {}
+        for sa in managed:
+            grant = accounts.account_grant(target.id, sa.email, sa.description, sa.disabled)
+            out += self._owned_whole(grant, sa, secrets.get(grant.entitlement))
         return sorted(out, key=lambda g: g.key)
+
+    def _owned_whole(self, grant: Grant, sa: Any, secret: Any = None) -> list[Grant]:
+        """The identity (with its agent runtime, when it has one) and every
+        user-managed key and foreign binding on it (connectors.gcp_sa)."""
+        keys = self._call(self._admin().list_service_account_keys, iam_admin_v1.ListServiceAccountKeysRequest(
+            name=sa.name, key_types=[gcp_sa.USER_MANAGED])).keys
+        policy = self._call(self._admin().get_iam_policy, {"resource": sa.name,
+                                                            "options": {"requested_policy_version": 3}})
+        runtime, _ = gcp_sa.runtime_binding(policy)
+        if runtime:
+            attrs = dict(grant.attributes) | {"use": "agent", "runtime": runtime, "max_session_minutes": "60"}
+            grant = replace(grant, attributes=tuple(sorted(attrs.items())))
+        kept: set[str] = set()
+        if secret is not None:
+            grant, kept = gcp_integration.integration_view(grant, secret, list(keys), self.key_grace)
+        extra = [Grant("gcp", grant.target, grant.principal, gcp_sa.KEY_KIND, gcp_sa.key_id(k.name)) for k in keys
+                 if gcp_sa.key_id(k.name) not in kept]
+        extra += [Grant("gcp", grant.target, grant.principal, gcp_sa.BINDING_KIND, e)
+                  for e in gcp_sa.foreign_bindings(policy)]
+        return [grant, *extra]
 
     def _list_accounts(self, project: str) -> list[Any]:
         """Every account, page by page; each page is one counted, retried call
@@ -197,6 +237,9 @@ class GcpConnector:
         roles = [(i, c) for i, c in roles if i not in results]
         if roles:
             results.update(self._apply_roles(target, roles))
+        for i, change in enumerate(changes):
+            if change.grant.kind in (gcp_sa.KEY_KIND, gcp_sa.BINDING_KIND):
+                results[i] = self._apply_extra(target, change)
         for i, change in accounts_last:
             results[i] = self._apply_account(target, change)
         for i, change in enumerate(changes):
@@ -305,10 +348,17 @@ class GcpConnector:
                 raise _NotOurs(f"service account {g.entitlement}: {reserved}")
             if change.action is Action.REMOVE:
                 self._owned(g.target, g.entitlement)
-                self._call(self._admin().disable_service_account,
-                           {"name": accounts.resource_name(g.target, g.entitlement)})
+                name = accounts.resource_name(g.target, g.entitlement)
+                if (change.current or g).attr("use") == "integration":
+                    gcp_integration.remove(self, g.target, g.entitlement, name)  # keys and secret at once
+                self._call(self._admin().disable_service_account, {"name": name})
             else:
                 self._ensure_account(g, accounts.describe(g))
+                if g.attr("use") == "agent" and g.attr("runtime") and g.expires and g.request:
+                    self._ensure_runtime(g)
+                if g.attr("use") == "integration":
+                    gcp_integration.ensure(self, g, change.current,
+                                           accounts.resource_name(g.target, g.entitlement))
             return ChangeResult(change, True, None, self.calls - before)
         except _NotOurs as exc:
             self._not_ours.add(g.principal)  # nothing is granted to an account that is not ours
@@ -338,6 +388,50 @@ class GcpConnector:
                 update_mask=field_mask_pb2.FieldMask(paths=["description"])))
         if sa.disabled:
             self._call(self._admin().enable_service_account, {"name": sa.name})
+
+    def _ensure_runtime(self, g: Grant) -> None:
+        """Only the agent's runtime may mint tokens for it, until its expiry.
+        Refused for a runtime outside the organisation's projects."""
+        member = g.attr("runtime") or ""
+        project = member.partition("@")[2].removesuffix(".iam.gserviceaccount.com")
+        if self.org.target("gcp", project) is None:
+            raise ValueError(f"agent {g.entitlement}: runtime {member} is not in a project of the organisation; "
+                             "the binding was not written")
+        name = accounts.resource_name(g.target, g.entitlement)
+        policy = self._call(self._admin().get_iam_policy, {"resource": name,
+                                                            "options": {"requested_policy_version": 3}})
+        runtime, expires = gcp_sa.runtime_binding(policy)
+        if runtime == member and expires == g.expires:
+            return
+        self._call(self._admin().set_iam_policy, {"resource": name, "policy": gcp_sa.with_runtime(
+            policy, member, g.request or "", g.expires)})
+
+    def _apply_extra(self, target: Target, change: Change) -> ChangeResult:
+        """Remove a key or a foreign binding from a service account of ours."""
+        before = self.calls
+        g = change.grant
+        try:
+            if change.action is not Action.REMOVE or not g.principal.startswith(f"serviceAccount:{target.id}/"):
+                raise ValueError(f"{g.kind} {g.entitlement} can only be removed from a service account of {target.id}")
+            name = g.principal.rpartition("/")[2]
+            sa = self._owned(target.id, name)
+            if g.kind == gcp_sa.KEY_KIND:
+                try:
+                    self._call(self._admin().delete_service_account_key, {"name": f"{sa.name}/keys/{g.entitlement}"})
+                except gexc.NotFound:
+                    pass  # already gone: converged
+            else:
+                policy = self._call(self._admin().get_iam_policy, {"resource": sa.name,
+                                                                    "options": {"requested_policy_version": 3}})
+                new = gcp_sa.without(policy, g.entitlement)
+                if new is not None:
+                    self._call(self._admin().set_iam_policy, {"resource": sa.name, "policy": new})
+            return ChangeResult(change, True, None, self.calls - before)
+        except (_NotOurs, ValueError) as exc:
+            return ChangeResult(change, False, str(exc), self.calls - before)
+        except FAILURES as exc:
+            return ChangeResult(change, False, f"{g.kind} {g.entitlement} on {g.principal}: {_short(exc)}",
+                                self.calls - before)
 
     def _owned(self, project: str, name: str) -> Any:
         sa = self._call(self._admin().get_service_account, {"name": accounts.resource_name(project, name)})

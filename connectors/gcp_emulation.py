@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import grpc
 from google.cloud.iam_admin_v1.types import iam
+from google.iam.v1 import iam_policy_pb2, policy_pb2
 from google.protobuf import empty_pb2
 from google.protobuf.json_format import MessageToDict
 
-__all__ = ["MessageToDict", "empty_pb2", "grpc", "iam"]
+__all__ = ["MessageToDict", "empty_pb2", "grpc", "iam", "iam_policy_pb2", "policy_pb2"]

@@ -270,7 +270,7 @@ def test_html_report_is_one_balanced_self_contained_page_with_a_table_per_target
 def test_csv_and_json_reports_list_every_grant_once(history_repo, capsys):
     doc = json.loads(_report(history_repo, capsys, "json"))
     rows = list(csv.DictReader(io.StringIO(_report(history_repo, capsys, "csv"))))
-    assert len(rows) == len(doc["rows"]) == 11  # 9 sample grants + frank + grace
+    assert len(rows) == len(doc["rows"]) == 13  # 11 sample grants (the agent and the integration included) + frank + grace
     grace = next(r for r in rows if r["principal"] == "user:grace@acme.example")
     assert grace["approvers"] == "dave-acme" and grace["pr"] == "22" and grace["tier"] == "standard"
     assert grace["last_review"].endswith("(dave-acme)") and "S3" in grace["safeguards"].split()

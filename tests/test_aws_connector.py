@@ -393,3 +393,60 @@ def test_the_pr_check_assumes_its_read_only_planner_role(org, monkeypatch):
     assert AwsConnector(org).applier_role == org.raw["aws"]["applier_role"]
     monkeypatch.setenv("ACCESSCTL_AWS_ASSUME_ROLE", "accessctl-planner")
     assert AwsConnector(org).applier_role == "accessctl-planner"
+
+
+RUNTIME = f"arn:aws:iam::{DEV}:role/agent-runtime"
+BOUNDARY = f"arn:aws:iam::{DEV}:policy/accessctl-agent-boundary"
+
+
+def agent_role(minutes="60", runtime=RUNTIME) -> Grant:
+    attrs = {"owner": "platform", "purpose": "Reads tickets for the triage assistant.", "use": "agent",
+             "runtime": runtime, "max_session_minutes": minutes, "permissions_boundary": BOUNDARY}
+    return Grant("aws", DEV, "serviceAccount:acme-dev/triage-agent", "aws-ci-role", "triage-agent", EXPIRES,
+                 "requests/aws/acme-dev/triage-agent.yaml", tuple(sorted(attrs.items())))
+
+
+def test_an_agent_role_trusts_only_its_runtime_with_its_session_length_and_boundary(aws, org):
+    target = dev(org)
+    changes, results = converge(org, target, [agent_role()])
+    assert all(r.ok for r in results), [r.error for r in results if not r.ok]
+    assert diff([agent_role()], connector(org).read(target)) == []
+    role = aws.client("iam", DEV).get_role(RoleName="triage-agent")["Role"]
+    assert role["MaxSessionDuration"] == 3600
+    assert role["PermissionsBoundary"]["PermissionsBoundaryArn"] == BOUNDARY
+    assert role["AssumeRolePolicyDocument"]["Statement"] == [{
+        "Effect": "Allow", "Principal": {"AWS": RUNTIME}, "Action": "sts:AssumeRole",
+        "Condition": {"DateLessThan": {"aws:CurrentTime": "2027-05-01T00:00:00Z"}}}]
+    assert not aws.client("iam", DEV).list_users(PathPrefix="/accessctl/")["Users"]  # never a user or key
+
+    # a longer session and a removed boundary are drift the next apply repairs
+    iam = aws.client("iam", DEV)
+    iam.delete_role_permissions_boundary(RoleName="triage-agent")
+    changes, results = converge(org, target, [agent_role("120")])
+    assert [c.action for c in changes] == [Action.UPDATE] and all(r.ok for r in results)
+    role = iam.get_role(RoleName="triage-agent")["Role"]
+    assert role["MaxSessionDuration"] == 7200
+    assert role["PermissionsBoundary"]["PermissionsBoundaryArn"] == BOUNDARY
+    assert diff([agent_role("120")], connector(org).read(target)) == []
+
+
+def test_an_extra_trust_statement_on_an_agent_role_is_drift_and_fix_removes_it(aws, org):
+    target = dev(org)
+    converge(org, target, [agent_role()])
+    iam = aws.client("iam", DEV)
+    doc = iam.get_role(RoleName="triage-agent")["Role"]["AssumeRolePolicyDocument"]
+    foreign = {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{PROD}:root"}, "Action": "sts:AssumeRole"}
+    iam.update_assume_role_policy(RoleName="triage-agent",
+                                  PolicyDocument=json.dumps(dict(doc, Statement=doc["Statement"] + [foreign])))
+    changes, results = converge(org, target, [agent_role()])
+    assert [(c.action, c.grant.kind) for c in changes] == [(Action.REMOVE, "aws-role-trust")]
+    assert all(r.ok for r in results)
+    statements = iam.get_role(RoleName="triage-agent")["Role"]["AssumeRolePolicyDocument"]["Statement"]
+    assert statements == [doc["Statement"][0]]
+
+
+def test_an_agent_runtime_outside_the_organisation_is_never_written(aws, org):
+    outsider = agent_role(runtime="arn:aws:iam::999999999999:role/agent-runtime")
+    _, results = converge(org, dev(org), [outsider])
+    assert not results[0].ok and "not in an account of the organisation" in results[0].error
+    assert not [r for r in aws.client("iam", DEV).list_roles()["Roles"] if r["RoleName"] == "triage-agent"]

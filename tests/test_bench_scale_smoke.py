@@ -39,7 +39,10 @@ def test_cold_apply_converges_for_both_approaches(figures):
 def test_apply_since_reads_only_the_merged_files_target(figures):
     since = figures["stages"]["apply_since"]
     assert since["targets_read"] == 1 and since["adds"] == since["changes"] == 1
-    assert since["ours"]["api_calls"] <= 4  # getIamPolicy, setIamPolicy, service-account listing
+    # getIamPolicy, setIamPolicy, service-account listing, the integrations' secret listing, and per pipeline
+    # service account its keys and its own policy (owned whole: GCP has no batch read for those)
+    accounts = figures["stages"]["plan"]["gcp_service_accounts"]
+    assert since["ours"]["api_calls"] <= 5 + 2 * accounts
     assert since["baseline_targets_read"] == 6 and since["baseline_changes"] == 1
 
 
@@ -47,7 +50,9 @@ def test_plan_reads_each_target_once_not_each_grant(figures):
     plan = figures["stages"]["plan"]
     assert plan["changes"] == 0 and plan["baseline_missing"] == 0
     assert plan["live_grants"] >= 200
-    assert plan["ours"]["gcp_calls"] == 3 * 2  # one getIamPolicy and one account listing per project
+    # one getIamPolicy and one account listing per project, one secret listing per project holding pipeline
+    # accounts, and each pipeline account's keys and own policy (owned whole)
+    assert plan["ours"]["gcp_calls"] == 3 * 2 + plan["gcp_projects_with_accounts"] + 2 * plan["gcp_service_accounts"]
     assert plan["baseline_figures"]["api_calls"] > plan["ours"]["api_calls"]
 
 

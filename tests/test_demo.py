@@ -25,6 +25,11 @@ def test_demo_runs_the_whole_loop_and_leaves_nothing_running(tmp_path):
                      "revoked user:frank@acme.example", "expired access request",   # expiry + cleanup PR
                      "Who has access in gcp/acme-data-prod", "Access history of user:frank@acme.example",
                      "review open", "revoked by its owners in access review",      # access review: revoke
-                     "reviewed 2026-11-23 by carol-acme", "access review overdue"):  # keep; overdue enforced
+                     "reviewed 2026-11-23 by carol-acme", "access review overdue",  # keep; overdue enforced
+                     "sessions of 60 minutes, boundary accessctl-agent-boundary",  # the agent's role
+                     "rotated serviceAccount:acme-prod/pagerduty-sync",             # rotation past rotate_days
+                     "deleted the old key of",                                      # after the grace period
+                     "secrets left: 0, integration users left: 0",                  # expiry cleans up
+                     "never appeared in any output"):
         assert expected in out, expected
     assert list(tmp_path.iterdir()) == [], "the temporary repository is removed"

@@ -151,7 +151,7 @@ def test_missing_flag_without_a_terminal_is_a_usage_error(repo, capsys, drop, fl
     assert r.code == 2
     assert f"{flag} is required (no terminal to ask)" in r.err
     assert sorted(p.name for p in (repo.root / "requests/aws/acme-dev").iterdir()) == [
-        "billing-deployer-readonly.yaml", "billing-deployer.yaml", "bob-developer.yaml"]
+        "billing-deployer-readonly.yaml", "billing-deployer.yaml", "bob-developer.yaml", "triage-agent.yaml"]
 
 
 def test_all_missing_flags_are_named_at_once(repo, capsys):
@@ -327,3 +327,31 @@ def test_a_refused_request_prints_the_answers_as_flags(repo, capsys):
     assert r.code == 1
     assert "accessctl request new --provider aws --target acme-dev --kind aws-iam-group --entitlement readonly" in r.out
     assert "--expires 2030-01-01" in r.out and f"--justification '{WHY}'" in r.out
+
+
+def test_new_agent_is_written_valid_with_its_runtime_and_the_agent_tiers_expiry(repo, capsys):
+    r = new(repo, capsys, "--service-account", "--use", "agent", "--target", "acme-dev", "--name", "triage-bot",
+            "--owner", "platform", "--purpose", "Reads tickets and opens incidents for the triage assistant.",
+            "--runtime", "arn:aws:iam::111111111111:role/agent-runtime", "--requester", "alice-acme")
+    assert r.code == 0, r.out + r.err
+    doc = load(repo, "requests/aws/acme-dev/triage-bot.yaml")
+    assert doc["use"] == "agent" and doc["max_session_minutes"] == 60 and "oidc" not in doc
+    assert doc["assumed_by"] == "arn:aws:iam::111111111111:role/agent-runtime"
+    assert doc["expires"] == "2027-02-20"  # 90 days: tiers.yaml agent.max_hours
+
+
+def test_new_integration_is_written_valid_with_vendor_and_a_key_in_the_secret_store(repo, capsys):
+    r = new(repo, capsys, "--service-account", "--use", "integration", "--target", "acme-prod",
+            "--name", "statuspage-sync", "--owner", "sre", "--purpose", "Statuspage reads alarms to post incidents.",
+            "--vendor", "Statuspage", "--vendor-contact", "security@statuspage.example", "--requester", "ivan-acme")
+    assert r.code == 0, r.out + r.err
+    doc = load(repo, "requests/aws/acme-prod/statuspage-sync.yaml")
+    assert doc["credential"] == {"type": "access-key", "store": "secrets-manager", "rotate_days": 30}
+    assert doc["vendor"] == {"name": "Statuspage", "contact": "security@statuspage.example"}
+
+
+def test_new_agent_without_a_terminal_names_the_missing_runtime(repo, capsys):
+    r = new(repo, capsys, "--service-account", "--use", "agent", "--target", "acme-dev", "--name", "triage-bot",
+            "--owner", "platform", "--purpose", "Reads tickets and opens incidents for the triage assistant.",
+            "--requester", "alice-acme")
+    assert r.code == 2 and "--runtime is required" in r.err

@@ -19,6 +19,8 @@ _found contains v if some v in data.access.rules.principals.deny
 
 _found contains v if some v in data.access.rules.identities.deny
 
+_found contains v if some v in data.access.rules.nhi.deny
+
 _found contains v if some v in data.access.rules.sod.deny
 
 _found contains v if some v in data.access.rules.approvals.deny

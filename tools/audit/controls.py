@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from tools.core.model import IDENTITY_KINDS, Grant, Target
+from tools.core.model import ALL_IDENTITY_KINDS, IDENTITY_KINDS, Grant, Target
 from tools.core.orgmodel import OrgModel
 
 
@@ -49,7 +49,15 @@ def _sod(g: Grant, t: Target, org: OrgModel) -> bool:
 
 
 def _non_human(g: Grant, t: Target, org: OrgModel) -> bool:
-    return g.kind in IDENTITY_KINDS.values() or g.principal.startswith("serviceAccount:")
+    return g.kind in ALL_IDENTITY_KINDS or g.principal.startswith("serviceAccount:")
+
+
+def _agent(g: Grant, t: Target, org: OrgModel) -> bool:
+    return g.kind in ALL_IDENTITY_KINDS and g.attr("use") == "agent"
+
+
+def _integration(g: Grant, t: Target, org: OrgModel) -> bool:
+    return g.kind in ALL_IDENTITY_KINDS and g.attr("use") == "integration"
 
 
 def _oidc(g: Grant, t: Target, org: OrgModel) -> bool:
@@ -80,7 +88,7 @@ SAFEGUARDS: tuple[Safeguard, ...] = (
               "policies/access/rules/identities, accessctl expire",
               ("PR.AA-01",), ("NHI1:2025 Improper Offboarding", "NHI9:2025 NHI Reuse"), _non_human),
     Safeguard("S6", "Keyless CI: CI roles trust GitHub OIDC for one repository and ref; user-managed keys "
-              "are refused unless waived",
+              "are refused (the one exception: a third-party integration's key, S11)",
               "policies/access/rules/identities, connectors/aws_iam.py trust policy",
               ("PR.AA-03", "PR.AA-04"), ("NHI2:2025 Secret Leakage", "NHI4:2025 Insecure Authentication",
                                          "NHI6:2025 Insecure Cloud Deployment Configurations",
@@ -97,6 +105,21 @@ SAFEGUARDS: tuple[Safeguard, ...] = (
               "clouds carry the request in tags, condition titles and descriptions",
               "accessctl apply --record, accessctl audit",
               ("PR.AA-05",), (), _always),
+    Safeguard("S10", "Bounded AI agents: an agent is reached only by its runtime (AWS trust, GCP "
+              "serviceAccountTokenCreator) for sessions of at most max_session_minutes, inside the org's "
+              "permissions boundary, never with a key; its grants are never privileged, end within the agent "
+              "tier and name their task",
+              "policies/access/rules/nhi, connectors/aws_iam.py agent trust, connectors/gcp_sa.py",
+              ("PR.AA-03", "PR.AA-05"), ("NHI4:2025 Insecure Authentication", "NHI5:2025 Overprivileged NHI",
+                                         "NHI7:2025 Long-Lived Secrets", "NHI10:2025 Human Use of NHI"), _agent),
+    Safeguard("S11", "Owned third-party integrations: security and the owner team approve; the vendor is "
+              "recorded; the one key exists only in the secret store, is rotated within rotate_days and deleted "
+              "with the identity at expiry; keys the pipeline did not issue are drift",
+              "policies/access/rules/nhi and approvals, connectors/aws_integration.py, "
+              "connectors/gcp_integration.py, accessctl expire (rotate step), accessctl reconcile",
+              ("PR.AA-01", "PR.AA-03"), ("NHI1:2025 Improper Offboarding", "NHI2:2025 Secret Leakage",
+                                         "NHI3:2025 Vulnerable Third-Party NHI", "NHI7:2025 Long-Lived Secrets"),
+              _integration),
 )
 
 

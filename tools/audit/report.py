@@ -19,6 +19,7 @@ from string import Template
 from tools.audit.controls import SAFEGUARDS, covering
 from tools.audit.revocations import Revocation
 from tools.audit.reviews import Coverage
+from tools.audit.nhi import NonHuman
 from tools.audit.who_has import Row
 from tools.core.model import Grant, Target
 from tools.core.orgmodel import OrgModel
@@ -65,6 +66,7 @@ class Report:
     live: list[LiveFinding] | None = None  # None: the clouds were not read (no --live)
     revocations: list[Revocation] = field(default_factory=list)  # from the durable record, newest first
     reviews: Coverage | None = None  # access-review coverage (tools.audit.reviews)
+    non_human: list[NonHuman] | None = None  # agents and integrations (tools.audit.nhi)
 
     @property
     def principals(self) -> list[str]:
@@ -86,6 +88,7 @@ class Report:
                          "owner": t.owner, "mode": t.mode} for t in self.targets],
             "rows": [self.record(r) for r in self.rows],
             "safeguards": [s.as_json() for s in SAFEGUARDS],
+            "non_human": [n.as_json() for n in self.non_human or []],
             **({"live": [f.as_json() for f in self.live]} if self.live is not None else {}),
             "revocations": [v.as_json() for v in self.revocations],
             **({"review_coverage": self.reviews.as_json()} if self.reviews is not None else {}),
@@ -112,7 +115,7 @@ class Report:
             title=escape(title), generated=escape(_day(self.now, True)), commit=escape(self.commit[:12]),
             counts=escape(counts), summary=self._summary(tiers), graph=self._graph(),
             matrix=self._matrix(), live=self._live(), revocations=self._revocations(), targets=self._targets(),
-            safeguards=self._safeguards())
+            safeguards=self._safeguards(), nhi=self._nhi())
 
     # ---- HTML parts -------------------------------------------------------
     def _summary(self, tiers: Counter) -> str:
@@ -254,6 +257,23 @@ class Report:
                 f"<td>{escape(r.owner)}</td><td><code>{escape(r.grant.request or '—')}</code></td>"
                 f"<td>{escape(pr)}</td><td>{review_html}</td>"
                 f"<td>{escape(' '.join(covering(r.grant, r.target, self.org)))}</td></tr>")
+
+    def _nhi(self) -> str:
+        """Owner, vendor, key age, last rotation and expiry of every agent and
+        integration, with the OWASP NHI items its controls address."""
+        if not self.non_human:
+            return "<p>No agents or third-party integrations.</p>"
+        rows = "".join(
+            f"<tr><td>{escape(n.principal)}</td><td>{escape(n.use)}</td><td>{escape(n.owner)}</td>"
+            f"<td>{escape(n.vendor or '—')}</td>"
+            f"<td>{escape('no key' if n.use == 'agent' else (f'{n.key_age_days} days' if n.key_age_days is not None else 'not issued'))}</td>"
+            f"<td>{escape(_day(n.last_rotation, True) if n.last_rotation else '—')}</td>"
+            f"<td>{escape(_day(n.expires))}</td>"
+            f"<td class=\"controls\">{escape(', '.join(j['owasp_nhi_2025']))}</td></tr>"
+            for n in self.non_human for j in [n.as_json()])
+        return ("<table class=\"nhi\"><thead><tr><th>identity</th><th>use</th><th>owner</th><th>vendor</th>"
+                "<th>key age</th><th>last rotation</th><th>expires</th><th>OWASP NHI Top 10 2025</th></tr></thead>"
+                f"<tbody>{rows}</tbody></table>")
 
     def _safeguards(self) -> str:
         rows = "".join(

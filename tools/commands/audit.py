@@ -17,6 +17,7 @@ from rich.table import Table
 from tools.audit import reviews as audit_reviews
 from tools.audit import history as audit_history
 from tools.audit import revocations
+from tools.audit import nhi
 from tools.audit import who_has as audit
 from tools.audit.report import LiveFinding, Report, last_review
 from tools.core import orgmodel
@@ -172,8 +173,13 @@ def _history(args, ctx, fmt: str, record: Path | None) -> int:
     org = orgmodel.load(Tree(ctx.root))
     principal = audit_history.resolve_principal(org, args.principal)
     events = audit_history.history(ctx.root, org, principal, ctx.now, record)
+    # an agent or integration: owner, vendor, key age, last rotation, expiry
+    identity = [n for n in nhi.non_human([(r.grant, r.target.name) for r in audit.rows(
+        ctx.root, org, ctx.now, audit.Evidence.load(ctx.root, record), lambda g: g.principal == principal)],
+        records.read_all(ctx.root, record), ctx.now)]
     if fmt == "json":
-        emit_json({"principal": principal, "events": [e.as_json() for e in events]})
+        emit_json({"principal": principal, "events": [e.as_json() for e in events],
+                   **({"identity": identity[0].as_json()} if identity else {})})
         return EXIT_OK
     if fmt == "markdown":
         rows = [f"### Access history of {principal}", "", "| time | event | request | detail | PR |",
@@ -183,6 +189,13 @@ def _history(args, ctx, fmt: str, record: Path | None) -> int:
         sys.stdout.write("\n".join(rows) + "\n")
         return EXIT_OK
     out = _out()
+    for n in identity:
+        j = n.as_json()
+        out.print(f"{escape(principal)}: {n.use}, owner {escape(n.owner)}"
+                  + (f", vendor {escape(n.vendor)}" if n.vendor else "")
+                  + (f", key {n.key_age_days} days old (last rotation {_day(n.last_rotation)})"
+                     if n.last_rotation else f", key: {j['key']}")
+                  + f", expires {_day(n.expires)}; OWASP NHI: {', '.join(j['owasp_nhi_2025'])}")
     if not events:
         out.print(f"No request on main, past or present, names {escape(principal)}.")
         return EXIT_OK
@@ -221,7 +234,8 @@ def _report(args, ctx, fmt: str, record: Path | None) -> int:
     report = Report(sorted(found, key=lambda r: (r.grant.provider, r.target.name, r.grant.principal,
                                                  r.grant.kind, r.grant.entitlement)),
                     targets, org, ctx.now, commit, _live_findings(ctx, targets, found) if args.live else None,
-                    revocations.log(all_records), reviews=audit_reviews.coverage(ctx.root, org, ctx.now, all_records))
+                    revocations.log(all_records), reviews=audit_reviews.coverage(ctx.root, org, ctx.now, all_records),
+                    non_human=nhi.non_human([(r.grant, r.target.name) for r in found], all_records, ctx.now))
     if fmt == "html":
         text = report.as_html()
     elif fmt == "csv":
@@ -241,6 +255,16 @@ def _report(args, ctx, fmt: str, record: Path | None) -> int:
                           escape(last_review(r, report.reviews)))
         print_table(_out(), table)
         _out().print(escape(report.reviews.text()))
+        if report.non_human:
+            nt = Table(title="Agents and third-party integrations")
+            for col in ("identity", "use", "owner", "vendor", "key age", "last rotation", "expires"):
+                nt.add_column(col)
+            for n in report.non_human:
+                age = "no key" if n.use == "agent" else (f"{n.key_age_days} days" if n.key_age_days is not None
+                                                         else "not issued")
+                nt.add_row(escape(n.principal), n.use, escape(n.owner), escape(n.vendor or "—"), age,
+                           _day(n.last_rotation) if n.last_rotation else "—", _day(n.expires))
+            print_table(_out(), nt)
         return EXIT_OK
     if args.output:
         try:

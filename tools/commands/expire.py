@@ -19,6 +19,7 @@ from tools.core.output import console, emit_json
 from tools.core.repo import Tree
 from tools.jobs import expire
 from tools.provision import access_reviews
+from tools.jobs import expire, rotate
 from tools.provision import desired as state
 from tools.provision import freshness, held
 from tools.provision import record as records
@@ -52,7 +53,8 @@ def run(args, ctx) -> int:
     validate.validate(files, org, ctx.now)
     history = list(records.read_all(ctx.root))
     access_reviews.mark_tree(tree, files, org, ctx.now, history)  # revoked or overdue in an access review
-    desired_keys = {g.key for g in state.desired(files, org, ctx.now).grants}
+    desired_grants = state.desired(files, org, ctx.now).grants
+    desired_keys = {g.key for g in desired_grants}
     expired = expire.expired_requests(files, org, ctx.now) + expire.review_withdrawn(files, org, ctx.now)
     targets = select_targets(org, provider_list(args.provider))
     connectors = Connectors(org)
@@ -70,12 +72,15 @@ def run(args, ctx) -> int:
     except FindingError as exc:
         notes.append(f"{len(plan.changes)} expiry revocation(s) exempt from the blast-radius guard, which "
                      f"would otherwise say: {exc}")
+    # The rotate step: integration keys past rotate_days, keys past their grace.
+    rotation = Plan(rotate.rotations(desired_grants, live), [], _counts(live), targets)
     grace = int(org.setting("organization", "service_account_grace_days", default=14))
     doomed = expire.identities_past_grace(live, desired_keys, ctx.now, grace)
     results, deleted = [], []
     errors = [f"{p} {t}: cannot be read, nothing expired there: {e}" for (p, t), e in sorted(unreadable.items())]
     journal = None
-    if not args.dry_run and (plan.changes or doomed):
+    rotated = []
+    if not args.dry_run and (plan.changes or doomed or rotation.changes):
         freshness.check(ctx.root)  # stops here, before any write, on a stale checkout
         journal = records.Journal(ctx.root / records.DEFAULT_PATH, records.job_provenance(ctx.root), ctx.now,
                                   "expire")
@@ -89,6 +94,8 @@ def run(args, ctx) -> int:
                         journal.event("revoke-sessions", c.grant, c.reason, False, str(exc))
                         errors.append(f"revoke sessions of {c.grant.entitlement}: {exc}")
             results = execute(plan, connectors, journal=journal)
+            if rotation.changes:
+                rotated = execute(rotation, connectors, journal=journal)
             for g in doomed:
                 try:
                     connectors("gcp").delete_service_account(g.target, g.entitlement)
@@ -101,11 +108,13 @@ def run(args, ctx) -> int:
             problem = records.publish(ctx.root, journal)
             if problem:
                 errors.append(problem)
-    failed = [r for r in results if not r.ok]
+    failed = [r for r in [*results, *rotated] if not r.ok]
     report = {
         "expired_requests": [e.file.path for e in expired],
         "revoked": [dict(change_json(r.change, targets), ok=r.ok, error=r.error) for r in results]
         if not args.dry_run else [change_json(c, targets) for c in plan.changes],
+        "rotated": [dict(change_json(r.change, targets), ok=r.ok, error=r.error) for r in rotated]
+        if not args.dry_run else [change_json(c, targets) for c in rotation.changes],
         "deleted_identities": [g.principal for g in (deleted if not args.dry_run else doomed)],
         "cleanup_pr": None,
         "reminders": [],
@@ -220,6 +229,10 @@ def _print(report: dict, dry_run: bool) -> None:
     for r in report["revoked"]:
         mark = "[red]✗[/]" if r.get("ok") is False else "[green]✓[/]"
         out.print(f"{mark} {verb} {escape(r['principal'])} {escape(r['target'])} — {escape(r['reason'])}")
+    for r in report["rotated"]:
+        mark = "[red]✗[/]" if r.get("ok") is False else "[green]✓[/]"
+        verb_r = "would rotate" if dry_run else "rotated"
+        out.print(f"{mark} {verb_r} {escape(r['principal'])} {escape(r['target'])} — {escape(r['reason'])}")
     for p in report["deleted_identities"]:
         out.print(f"[green]✓[/] {'would delete' if dry_run else 'deleted'} service account {escape(p)} "
                   "(disabled for longer than the grace period)")

@@ -51,6 +51,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--purpose", help="service account: what it is for")
     p.add_argument("--oidc-repository", help="AWS CI role: the GitHub repository (owner/name) that may assume it")
     p.add_argument("--oidc-ref", help="AWS CI role: the git ref allowed, e.g. refs/heads/main")
+    p.add_argument("--use", choices=["ci", "workload", "agent", "integration"],
+                   help="service account: ci (AWS CI role, default on aws), workload (default on gcp), "
+                        "agent (an AI agent's bounded identity) or integration (a third party's key)")
+    p.add_argument("--max-session-minutes", type=int, help="agent: session length (60-720 on AWS, 60 on GCP)")
+    p.add_argument("--runtime", help="agent: the runtime that assumes it (AWS role ARN) or impersonates it "
+                                     "(GCP serviceAccount:<id>@<project>.iam.gserviceaccount.com)")
+    p.add_argument("--vendor", help="integration: the third party's name")
+    p.add_argument("--vendor-contact", help="integration: the vendor's security contact (email)")
+    p.add_argument("--rotate-days", type=int, help="integration: replace the key at least this often (at most 30)")
     p.add_argument("--no-input", action="store_true", help="never prompt, even at a terminal")
 
 
@@ -232,13 +241,31 @@ def _service_account(args, ctx, ask: Asker, org) -> tuple[str, dict]:
     purpose = args.purpose or args.justification or ask.text("--purpose", "What is it for?",
                                                              check=_justification_problem)
     hours = int(org.setting("service_accounts", "max_hours", default=8760))
+    if args.use in ("agent", "integration"):  # the non-human tier's own maximum (tiers.yaml)
+        hours = min(hours, int(org.setting("tiers", args.use, "max_hours", default=hours)))
     expires = args.expires or ask.text("--expires", "Expires (YYYY-MM-DD)", scaffold.default_expiry(ctx.now, hours),
                                        check=expiry_problem(ctx.now, hours))
+    use = args.use or ("ci" if target.provider == "aws" else "workload")
     repo = ref = None
-    if target.provider == "aws":
+    if use == "ci":
         repo = args.oidc_repository or ask.text("--oidc-repository", "GitHub repository that may assume it (owner/name)")
         ref = args.oidc_ref or ask.text("--oidc-ref", "Git ref allowed", "refs/heads/main")
-    doc = scaffold.service_account(target, name, owner, purpose, requester, expires, args.ticket, repo, ref)
+    extra: dict = {}
+    if use == "agent":
+        what = ("Runtime role ARN that assumes it (arn:aws:iam::<account>:role/<name>)" if target.provider == "aws"
+                else "Runtime service account that impersonates it (serviceAccount:<id>@<project>.iam.gserviceaccount.com)")
+        extra = {"max_session_minutes": args.max_session_minutes or 60,
+                 ("assumed_by" if target.provider == "aws" else "impersonated_by"):
+                     args.runtime or ask.text("--runtime", what)}
+    elif use == "integration":
+        extra = {"vendor": {"name": args.vendor or ask.text("--vendor", "Vendor name"),
+                            "contact": args.vendor_contact or ask.text("--vendor-contact", "Vendor security contact (email)")},
+                 "credential": {"type": "access-key" if target.provider == "aws" else "service-account-key",
+                                "store": "secrets-manager" if target.provider == "aws" else "secret-manager",
+                                "rotate_days": args.rotate_days or int(org.setting("tiers", "integration", "rotate_days",
+                                                                                   default=30))}}
+    doc = scaffold.service_account(target, name, owner, purpose, requester, expires, args.ticket, repo, ref,
+                                   use=args.use, extra=extra)
     return scaffold.request_path(target.provider, target.name, name), doc
 
 
@@ -247,8 +274,9 @@ def _require_flags(args, ctx, org) -> None:
     need = ["target", "requester"]
     if args.service_account:
         need += ["name", "owner"] + (["purpose"] if not args.justification else [])
-        if args.provider == "aws" or "aws" in scaffold.providers_of(org, args.target or ""):
+        if args.use in (None, "ci") and (args.provider == "aws" or "aws" in scaffold.providers_of(org, args.target or "")):
             need += ["oidc_repository", "oidc_ref"]
+        need += {"agent": ["runtime"], "integration": ["vendor", "vendor_contact"]}.get(args.use or "", [])
     else:
         need += ["entitlement", "principal", "justification"]
     missing = [f"--{n.replace('_', '-')}" for n in need if not getattr(args, n)
@@ -301,6 +329,14 @@ def as_command(path: str, doc: dict) -> str:
         oidc = doc.get("oidc") or {}
         if oidc:
             flags += ["--oidc-repository", oidc.get("repository") or "", "--oidc-ref", oidc.get("ref") or ""]
+        if doc.get("use"):
+            flags += ["--use", doc["use"]]
+        if doc.get("max_session_minutes"):
+            flags += ["--max-session-minutes", doc["max_session_minutes"],
+                      "--runtime", doc.get("assumed_by") or doc.get("impersonated_by") or ""]
+        if doc.get("vendor"):
+            flags += ["--vendor", doc["vendor"]["name"], "--vendor-contact", doc["vendor"]["contact"],
+                      "--rotate-days", doc["credential"]["rotate_days"]]
     else:
         for g in doc.get("grants", []):
             flags += ["--kind", g["kind"], "--entitlement", g[KINDS[g["kind"]].entitlement_field]]

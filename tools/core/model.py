@@ -81,9 +81,19 @@ KINDS: dict[str, GrantKind] = {
 # Their grants have the identity as principal and its name as entitlement;
 # attributes hold owner, purpose and (AWS) the OIDC repository and ref.
 IDENTITY_KINDS = {"aws": "aws-ci-role", "gcp": "gcp-service-account"}
+# A third-party integration on AWS is an IAM user (its access key is the one
+# long-lived secret the pipeline issues); every other AWS identity is a role.
+AWS_INTEGRATION_KIND = "aws-integration-user"
+ALL_IDENTITY_KINDS = frozenset({*IDENTITY_KINDS.values(), AWS_INTEGRATION_KIND})
+
+
+def identity_kind(provider: str, use: str) -> str:
+    """The grant kind of a ServiceAccount file's identity."""
+    return AWS_INTEGRATION_KIND if provider == "aws" and use == "integration" else IDENTITY_KINDS[provider]
+
 # Kinds whose expiry the cloud itself stores and enforces (an IAM condition,
 # a trust-policy condition): a live expiry differing from the request is drift.
-EXPIRY_KINDS = {"gcp-project-role", "aws-ci-role", "gcp-service-account"}
+EXPIRY_KINDS = {"gcp-project-role", "aws-ci-role", "gcp-service-account", "aws-integration-user"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +160,9 @@ class Target:
     mode: str  # "enforced" | "additive" | "report-only"
     managed: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # managed: kind name -> entitlements the pipeline owns there
+    # AWS: the ARN of the permissions boundary every agent role carries
+    # (org model aws.agent_permissions_boundary), "" when none is set.
+    agent_boundary: str = ""
 
     def manages(self, kind: str, entitlement: str) -> bool:
         return entitlement in self.managed.get(kind, ())

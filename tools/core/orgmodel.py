@@ -149,6 +149,13 @@ def load(tree: Tree) -> OrgModel:
                            f"compare with the sample files in {DATA_DIR}") from None
 
 
+def agent_boundary(raw: dict[str, Any], account_id: str) -> str:
+    """The permissions boundary of agent roles in one account: the managed
+    policy the org model names (aws.agent_permissions_boundary), as an ARN."""
+    name = raw.get("aws", {}).get("agent_permissions_boundary")
+    return f"arn:aws:iam::{account_id}:policy/{name}" if name else ""
+
+
 def _build(raw: dict[str, Any]) -> OrgModel:
     org = OrgModel(raw)
     for p in raw.get("people", []):
@@ -164,7 +171,8 @@ def _build(raw: dict[str, Any]) -> OrgModel:
             raise ValueError(f"AWS account {a['name']} id must be a quoted 12-digit string")
         org.targets[("aws", a["name"])] = Target(
             "aws", ident, a["name"], a["environment"], a["owner"], a.get("mode", "report-only"),
-            {k: tuple(v) for k, v in a.get("managed", {}).items()})
+            {k: tuple(v) for k, v in a.get("managed", {}).items()},
+            agent_boundary(raw, ident))
     for p in raw.get("gcp", {}).get("projects", []):
         org.targets[("gcp", p["id"])] = Target(
             "gcp", p["id"], p["id"], p["environment"], p["owner"], p.get("mode", "report-only"),

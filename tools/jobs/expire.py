@@ -146,7 +146,8 @@ def reminders(files: list[RequestFile], org: OrgModel, now: datetime, days: int,
 
 def _max_hours(req: AccessRequest | ServiceAccount, org: OrgModel) -> int | None:
     if isinstance(req, ServiceAccount):
-        return int(org.setting("service_accounts", "max_hours", default=8760))
+        hours = int(org.setting("service_accounts", "max_hours", default=8760))
+        return min(hours, int(org.setting("tiers", req.use, "max_hours", default=hours)))  # agent/integration tier
     if req.break_glass:
         return None
     entries = [org.catalog.get((g.kind, g.entitlement)) for g in req.grants]

@@ -99,7 +99,12 @@ def request_input(req: AccessRequest | ServiceAccount, org: OrgModel) -> dict[st
                 if req.oidc_repository is not None or req.oidc_ref is not None else None)
         return {"kind": "ServiceAccount", "provider": req.provider, "name": req.name, "ref": req.ref,
                 "target": target_input(org, req.provider, req.target), "owner": req.owner,
-                "purpose": req.purpose, "oidc": oidc, "user_managed_keys": req.user_managed_keys, **common}
+                "purpose": req.purpose, "oidc": oidc, "user_managed_keys": req.user_managed_keys,
+                "use": req.use, "max_session_minutes": req.max_session_minutes, "runtime": req.runtime,
+                "vendor": ({"name": req.vendor, "contact": req.vendor_contact} if req.vendor else None),
+                "credential": ({"type": req.credential_type, "store": req.credential_store,
+                                "rotate_days": req.rotate_days} if req.credential_type else None),
+                **common}
     p = req.principal
     return {"kind": "AccessRequest",
             "principal": {"type": p.type, "id": p.id, "ref": str(p)},

@@ -69,6 +69,14 @@ class ServiceAccount:
     oidc_ref: str | None = None
     user_managed_keys: bool = False
     imported: bool = False
+    use: str = ""  # ci | workload | agent | integration ("" only before _build infers it)
+    max_session_minutes: int | None = None  # use: agent
+    runtime: str | None = None  # use: agent: assumed_by (aws role ARN) / impersonated_by (gcp member)
+    vendor: str | None = None  # use: integration
+    vendor_contact: str | None = None
+    credential_type: str | None = None  # access-key | service-account-key
+    credential_store: str | None = None  # secrets-manager | secret-manager
+    rotate_days: int | None = None
 
     @property
     def ref(self) -> str:
@@ -256,8 +264,11 @@ def _describe(err: jsonschema.ValidationError) -> tuple[str, str]:
     if v == "pattern":
         desc = err.schema.get("description", f"it must match {err.validator_value}")
         return (f"{where} has an invalid value {err.instance!r}", desc)
-    if v == "not" and err.absolute_path == [] or v == "not":
-        return (f"{where} has a field that does not belong with this provider", "remove account/oidc for gcp, project for aws")
+    if v in ("not", "anyOf", "oneOf"):
+        return (f"{where} has a field that does not belong with its provider or `use`, or misses one it needs",
+                "aws takes account (and oidc for use: ci), gcp takes project; use: agent takes max_session_minutes "
+                "and assumed_by (aws, or oidc) or impersonated_by (gcp); use: integration takes vendor and "
+                "credential; only those uses take those fields")
     return (f"{where}: {err.message}", "see tools/request/schemas/request.v1.schema.json")
 
 
@@ -298,10 +309,15 @@ def _build(rf: RequestFile, broken: set[str] = frozenset()) -> None:
                            at=("expires",))
     if kind == "ServiceAccount":
         oidc = ok("oidc") or {}
+        vendor, credential = ok("vendor") or {}, ok("credential") or {}
         built = ServiceAccount(
             rf.path, d["provider"], d["name"], d.get("account") or d.get("project"), ok("owner"),
             ok("purpose"), ok("requester"), expires, ok("ticket"), oidc.get("repository"),
-            oidc.get("ref"), bool(ok("user_managed_keys") or False), bool(ok("imported") or False))
+            oidc.get("ref"), bool(ok("user_managed_keys") or False), bool(ok("imported") or False),
+            use=ok("use") or default_use(d["provider"]), max_session_minutes=ok("max_session_minutes"),
+            runtime=ok("assumed_by") or ok("impersonated_by"), vendor=vendor.get("name"),
+            vendor_contact=vendor.get("contact"), credential_type=credential.get("type"),
+            credential_store=credential.get("store"), rotate_days=credential.get("rotate_days"))
     else:
         try:
             principal = Principal.parse(d["principal"])
@@ -318,6 +334,12 @@ def _build(rf: RequestFile, broken: set[str] = frozenset()) -> None:
         rf.partial = built
     else:
         rf.request = built
+
+
+def default_use(provider: str) -> str:
+    """What a ServiceAccount file without `use` is: the two uses that existed
+    before `use` did (an AWS CI role, a GCP workload's service account)."""
+    return "ci" if provider == "aws" else "workload"
 
 
 def _date_fix(text: str) -> str:

@@ -133,16 +133,22 @@ def access_request(target: Target, principal: str, grants: list[Grant], requeste
 
 def service_account(target: Target, name: str, owner: str, purpose: str, requester: str,
                     expires: str, ticket: str | None = None, oidc_repository: str | None = None,
-                    oidc_ref: str | None = None) -> dict:
+                    oidc_ref: str | None = None, use: str | None = None, extra: dict | None = None) -> dict:
+    """A ServiceAccount file; ``use`` is written only when given (ci and
+    workload are inferred), ``extra`` holds the agent's or integration's fields."""
     doc: dict = {"apiVersion": API_VERSION, "kind": "ServiceAccount", "provider": target.provider,
                  "name": name}
     doc["account" if target.provider == "aws" else "project"] = target.name
-    doc.update({"owner": owner, "purpose": purpose, "requester": requester})
+    doc["owner"] = owner
+    if use:
+        doc["use"] = use
+    doc.update({"purpose": purpose, "requester": requester})
     if ticket:
         doc["ticket"] = ticket
     doc["expires"] = expires
-    if target.provider == "aws":
+    if oidc_repository or oidc_ref:
         doc["oidc"] = {"repository": oidc_repository, "ref": oidc_ref}
+    doc.update(extra or {})
     return doc
 
 

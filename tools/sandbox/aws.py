@@ -233,6 +233,9 @@ class Seeded:
     unmanaged_member: str = ""  # email of the member seeded outside the managed scope
 
 
+AGENT_RUNTIME_ROLE = "agent-runtime"
+
+
 def seed(aws: FakeAws, org: OrgModel) -> Seeded:
     """Create, from the org model, what an organisation running accessctl has
     before its first apply: the applier role, IAM users and groups and the
@@ -257,6 +260,20 @@ def seed(aws: FakeAws, org: OrgModel) -> Seeded:
         iam.add_user_to_group(GroupName=UNMANAGED_GROUP, UserName=bystander)
         iam.create_open_id_connect_provider(Url=GITHUB_OIDC_URL, ClientIDList=["sts.amazonaws.com"],
                                             ThumbprintList=["6938fd4d98bab03faadb97b34396831e3780aea1"])
+        boundary = org.setting("aws", "agent_permissions_boundary")
+        if boundary:
+            # The platform team's boundary for agent roles: CreateRole refuses a
+            # PermissionsBoundary that does not exist (IAM API reference, CreateRole).
+            iam.create_policy(PolicyName=boundary, PolicyDocument=json.dumps({
+                "Version": "2012-10-17", "Statement": [
+                    {"Effect": "Allow", "Action": ["cloudwatch:Describe*", "cloudwatch:Get*", "logs:Get*",
+                                                   "s3:GetObject", "s3:ListBucket"], "Resource": "*"},
+                    {"Effect": "Deny", "Action": ["iam:*", "organizations:*", "sts:AssumeRole"], "Resource": "*"}]}),
+                Description="accessctl agent boundary (seeded by tools/sandbox/aws.py)")
+        # The agent runtime the sample agent trusts: IAM refuses a trust policy
+        # naming a role that does not exist (MalformedPolicyDocument, "Invalid principal").
+        iam.create_role(RoleName=AGENT_RUNTIME_ROLE, AssumeRolePolicyDocument=trust,
+                        Description="agent runtime (seeded by tools/sandbox/aws.py)")
     sso, ids = aws.client("sso-admin"), aws.client("identitystore")
     instance = sso.list_instances()["Instances"][0]
     out = Seeded(instance["InstanceArn"], instance["IdentityStoreId"], unmanaged_member=bystander)

@@ -159,7 +159,7 @@ def run_demo(console: Console, cli: Callable[[list[str]], int],
             steps: list[Callable[[World, object, object], None]] = [
                 step_baseline, step_pr_denied, step_pr_fixed, step_approved, step_merge_apply,
                 step_console_drift, step_expiry, step_audit, step_review_open, step_review_merged,
-                step_review_overdue]
+                step_review_overdue, step_non_human]
             for step in steps:
                 step(world, sandbox, gh)
         elapsed = time.monotonic() - started
@@ -457,3 +457,56 @@ def step_review_overdue(world: World, sandbox, gh) -> None:
     if doc["cleanup_pr"]:
         pr = gh.pulls[doc["cleanup_pr"]]
         world.console.print(f"PR #{pr.number} opened: {pr.title}")
+def step_non_human(world: World, sandbox, gh) -> None:
+    _title(world, 12, "An AI agent and a third-party integration",
+           "Both samples were applied with main: the agent's role has no key; the integration's one key lives "
+           "only in Secrets Manager, is rotated by the daily job, and is deleted at expiry.")
+    dev, prod = sandbox.aws.client("iam", "111111111111"), sandbox.aws.client("iam", "333333333333")
+    secrets = sandbox.aws.client("secretsmanager", "333333333333")
+    role = dev.get_role(RoleName="triage-agent")["Role"]
+    trusted = [st["Principal"] for st in role["AssumeRolePolicyDocument"]["Statement"]]
+    world.console.print(f"agent role triage-agent: trusted by {trusted}, sessions of "
+                        f"{role['MaxSessionDuration'] // 60} minutes, boundary "
+                        f"{role['PermissionsBoundary']['PermissionsBoundaryArn'].rpartition('/')[2]}")
+    name = "accessctl/acme-prod/pagerduty-sync"
+    values: set[str] = set()
+    outputs: list[str] = []
+
+    def key() -> str:
+        stored = json.loads(secrets.get_secret_value(SecretId=name)["SecretString"])
+        values.add(stored["SecretAccessKey"])
+        return "ending " + stored["AccessKeyId"][-4:]  # the id's tail only; the secret half is never shown
+
+    def live_keys() -> int:
+        return len(prod.list_access_keys(UserName="pagerduty-sync")["AccessKeyMetadata"])
+
+    tags = {t["Key"]: t["Value"] for t in secrets.describe_secret(SecretId=name)["Tags"]}
+    world.console.print(f"integration pagerduty-sync: key {key()} in secret {name} "
+                        f"(owner {tags['owner']}, vendor {tags['vendor']}, expires {tags['expires'][:10]})")
+    for days, what in ((31, "31 days later: the key is older than rotate_days (30)"),
+                       (32.1, "25 hours after the rotation: the grace period (24 h) is over")):
+        world.now = START + timedelta(days=days)
+        world.console.print(f"[dim]{what}[/]")
+        world.shell("expire --provider aws")
+        res = world.run("expire", "--provider", "aws", "--format", "json")
+        outputs += [res.out, res.err]
+        _expect(res, 0, "expire")
+        for r in res.json()["rotated"]:
+            verb = "rotated" if r["action"] == "update" else "deleted the old key of"
+            world.console.print(f"  [green]{verb}[/] {r['principal']}: key now {key()}, "
+                                f"{live_keys()} key(s) on the user")
+    world.now = datetime(2027, 2, 1, 1, tzinfo=timezone.utc)
+    world.console.print("[dim]2027-02-01: the agent and the integration expire[/]")
+    world.shell("expire --provider aws")
+    res = world.run("expire", "--provider", "aws", "--format", "json")
+    outputs += [res.out, res.err]
+    _expect(res, 0, "expire")
+    gone = [r["principal"] for r in res.json()["revoked"] if r["principal"].endswith(("triage-agent", "pagerduty-sync"))]
+    world.console.print(f"  [red]removed[/] {', '.join(sorted(set(gone)))}; secrets left: "
+                        f"{len(secrets.list_secrets()['SecretList'])}, integration users left: "
+                        f"{len(prod.list_users(PathPrefix='/accessctl/')['Users'])}")
+    leaked = [v for v in values if any(v in o for o in outputs)]
+    if leaked:
+        raise UsageError("demo: a secret access key appeared in the pipeline's output")
+    world.console.print(f"the {len(values)} secret access key(s) issued never appeared in any output "
+                        f"(checked {len(outputs)} outputs)")

@@ -23,14 +23,16 @@ from collections import Counter
 from concurrent import futures
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, urlparse
 
 from connectors.gcp_emulation import grpc, iam
 from tools.sandbox.gcp_iam import HTTP_STATUS, MESSAGES, ApiError, IamAdmin, _copy, _etag
+from tools.sandbox.gcp_sa_extras import ServiceAccountExtras
+from tools.sandbox.gcp_secrets import SecretManagerFake
 from tools.sandbox.gcp_rules import DEFAULT_MAX_POLICY_BYTES, SA_EMAIL, policy_error
 
 
-class FakeGcp(IamAdmin):
+class FakeGcp(IamAdmin, ServiceAccountExtras, SecretManagerFake):
     """Resource Manager v3 (REST) and IAM admin v1 (gRPC) on loopback.
 
     ``FakeGcp(["proj-a"])`` then ``start()`` (or ``with``); point the
@@ -70,7 +72,7 @@ class FakeGcp(IamAdmin):
         threading.Thread(target=self._http.serve_forever, daemon=True, name="fake-gcp-rest").start()
         self.rest_url = f"http://127.0.0.1:{self._http.server_address[1]}"
         self._grpc = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
-        self._grpc.add_generic_rpc_handlers((self._grpc_handler(),))
+        self._grpc.add_generic_rpc_handlers((self._grpc_handler(), self._extras_handler()))
         port = self._grpc.add_insecure_port("127.0.0.1:0")
         self._grpc.start()
         self.grpc_target = f"127.0.0.1:{port}"
@@ -106,6 +108,8 @@ class FakeGcp(IamAdmin):
         self._faults: dict[str, list[int]] = {}
         self._hooks: dict[str, list[Callable[[], None]]] = {}
         self._unseen: dict[str, int] = {}  # new accounts' emails -> setIamPolicy calls until visible
+        self._extras_reset()
+        self._secrets_reset()
         self.calls.clear()
         for p in self._initial:
             self.add_project(p)
@@ -254,9 +258,41 @@ class _RestHandler(BaseHTTPRequestHandler):
     owner: FakeGcp
     ROUTE = re.compile(r"^/v3/projects/([^/:]+):(getIamPolicy|setIamPolicy)$")
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server naming)
+    def _secret_manager(self, verb: str, raw: bytes) -> bool:
+        """Secret Manager's /v1 routes (tools/sandbox/gcp_secrets.py); False if not one."""
+        url = urlparse(self.path)
+        if not url.path.startswith("/v1/"):
+            return False
+        try:
+            body = json.loads(raw or b"{}")
+            response = self.owner.secret_manager(verb, url.path, parse_qs(url.query), body)
+        except ValueError:
+            self._send(400, _error(400, "Invalid JSON payload received."))
+            return True
+        except ApiError as err:
+            self._send(err.status, _error(err.status, err.message))
+            return True
+        if response is None:
+            return False
+        self._send(200, response)
+        return True
+
+    def _body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
+        return self.rfile.read(length) if length else b""
+
+    def do_PATCH(self) -> None:  # noqa: N802
+        if not self._secret_manager("PATCH", self._body()):
+            self._send(404, _error(404, f"No route for {self.path}."))
+
+    def do_DELETE(self) -> None:  # noqa: N802
+        if not self._secret_manager("DELETE", self._body()):
+            self._send(404, _error(404, f"No route for {self.path}."))
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server naming)
+        raw = self._body()
+        if self._secret_manager("POST", raw):
+            return
         m = self.ROUTE.match(urlparse(self.path).path)
         if not m:
             return self._send(404, _error(404, f"No route for {self.path}."))
@@ -274,7 +310,8 @@ class _RestHandler(BaseHTTPRequestHandler):
             self._send(err.status, _error(err.status, err.message))
 
     def do_GET(self) -> None:  # noqa: N802
-        self._send(404, _error(404, f"No route for {self.path}."))
+        if not self._secret_manager("GET", self._body()):
+            self._send(404, _error(404, f"No route for {self.path}."))
 
     def _send(self, status: int, payload: dict) -> None:
         data = json.dumps(payload).encode()

@@ -179,6 +179,9 @@ class IamAdmin:
             sa = self._find_sa(req.name)
             del self.accounts[sa.project_id][sa.email]
             self._unseen.pop(sa.email, None)
+            # its keys and its own policy go with it
+            getattr(self, "sa_keys", {}).pop(sa.email, None)
+            getattr(self, "sa_policies", {}).pop(sa.email, None)
             # Bindings keep a deleted account as `deleted:serviceAccount:{emailid}?uid={uniqueid}`
             # (cloudresourcemanager.v3.json, schemas.Binding.properties.members); a new account
             # with the same name does not inherit them.

@@ -151,7 +151,7 @@ is_access_request(request) if request.kind == "AccessRequest"
 
 is_service_account(request) if request.kind == "ServiceAccount"
 
-identity_kinds := {"aws-ci-role", "gcp-service-account"}
+identity_kinds := {"aws-ci-role", "gcp-service-account", "aws-integration-user"}
 
 # service_account_owner: the owner team of the identity a request's
 # serviceAccount principal points at, from the desired state.
@@ -160,6 +160,26 @@ service_account_owner(state, ref) := owner if {
 	g.kind in identity_kinds
 	g.principal == ref
 	owner := g.attributes.owner
+}
+
+# service_account_use: what the identity a serviceAccount principal points at
+# is for (agent, integration), from the desired state; ci and workload
+# identities carry no `use` attribute and read as "ci-or-workload".
+service_account_use(state, ref) := use if {
+	some g in state.grants
+	g.kind in identity_kinds
+	g.principal == ref
+	use := object.get(object.get(g, "attributes", {}), "use", "ci-or-workload")
+}
+
+# nhi_use: the use of the identity a request defines or grants to; undefined
+# for people and teams.
+nhi_use(request, _) := request.use if is_service_account(request)
+
+nhi_use(request, state) := use if {
+	is_access_request(request)
+	request.principal.type == "serviceAccount"
+	use := service_account_use(state, request.principal.ref)
 }
 
 # person: by the loader's index (org._index, built from org.people) when

@@ -17,7 +17,7 @@ _rules := {
 	},
 	"approval-security-missing": {
 		"title": "Security approval missing",
-		"description": "Privileged access needs one of its approvals from the security team.",
+		"description": "Privileged access, and a third-party integration or any grant to one, needs one of its approvals from the security team.",
 		"remediation": "Ask a member of the security team to approve the latest commit.",
 		"severity": "high",
 	},
@@ -46,6 +46,18 @@ default _needs_security := false
 _needs_security if {
 	not _break_glass
 	object.get(data.org.tiers[_tier], "security_approval", false) == true
+}
+
+_security_reason := "a third-party integration" if {
+	lib.nhi_use(input.request, input.state) == "integration"
+} else := "privileged access"
+
+# A third-party integration's definition and every grant to it need security
+# (tiers.yaml integration.security_approval), whatever the role's tier.
+_needs_security if {
+	use := lib.nhi_use(input.request, input.state)
+	use == "integration"
+	object.get(data.org.tiers, ["integration", "security_approval"], true) == true
 }
 
 _owning contains team if {
@@ -181,7 +193,7 @@ _names(s) := "none" if count(s) == 0
 
 # METADATA
 # title: Security approval missing
-# description: Privileged access needs one of its approvals from the security team.
+# description: Privileged access, and a third-party integration or any grant to one, needs one of its approvals from the security team.
 # custom:
 #   id: approval-security-missing
 #   severity: high
@@ -191,13 +203,13 @@ deny contains v if {
 	_needs_security
 	count(_fallback) == 0
 	count(_members(_security)) == 0
-	msg := sprintf("privileged access needs an approval of head commit %s from team %s", [substring(input.pr.head_sha, 0, 7), _security])
+	msg := sprintf("%s needs an approval of head commit %s from team %s", [_security_reason, substring(input.pr.head_sha, 0, 7), _security])
 	v := lib.violation(_rules["approval-security-missing"], "approval-security-missing", msg, input.file)
 }
 
 # METADATA
 # title: Security approval missing
-# description: Privileged access needs one of its approvals from the security team.
+# description: Privileged access, and a third-party integration or any grant to one, needs one of its approvals from the security team.
 # custom:
 #   id: approval-security-missing
 #   severity: high

@@ -179,3 +179,31 @@ test_allow_approval_service_account_with_outside_reviewer if {
 	inp := _input(_sa_request, [_alice, _ivan], [fixtures.ci_role_grant])
 	count(approvals.deny) == 0 with input as inp with data.org as fixtures.org
 }
+
+_integration_grant := fixtures.nhi_grant(fixtures.integration)
+
+_to_integration := fixtures.with_request({"principal": {"type": "serviceAccount", "id": "acme-dev/pagerduty-sync", "ref": "serviceAccount:acme-dev/pagerduty-sync"}})
+
+test_deny_approval_security_missing_for_an_integration_definition if {
+	inp := _input(object.union(fixtures.integration, {"owner": "data"}), [_carol, _review("dave-acme", "APPROVED", "headsha1234", ["acme/data"])], [])
+	expected := {fixtures.violation(approvals._rules, "approval-security-missing", "a third-party integration needs an approval of head commit headsha from team security")}
+	approvals.deny == expected with input as inp with data.org as fixtures.org
+}
+
+test_allow_approval_integration_definition_with_owner_and_security if {
+	inp := _input(object.union(fixtures.integration, {"owner": "data"}), [_carol, _review("dave-acme", "APPROVED", "headsha1234", ["acme/data"]), _ivan], [])
+	count(approvals.deny) == 0 with input as inp with data.org as fixtures.org
+	approvals.required.security == true with input as inp with data.org as fixtures.org
+}
+
+test_deny_approval_security_missing_for_a_standard_grant_to_an_integration if {
+	inp := _input(_to_integration, [_alice, _review("dave-acme", "APPROVED", "headsha1234", ["acme/data"])], [object.union(_integration_grant, {"attributes": {"owner": "data", "use": "integration"}})])
+	expected := {fixtures.violation(approvals._rules, "approval-security-missing", "a third-party integration needs an approval of head commit headsha from team security")}
+	approvals.deny == expected with input as inp with data.org as fixtures.org
+}
+
+test_deny_approval_owner_missing_for_a_grant_to_an_integration_with_security_only if {
+	inp := _input(_to_integration, [_alice, _ivan], [object.union(_integration_grant, {"attributes": {"owner": "data", "use": "integration"}})])
+	expected := {fixtures.violation(approvals._rules, "approval-owner-missing", _msg(1, "data", "ivan-acme"))}
+	approvals.deny == expected with input as inp with data.org as fixtures.org
+}

@@ -1,5 +1,6 @@
 # Rule 5: non-human identities have an owner, end within a year, trust one
-# repository and ref (AWS CI roles through GitHub OIDC) and hold no keys.
+# repository and ref (AWS CI roles through GitHub OIDC) and hold no keys,
+# except the one key of a third-party integration (see rules/nhi).
 package access.rules.identities
 
 import data.access.lib
@@ -25,8 +26,8 @@ _rules := {
 	},
 	"identity-user-managed-keys": {
 		"title": "Long-lived keys requested",
-		"description": "User-managed keys are long-lived secrets; workloads authenticate with OIDC or attached identities instead.",
-		"remediation": "Remove `user_managed_keys` (or set it to false) and use workload identity federation or GitHub OIDC.",
+		"description": "User-managed keys are long-lived secrets; workloads authenticate with OIDC or attached identities instead. The one exception is a third-party integration (use: integration), whose single key the pipeline keeps in the secret store and rotates.",
+		"remediation": "Remove `user_managed_keys` and `credential` and use workload identity federation or GitHub OIDC; a third party that can only use a key is defined with use: integration.",
 		"severity": "critical",
 	},
 }
@@ -67,14 +68,27 @@ _text(x) := x if is_string(x)
 
 _text(x) := "" if not is_string(x)
 
-_trust_problem := "it names no OIDC repository and ref" if {
+# A CI role (use: ci, the default on aws) trusts GitHub OIDC; an agent may
+# trust it instead of a runtime role, and then the same limits hold.
+_oidc_trusted if {
 	_sa.provider == "aws"
+	object.get(_sa, "use", "ci") == "ci"
+}
+
+_oidc_trusted if {
+	_sa.provider == "aws"
+	_sa.use == "agent"
+	is_object(object.get(_sa, "oidc", null))
+}
+
+_trust_problem := "it names no OIDC repository and ref" if {
+	_oidc_trusted
 	not is_object(object.get(_sa, "oidc", null))
 } else := sprintf("repository %s is not exactly one owner/name", [lib.quoted(object.get(_sa.oidc, "repository", null))]) if {
-	_sa.provider == "aws"
+	_oidc_trusted
 	not regex.match(`^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$`, _text(object.get(_sa.oidc, "repository", "")))
 } else := sprintf("ref %s is not a branch, tag or environment pattern", [lib.quoted(object.get(_sa.oidc, "ref", null))]) if {
-	_sa.provider == "aws"
+	_oidc_trusted
 	not regex.match(`^(refs/(heads|tags)/|environment:)[^*]+\*?$`, _text(object.get(_sa.oidc, "ref", "")))
 }
 
@@ -92,13 +106,27 @@ deny contains v if {
 
 # METADATA
 # title: Long-lived keys requested
-# description: User-managed keys are long-lived secrets; workloads authenticate with OIDC or attached identities instead.
+# description: 'User-managed keys are long-lived secrets; workloads authenticate with OIDC or attached identities instead. The one exception is a third-party integration (use: integration), whose single key the pipeline keeps in the secret store and rotates.'
 # custom:
 #   id: identity-user-managed-keys
 #   severity: critical
-#   remediation: Remove `user_managed_keys` (or set it to false) and use workload identity federation or GitHub OIDC.
+#   remediation: 'Remove `user_managed_keys` and `credential` and use workload identity federation or GitHub OIDC; a third party that can only use a key is defined with use: integration.'
 deny contains v if {
 	_sa.user_managed_keys == true
 	msg := sprintf("%s asks for user-managed keys", [_sa.ref])
+	v := lib.violation(_rules["identity-user-managed-keys"], "identity-user-managed-keys", msg, input.file)
+}
+
+# METADATA
+# title: Long-lived keys requested
+# description: 'User-managed keys are long-lived secrets; workloads authenticate with OIDC or attached identities instead. The one exception is a third-party integration (use: integration), whose single key the pipeline keeps in the secret store and rotates.'
+# custom:
+#   id: identity-user-managed-keys
+#   severity: critical
+#   remediation: 'Remove `user_managed_keys` and `credential` and use workload identity federation or GitHub OIDC; a third party that can only use a key is defined with use: integration.'
+deny contains v if {
+	is_object(object.get(_sa, "credential", null))
+	object.get(_sa, "use", null) != "integration"
+	msg := sprintf("%s asks for a key (credential) but is not a third-party integration", [_sa.ref])
 	v := lib.violation(_rules["identity-user-managed-keys"], "identity-user-managed-keys", msg, input.file)
 }

@@ -50,3 +50,25 @@ test_deny_identity_user_managed_keys if {
 	expected := {fixtures.violation(identities._rules, "identity-user-managed-keys", sprintf("%s asks for user-managed keys", [_ref]))}
 	identities.deny == expected with input as inp with data.org as fixtures.org
 }
+
+test_allow_identity_agent_trusting_a_runtime_role_needs_no_oidc if {
+	inp := fixtures.input_for(fixtures.agent_role)
+	count(identities.deny) == 0 with input as inp with data.org as fixtures.org
+}
+
+test_deny_identity_oidc_trust_of_an_agent_is_judged_like_ci if {
+	inp := fixtures.input_for(object.union(fixtures.agent_role, {"oidc": {"repository": "acme/*", "ref": "refs/heads/main"}}))
+	expected := {fixtures.violation(identities._rules, "identity-oidc-trust", `serviceAccount:acme-dev/triage-agent: repository "acme/*" is not exactly one owner/name`)}
+	identities.deny == expected with input as inp with data.org as fixtures.org
+}
+
+test_allow_identity_integration_key_is_the_one_exception if {
+	inp := fixtures.input_for(fixtures.integration)
+	count(identities.deny) == 0 with input as inp with data.org as fixtures.org
+}
+
+test_deny_identity_user_managed_keys_credential_on_an_agent if {
+	inp := fixtures.input_for(object.union(fixtures.agent_role, {"credential": {"type": "access-key", "store": "secrets-manager", "rotate_days": 30}}))
+	expected := {fixtures.violation(identities._rules, "identity-user-managed-keys", "serviceAccount:acme-dev/triage-agent asks for a key (credential) but is not a third-party integration")}
+	identities.deny == expected with input as inp with data.org as fixtures.org
+}
