@@ -33,6 +33,7 @@ from tools.core.tables import print_table
 
 START = datetime(2026, 11, 22, 9, 0, tzinfo=timezone.utc)  # the samples are valid then
 MAIN_AGE = timedelta(days=100)  # how long before START main's requests were merged
+RECENT = ("requests/aws/acme-dev/triage-agent.yaml", "requests/aws/acme-prod/pagerduty-sync.yaml")
 # The sample access repository ships as package data (links to the checkout's
 # own folders, copied into the wheel), so the demo runs from any directory.
 SAMPLE = (("policies", "policies"), ("requests", "requests"), ("github", ".github"))
@@ -127,11 +128,19 @@ def _make_repo(dest: Path) -> None:
             shutil.copytree(src, dest / name)
     # Merged a little over three months before the demo's clock: the access
     # reviews of sensitive roles and service accounts (every 90 days) are due.
-    stamp = (START - MAIN_AGE).strftime("%Y-%m-%dT%H:%M:%S+00:00")
-    env = {**os.environ, "GIT_AUTHOR_DATE": stamp, "GIT_COMMITTER_DATE": stamp}
-    for args in (["init", "-q", "-b", "main"], ["config", "user.email", "demo@acme.example"],
-                 ["config", "user.name", "Acme"], ["add", "-A"], ["commit", "-q", "-m", "Acme's access today"]):
+    # The agent and the integration were requested last week: not due for
+    # review yet, so the review steps leave them to step 12.
+    def commit(when: datetime, *args: str) -> None:
+        stamp = when.strftime("%Y-%m-%dT%H:%M:%S+00:00")
+        env = {**os.environ, "GIT_AUTHOR_DATE": stamp, "GIT_COMMITTER_DATE": stamp}
         subprocess.run(["git", "-C", str(dest), *args], check=True, capture_output=True, env=env)
+
+    for args in (["init", "-q", "-b", "main"], ["config", "user.email", "demo@acme.example"],
+                 ["config", "user.name", "Acme"], ["add", "-A", "--", ".", *(f":!{p}" for p in RECENT)],
+                 ["commit", "-q", "-m", "Acme's access today"]):
+        commit(START - MAIN_AGE, *args)
+    commit(START - timedelta(days=7), "add", "-A")
+    commit(START - timedelta(days=7), "commit", "-q", "-m", "An AI agent and a third-party integration")
 
 
 def run_demo(console: Console, cli: Callable[[list[str]], int],
