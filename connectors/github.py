@@ -471,6 +471,19 @@ class GitHubConnector:
             self._call(f"limit environment {name} to {branch}", lambda: req(
                 "POST", f"{base}/deployment-branch-policies", input={"name": branch, "type": "branch"}))
 
+    def branch_exists(self, branch: str) -> bool:
+        """Whether ``branch`` exists (GET /repos/{owner}/{repo}/branches/{branch}: 404 when not)."""
+        def get() -> bool:
+            try:
+                self._gh.requester.requestJsonAndCheck("GET", f"/repos/{self.repository}/branches/{branch}")
+            except GithubException as exc:
+                if exc.status == 404:
+                    return False
+                raise
+            return True
+
+        return self._call(f"read branch {branch}", get)
+
     def write_protection(self, branch: str, document: dict[str, Any]) -> None:
         """PUT the whole protection of ``branch`` (GitHub replaces it as a unit)."""
         self._call(f"update branch protection of {branch}", lambda: self._gh.requester.requestJsonAndCheck(

@@ -10,7 +10,8 @@ import json
 import pytest
 
 from tools.commands.setup_repo import CHECK, desired_document, drift
-from tools.sandbox.github import APP_ID, FakeGitHub
+from tools.provision.durable import BRANCH as RECORD
+from tools.sandbox.github import APP_ID, APP_SLUG, FakeGitHub
 
 
 @pytest.fixture
@@ -20,6 +21,8 @@ def fake(monkeypatch):
         monkeypatch.setenv("GITHUB_TOKEN", gh.admin_token())
         monkeypatch.setenv("GITHUB_REPOSITORY", "acme/access")
         monkeypatch.setenv("ACCESSCTL_APP_ID", str(APP_ID))
+        monkeypatch.setenv("ACCESSCTL_APP_SLUG", APP_SLUG)
+        gh.add_branch(RECORD, {"record.jsonl": "", "held.json": "[]\n"})
         yield gh
 
 
@@ -40,7 +43,11 @@ def test_configures_everything_then_second_run_writes_nothing(repo, fake, capsys
     assert reviews["require_last_push_approval"] and reviews["required_approving_review_count"] == 1
     assert p["enforce_admins"]["enabled"] and not p["allow_force_pushes"]["enabled"]
     assert not p["allow_deletions"]["enabled"]
-    assert fake.count("PUT", "/protection") == 1
+    record = fake.protection[RECORD]
+    assert [a["slug"] for a in record["restrictions"]["apps"]] == [APP_SLUG]
+    assert record["restrictions"]["users"] == [] and record["restrictions"]["teams"] == []
+    assert record["enforce_admins"]["enabled"] and not record["allow_force_pushes"]["enabled"]
+    assert fake.count("PUT", "/protection") == 2
 
     writes = len(fake.writes())
     second = repo.run("setup-repo", capsys=capsys)
@@ -129,3 +136,48 @@ def test_unknown_repository_is_a_one_line_error(repo, fake):
     result = repo.run_process("setup-repo", "--github-repo", "acme/nope",
                               env={"GITHUB_API_URL": fake.url, "GITHUB_TOKEN": fake.admin_token()})
     assert result.code == 2 and "404" in result.err and "Traceback" not in result.err
+
+
+def test_without_the_app_slug_it_says_where_to_find_it(repo, fake, monkeypatch):
+    monkeypatch.delenv("ACCESSCTL_APP_SLUG")
+    result = repo.run_process("setup-repo", "--check")
+    assert result.code == 2 and "--app-slug" in result.err and RECORD in result.err
+    assert "Traceback" not in result.err
+    assert repo.run_process("setup-repo", "--check", "--app-slug", APP_SLUG).code == 1  # unprotected: drift
+
+
+def test_a_missing_record_branch_is_reported_and_protected_once_it_exists(repo, fake, capsys):
+    """GitHub protects existing branches only; setup-repo does not invent the
+    record's first commit: it configures the rest, names the missing branch
+    and exits 1 until a writer has created it."""
+    del fake.branches[RECORD]
+    result = repo.run("setup-repo", capsys=capsys)
+    assert result.code == 1 and f"{RECORD} protection: want only app {APP_SLUG} pushes, have branch missing" in result.out
+    assert "run setup-repo again" in result.out
+    assert "main" in fake.protection and RECORD not in fake.protection
+    assert repo.run("setup-repo", "--check").code == 1
+
+    fake.add_branch(RECORD, {"record.jsonl": ""})  # the first apply pushed it
+    assert repo.run("setup-repo", capsys=capsys).code == 0
+    assert [a["slug"] for a in fake.protection[RECORD]["restrictions"]["apps"]] == [APP_SLUG]
+    assert repo.run("setup-repo", "--check").code == 0
+
+
+def test_push_restrictions_on_a_personal_repository_are_refused(repo, monkeypatch):
+    """"User, app, and team restrictions are only available for
+    organization-owned repositories" (Update branch protection): GitHub
+    refuses, and setup-repo says so in one line."""
+    with FakeGitHub(org="alice", repo="access", owner_type="User") as gh:
+        gh.add_branch(RECORD)
+        result = repo.run_process("setup-repo", env={
+            "GITHUB_API_URL": gh.url, "GITHUB_TOKEN": gh.admin_token(), "GITHUB_REPOSITORY": "alice/access",
+            "ACCESSCTL_APP_ID": str(APP_ID), "ACCESSCTL_APP_SLUG": APP_SLUG})
+    assert result.code == 2 and "organization" in result.err and "Traceback" not in result.err
+
+
+def test_only_an_installed_app_with_contents_write_can_be_named(repo, fake):
+    fake.installed_apps["reader"] = {"contents": "read"}
+    for slug in ("not-installed", "reader"):
+        result = repo.run_process("setup-repo", "--app-slug", slug)
+        assert result.code == 2 and "422" in result.err and "Traceback" not in result.err
+        assert RECORD not in fake.protection

@@ -31,9 +31,9 @@ ALLOWED: dict[str, dict[str, str]] = {
     "review-submitted.yml": {},
     "lint.yml": {"contents": "read"},
     # contents: write for the applied marker and the accessctl-record branch
-    "apply.yml": {"contents": "write", "id-token": "write", "pull-requests": "write", "issues": "write"},
-    "reconcile.yml": {"contents": "write", "id-token": "write", "issues": "write"},
-    "expire.yml": {"contents": "write", "id-token": "write"},
+    "apply.yml": {"contents": "read", "id-token": "write", "pull-requests": "write", "issues": "write"},
+    "reconcile.yml": {"contents": "read", "id-token": "write", "issues": "write"},
+    "expire.yml": {"contents": "read", "id-token": "write"},
 }
 # The pipeline App's id and key: environment secrets, used only to mint its token.
 APP_SECRETS = {"ACCESSCTL_APP_CLIENT_ID", "ACCESSCTL_APP_PRIVATE_KEY"}
@@ -360,6 +360,7 @@ def test_every_writer_shares_one_concurrency_group():
     assert all(g["cancel-in-progress"] is False for g in groups.values())
 
 
+RECORD_TOKEN = "${{ steps.record.outputs.token }}"
 WRITER_STEP = {"apply.yml": "accessctl apply", "reconcile.yml": "accessctl reconcile", "expire.yml": "accessctl expire"}
 
 
@@ -379,8 +380,31 @@ def test_a_killed_or_failed_writer_still_pushes_its_journal(name):
         push = [s for s in steps[writer + 1:] if "accessctl audit push-record" in s.get("run", "")]
         assert len(push) == 1, f"{name}: no journal push after {WRITER_STEP[name]}"
         assert str(push[0].get("if", "")).replace("${{", "").replace("}}", "").strip() == "always()"
-        assert set(push[0].get("env", {})) == {"GITHUB_TOKEN"}
-        assert job["permissions"].get("contents") == "write"
+        assert push[0].get("env", {}) == {"GITHUB_TOKEN": RECORD_TOKEN}
+        # The workflow token cannot push at all: the record goes with the App's token.
+        assert job["permissions"].get("contents") == "read"
+        return
+    pytest.fail(f"{name}: no step runs {WRITER_STEP[name]}")
+
+
+@pytest.mark.parametrize("name", sorted(WRITER_STEP))
+def test_the_writer_pushes_the_record_with_the_apps_token(name):
+    """setup-repo lets only the App push accessctl-record (its held list
+    decides what apply refuses): the writer step's git token is the App's,
+    minted in the same job with contents: write and nothing more."""
+    doc = load((PROJECT / ".github/workflows" / name).read_text())
+    for job in doc["jobs"].values():
+        steps = job.get("steps", [])
+        writer = next((i for i, s in enumerate(steps) if WRITER_STEP[name] in s.get("run", "")), None)
+        if writer is None:
+            continue
+        mint = [s for s in steps[:writer] if s.get("id") == "record"]
+        assert len(mint) == 1 and str(mint[0]["uses"]).startswith(APP_TOKEN_ACTION)
+        assert "if" not in mint[0], f"{name}: the record token must exist whenever the writer runs"
+        assert {k: v for k, v in mint[0]["with"].items() if k.startswith("permission-")} == {
+            "permission-contents": "write"}
+        assert steps[writer]["env"]["GITHUB_TOKEN"] == RECORD_TOKEN
+        assert "github.token" not in str(steps[writer]["env"].get("GITHUB_TOKEN"))
         return
     pytest.fail(f"{name}: no step runs {WRITER_STEP[name]}")
 

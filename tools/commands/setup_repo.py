@@ -11,7 +11,12 @@ or a reviewer's spot check):
   pipeline App's id** (``--app-id``), so no workflow token can satisfy it;
 - the environments holding the App's key (``accessctl-check``,
   ``production``) usable from the default branch only, so a job of a PR
-  branch cannot read the key.
+  branch cannot read the key;
+- the durable record's branch ``accessctl-record`` (held list, record)
+  pushable by the App only (``--app-slug``), administrators included, no
+  force push, no deletion (setup_record.py). When the branch does not exist
+  yet (no writer has run), it is reported, not created: the first writer
+  creates it with the App's token; run setup-repo again then.
 
 The diff is pure (``drift``/``desired_document``); the connector only reads
 and PUTs the protection document. Settings the pipeline does not care about
@@ -21,11 +26,11 @@ from __future__ import annotations
 
 import argparse
 import os
-from dataclasses import dataclass
 from typing import Any
 
 from rich.markup import escape
 
+from tools.commands.setup_record import BRANCH as RECORD_BRANCH, MISSING, Drift, record_document, record_drift
 from tools.core.errors import EXIT_FINDING, EXIT_OK, UsageError
 from tools.core.output import console, emit_json
 
@@ -34,16 +39,6 @@ CHECK = "accessctl/check-pr"
 ENVIRONMENTS = ("accessctl-check", "production")
 KEPT = ("required_linear_history", "block_creations", "required_conversation_resolution",
         "lock_branch", "allow_fork_syncing")
-
-
-@dataclass(frozen=True, slots=True)
-class Drift:
-    setting: str
-    want: Any
-    have: Any
-
-    def __str__(self) -> str:
-        return f"{self.setting}: want {self.want}, have {self.have}"
 
 
 def _enabled(doc: dict[str, Any], key: str) -> bool:
@@ -157,6 +152,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--app-id", type=int, metavar="ID",
                    help="the accessctl GitHub App's id, which must provide the required check "
                         "(default: $ACCESSCTL_APP_ID)")
+    p.add_argument("--app-slug", metavar="SLUG",
+                   help=f"the accessctl GitHub App's slug, the only actor allowed to push {RECORD_BRANCH} "
+                        "(default: $ACCESSCTL_APP_SLUG)")
     p.add_argument("--environment", action="append", metavar="NAME",
                    help="an environment holding the App's key, limited to the default branch "
                         f"(repeatable; default: {', '.join(ENVIRONMENTS)})")
@@ -176,6 +174,11 @@ def run(args, ctx) -> int:
         raise UsageError("no App id: pass --app-id ID (or set ACCESSCTL_APP_ID) with the id of the accessctl "
                          "GitHub App (its settings page, \"App ID\"); the required check must come from it")
     app_id = int(app_id)
+    app_slug = args.app_slug or os.environ.get("ACCESSCTL_APP_SLUG")
+    if not app_slug:
+        raise UsageError(f"no App slug: pass --app-slug SLUG (or set ACCESSCTL_APP_SLUG) with the accessctl GitHub "
+                         f"App's slug (the end of its page https://github.com/apps/SLUG); only that App may push "
+                         f"{RECORD_BRANCH}")
     environments = args.environment or list(ENVIRONMENTS)
     from connectors.github import GitHubConnector  # tools/ stays free of the GitHub SDK until needed
     # An admin's own token: never ACCESSCTL_GITHUB_TOKEN (the App may not administer the repository).
@@ -186,22 +189,32 @@ def run(args, ctx) -> int:
     envs = {name: gh.read_environment(name) for name in environments}
     for name, env in envs.items():
         found += environment_drift(name, env, branch)
+    record_exists = gh.branch_exists(RECORD_BRANCH)
+    record = gh.read_protection(RECORD_BRANCH) if record_exists else None
+    found += record_drift(record, app_slug, record_exists)
+    # A missing record branch cannot be protected (GitHub protects existing
+    # branches only): it stays a finding until a writer has created it.
+    missing = [d for d in found if d.have == MISSING]
     changed = False
-    if found and not args.check:
+    if len(found) > len(missing) and not args.check:
         if drift(before, app_id):
             gh.write_protection(branch, desired_document(before, app_id))
         for name, env in envs.items():
             if environment_drift(name, env, branch):
                 gh.restrict_environment(name, branch)
+        if record_exists and record_drift(record, app_slug):
+            gh.write_protection(RECORD_BRANCH, record_document(app_slug))
         changed = True
         left = drift(gh.read_protection(branch), app_id)
         left += [d for name in environments for d in environment_drift(name, gh.read_environment(name), branch)]
+        if record_exists:
+            left += record_drift(gh.read_protection(RECORD_BRANCH), app_slug)
         if left:
             raise UsageError(f"GitHub did not keep these settings on {repository}@{branch}: "
                              + "; ".join(map(str, left)) + " (plan limits or organisation rules may forbid them)")
     if ctx.format == "json":
-        emit_json({"repository": repository, "branch": branch, "app_id": app_id, "environments": environments,
-                   "changed": changed, "check": args.check,
+        emit_json({"repository": repository, "branch": branch, "app_id": app_id, "app_slug": app_slug,
+                   "environments": environments, "changed": changed, "check": args.check,
                    "drift": [{"setting": d.setting, "want": d.want, "have": d.have} for d in found]})
     else:
         out = console()
@@ -209,9 +222,12 @@ def run(args, ctx) -> int:
         if not found:
             out.print(f"[green]✓[/] branch protection and environments of {where} are as the pipeline needs")
         for d in found:
-            mark = "[green]fixed[/]" if changed else "[red]✗[/]"
+            mark = "[red]✗[/]" if not changed or d in missing else "[green]fixed[/]"
             out.print(f"{mark} {escape(str(d))}")
+        if missing:
+            out.print(f"[yellow]![/] {RECORD_BRANCH} does not exist yet: the first apply creates it with the App's "
+                      "token; run setup-repo again then to protect it")
         if changed:
             out.print(f"[green]✓[/] configured branch protection and environments on {where} "
-                      f"({len(found)} setting(s))")
-    return EXIT_FINDING if found and args.check else EXIT_OK
+                      f"({len(found) - len(missing)} setting(s))")
+    return EXIT_FINDING if (found and args.check) or missing else EXIT_OK

@@ -48,7 +48,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from tools.core.github_context import APP_PERMISSIONS
 from tools.sandbox import github_shapes as shapes
-from tools.sandbox.github_tokens import GITHUB_ACTIONS_APP, Token, job_permissions, load_workflow, requirements
+from tools.sandbox.github_tokens import GITHUB_ACTIONS_APP, LEVEL, Token, job_permissions, load_workflow, requirements
 
 SECONDARY_MESSAGE = ("You have exceeded a secondary rate limit. Please wait a few minutes before you "
                      "try again. If you reach out to GitHub Support for help, please include the request ID 0000:1111.")
@@ -104,8 +104,12 @@ class Call:
 
 class FakeGitHub:
     def __init__(self, org: str = "acme", repo: str = "access", default_branch: str = "main",
-                 bot_login: str = f"{APP_SLUG}[bot]"):
+                 bot_login: str = f"{APP_SLUG}[bot]", owner_type: str = "Organization"):
         self.org, self.repo_name, self.default_branch, self.bot_login = org, repo, default_branch, bot_login
+        self.owner_type = owner_type  # "User": push restrictions are refused (see _put_protection)
+        # Apps installed on the repository: slug -> their permissions; only these
+        # (with contents: write) may be named in push restrictions.
+        self.installed_apps: dict[str, dict[str, str]] = {APP_SLUG: dict(APP_PERMISSIONS)}
         self.lock = threading.RLock()
         # token value -> who it is; "x" is the pipeline App's installation token
         self.tokens: dict[str, Token] = {"x": Token("app", bot_login, dict(APP_PERMISSIONS), APP_ID, APP_SLUG)}
@@ -254,6 +258,35 @@ class FakeGitHub:
             cid = next(self._ids)
             self.comments[cid] = {"issue": number, "user": user, "body": body}
             return cid
+
+    def add_branch(self, name: str, files: dict[str, str] | None = None) -> None:
+        """A branch ``name`` (e.g. the durable record's) with ``files``."""
+        with self.lock:
+            self.branches[name] = {"sha": self.new_sha(), "files": {k: v.encode() for k, v in (files or {}).items()}}
+
+    def may_push(self, branch: str, token: str) -> bool:
+        """Whether the holder of ``token`` may push to ``branch`` (docs:
+        "About protected branches", "Restrict who can push to matching
+        branches": only the listed people, teams and apps push; admins too
+        when the rules are enforced for administrators). The fake keeps no
+        git objects, so tests ask here what GitHub's git endpoint decides."""
+        who, rules = self.tokens.get(token), self.protection.get(branch)
+        if who is None:
+            return False
+        if who.kind != "user" and who.level("contents") < LEVEL["write"]:
+            return False  # an installation token (the App's or a workflow's) needs contents: write
+        if rules is None:
+            return True
+        if rules.get("lock_branch", {}).get("enabled"):
+            return False
+        if who.kind == "user" and not rules["enforce_admins"]["enabled"]:
+            return True  # the admin_token is an administrator: unenforced rules do not bind it
+        allowed = rules.get("restrictions")
+        if allowed is None:
+            return True
+        if who.kind == "user":
+            return who.login in {u["login"] for u in allowed["users"]}
+        return who.app_slug in {a["slug"] for a in allowed["apps"]}
 
     def set_file(self, branch: str, path: str, text: str) -> None:
         with self.lock:
@@ -852,12 +885,49 @@ def _put_protection(g: FakeGitHub, q, b, name):
     out["required_signatures"] = {"url": f"{url}/required_signatures", "enabled": False}
     if b["restrictions"] is not None:
         r = b["restrictions"]
+        _check_restrictions(g, r)
         out["restrictions"] = {"url": f"{url}/restrictions", "users_url": f"{url}/restrictions/users",
                                "teams_url": f"{url}/restrictions/teams", "apps_url": f"{url}/restrictions/apps",
                                "users": [g._user(u) for u in r.get("users", [])],
-                               "teams": [g._team(t) for t in r.get("teams", [])], "apps": []}
+                               "teams": [g._team(t) for t in r.get("teams", [])],
+                               "apps": [_app(g, s) for s in r.get("apps", [])]}
     g.protection[name] = out
     return out
+
+
+def _check_restrictions(g: FakeGitHub, r: dict[str, Any]) -> None:
+    """The push restrictions of "Update branch protection" as GitHub's REST
+    docs state them (docs.github.com/rest/branches/branch-protection#update-branch-protection,
+    requestBody ``restrictions``; OpenAPI repos/update-branch-protection):
+    ``users`` and ``teams`` are required arrays, ``apps`` an optional one;
+    "User, app, and team restrictions are only available for
+    organization-owned repositories"; "The list of users, apps, and teams in
+    total is limited to 100 items"; and ("Set app access restrictions")
+    "Only installed GitHub Apps with write access to the contents permission
+    can be added as authorized actors on a protected branch"."""
+    if not isinstance(r, dict) or not isinstance(r.get("users"), list) or not isinstance(r.get("teams"), list) \
+            or not isinstance(r.get("apps", []), list):
+        raise HttpError(422, "Invalid request.\n\nrestrictions needs users and teams (arrays), apps optional.")
+    if g.owner_type != "Organization":
+        raise HttpError(422, "Validation Failed: only organization repositories can have users and team restrictions")
+    if len(r["users"]) + len(r["teams"]) + len(r.get("apps", [])) > 100:
+        raise HttpError(422, "Validation Failed: the list of users, apps, and teams in total is limited to 100 items")
+    for slug in r.get("apps", []):
+        perms = g.installed_apps.get(slug)
+        if perms is None or LEVEL.get(perms.get("contents", "none"), 0) < LEVEL["write"]:
+            raise HttpError(422, f"Validation Failed: {slug} is not an installed GitHub App with contents: write "
+                                 "(only those can be authorized to push to a protected branch)")
+
+
+def _app(g: FakeGitHub, slug: str) -> dict[str, Any]:
+    """An App as the protection document lists it (OpenAPI branch-restriction-policy.apps[])."""
+    app_id = APP_ID if slug == APP_SLUG else shapes.ident(slug)
+    return {"id": app_id, "slug": slug, "node_id": f"A_{app_id}", "name": slug,
+            "owner": g._user(g.org), "description": "", "external_url": f"https://github.com/apps/{slug}",
+            "html_url": f"https://github.com/apps/{slug}", "created_at": STAMP, "updated_at": STAMP,
+            "permissions": {k: v for k, v in g.installed_apps.get(slug, {}).items()
+                            if k in ("contents", "issues", "metadata", "single_file")},
+            "events": []}
 
 
 @route("DELETE", r"{repo}/branches/([^/]+)/protection", "DELETE /repos/{owner}/{repo}/branches/{branch}/protection")
