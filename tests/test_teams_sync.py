@@ -7,7 +7,6 @@ One drift test per system: drift is made by hand in the system, ``plan`` names i
 """
 from __future__ import annotations
 
-import json
 
 import pytest
 
@@ -17,11 +16,8 @@ from tools.core.repo import Tree
 from tools.provision import teams_sync
 from tools.sandbox.aws import FakeAws
 from tools.sandbox.cloudidentity import FakeCloudIdentity
-from tools.sandbox.github import FakeGitHub
+from teams_world import TEAMS, github, run_teams  # noqa: F401 (fixture)
 
-TEAMS = {"platform": ["alice-acme", "bob-acme", "carol-acme"], "data": ["dave-acme", "erin-acme", "frank-acme"],
-         "payments": ["grace-acme", "heidi-acme"], "security": ["ivan-acme", "judy-acme"],
-         "sre": ["niaj-acme", "olivia-acme", "bob-acme"]}
 
 
 def email(login: str) -> str:
@@ -78,21 +74,6 @@ def test_the_blast_radius_guard_holds_every_removal_over_the_limit():
 
 # ---- GitHub ------------------------------------------------------------------------
 
-@pytest.fixture
-def github(monkeypatch):
-    with FakeGitHub() as gh:
-        for slug, members in TEAMS.items():
-            gh.add_team(slug, members)
-        gh.add_user("mallory-acme")
-        monkeypatch.setenv("GITHUB_API_URL", gh.url)
-        monkeypatch.setenv("GITHUB_REPOSITORY", gh.full_name)
-        monkeypatch.setenv("ACCESSCTL_GITHUB_TOKEN", "x")  # the App's token: organisation Members write
-        yield gh
-
-
-def _run_json(repo, capsys, *args):
-    result = repo.run("teams", *args, "--format", "json", capsys=capsys)
-    return result.code, json.loads(result.out)
 
 
 def test_github_drift_is_planned_then_repaired_with_one_write_each(repo, github, capsys):
@@ -100,7 +81,7 @@ def test_github_drift_is_planned_then_repaired_with_one_write_each(repo, github,
     github.teams["platform"]["dave-acme"] = "active"    # added by hand: known person, not listed
     github.add_user("zed-outsider")
     github.teams["sre"]["zed-outsider"] = "active"      # added by hand: unknown to people.yaml
-    code, plan = _run_json(repo, capsys, "plan", "--system", "github")
+    code, plan = run_teams(repo, capsys, "plan", "--system", "github")
     assert code == 0 and github.writes() == []
     got = {(c["action"], c["group"], c["member"]) for c in plan["changes"]}
     assert got == {("add", "acme/security", "judy-acme"), ("remove", "acme/platform", "dave-acme")}
@@ -108,7 +89,7 @@ def test_github_drift_is_planned_then_repaired_with_one_write_each(repo, github,
     reads = github.count("GET", "/members")
     assert reads == len(TEAMS)  # one read per team
 
-    code, applied = _run_json(repo, capsys, "apply", "--system", "github")
+    code, applied = run_teams(repo, capsys, "apply", "--system", "github")
     assert code == 0 and applied["applied"] == 2
     assert [(c.method, c.path.rsplit("/", 3)[-3:]) for c in github.writes()] == [
         ("DELETE", ["platform", "memberships", "dave-acme"]), ("PUT", ["security", "memberships", "judy-acme"])]
@@ -116,7 +97,7 @@ def test_github_drift_is_planned_then_repaired_with_one_write_each(repo, github,
     assert "zed-outsider" in github.teams["sre"]  # additive: reported, not removed
 
     before = len(github.writes())
-    code, again = _run_json(repo, capsys, "apply", "--system", "github")
+    code, again = run_teams(repo, capsys, "apply", "--system", "github")
     assert again["changes"] == [] and len(github.writes()) == before  # converged: no call the second time
 
 
@@ -126,7 +107,7 @@ def test_github_unknown_members_go_in_enforced_mode(repo, github, capsys):
     repo.commit("enforce teams")
     github.add_user("zed-outsider")
     github.teams["sre"]["zed-outsider"] = "active"
-    code, out = _run_json(repo, capsys, "apply", "--system", "github")
+    code, out = run_teams(repo, capsys, "apply", "--system", "github")
     assert code == 0 and "zed-outsider" not in github.teams["sre"]
     assert [c["why"] for c in out["changes"]] == ["unknown to the org model"]
 
@@ -151,12 +132,12 @@ def test_identity_center_drift_is_planned_then_repaired(repo, aws, capsys):
     ids.delete_group_membership(IdentityStoreId=store, MembershipId=judy)  # removed by hand
     ids.create_group_membership(IdentityStoreId=store, GroupId=seeded.groups["platform"],
                                 MemberId={"UserId": seeded.users["dave@acme.example"]})  # added by hand
-    code, plan = _run_json(repo, capsys, "plan", "--system", "identity-center")
+    code, plan = run_teams(repo, capsys, "plan", "--system", "identity-center")
     got = {(c["action"], c["group"], c["member"], c["why"]) for c in plan["changes"]}
     assert code == 0 and got == {("add", "security", "judy@acme.example", "listed in teams.yaml"),
                                  ("remove", "platform", "dave@acme.example", "not listed in teams.yaml"),
                                  ("remove", "payments", "mallory@acme.example", "inactive in people.yaml")}
-    code, applied = _run_json(repo, capsys, "apply", "--system", "identity-center")
+    code, applied = run_teams(repo, capsys, "apply", "--system", "identity-center")
     assert code == 0 and applied["applied"] == 3 and applied["failed"] == []
 
     def members(team: str) -> set[str]:
@@ -165,7 +146,7 @@ def test_identity_center_drift_is_planned_then_repaired(repo, aws, capsys):
             IdentityStoreId=store, GroupId=seeded.groups[team])["GroupMemberships"]}
     assert members("security") == {"ivan@acme.example", "judy@acme.example"}
     assert "dave@acme.example" not in members("platform") and "mallory@acme.example" not in members("payments")
-    code, again = _run_json(repo, capsys, "plan", "--system", "identity-center")
+    code, again = run_teams(repo, capsys, "plan", "--system", "identity-center")
     assert again["changes"] == [] and again["problems"] == []
 
 
@@ -185,27 +166,27 @@ def test_google_groups_drift_is_planned_then_repaired(repo, groups, capsys):
     name = groups.groups["security@acme.example"]
     groups.memberships[name].pop("judy@acme.example")  # removed by hand
     groups.add_group("platform@acme.example", ["dave@acme.example", "contractor@elsewhere.example"])
-    code, plan = _run_json(repo, capsys, "plan", "--system", "google-groups")
+    code, plan = run_teams(repo, capsys, "plan", "--system", "google-groups")
     got = {(c["action"], c["group"], c["member"]) for c in plan["changes"]}
     assert code == 0 and got == {("add", "security@acme.example", "judy@acme.example"),
                                  ("remove", "platform@acme.example", "dave@acme.example"),
                                  ("remove", "payments@acme.example", "mallory@acme.example")}
     assert [h["member"] for h in plan["held"]] == ["contractor@elsewhere.example"]
     assert groups.calls["GET groups.memberships.list"] == len(TEAMS) and groups.writes() == 0
-    code, applied = _run_json(repo, capsys, "apply", "--system", "google-groups")
+    code, applied = run_teams(repo, capsys, "apply", "--system", "google-groups")
     assert code == 0 and applied["applied"] == 3
     # seeding is not served over HTTP: these are the apply's own writes, one per difference
     assert groups.calls["POST groups.memberships.create"] == 1 and groups.calls["DELETE groups.memberships.delete"] == 2
     assert "judy@acme.example" in groups.members("security@acme.example")
     assert groups.members("platform@acme.example") == ["alice@acme.example", "bob@acme.example",
                                                        "carol@acme.example", "contractor@elsewhere.example"]
-    code, again = _run_json(repo, capsys, "apply", "--system", "google-groups")
+    code, again = run_teams(repo, capsys, "apply", "--system", "google-groups")
     assert again["changes"] == [] and groups.calls["DELETE groups.memberships.delete"] == 2
 
 
 def test_a_missing_group_is_a_finding_not_a_crash(repo, groups, capsys):
     del groups.groups["data@acme.example"]
-    code, plan = _run_json(repo, capsys, "plan", "--system", "google-groups")
+    code, plan = run_teams(repo, capsys, "plan", "--system", "google-groups")
     assert code == 1 and any("data@acme.example (team data) does not exist" in p for p in plan["problems"])
     assert all(c["team"] != "data" for c in plan["changes"])
 

@@ -9,23 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from tools.sandbox.github import FakeGitHub
-
-TEAMS = {"platform": ["alice-acme", "bob-acme", "carol-acme"], "data": ["dave-acme", "erin-acme", "frank-acme"],
-         "payments": ["grace-acme", "heidi-acme"], "security": ["ivan-acme", "judy-acme"],
-         "sre": ["niaj-acme", "olivia-acme", "bob-acme"]}
+from teams_world import github  # noqa: F401 (fixture)
 
 
-@pytest.fixture
-def github(monkeypatch):
-    with FakeGitHub() as gh:
-        for slug, members in TEAMS.items():
-            gh.add_team(slug, members)
-        gh.add_user("mallory-acme")
-        monkeypatch.setenv("GITHUB_API_URL", gh.url)
-        monkeypatch.setenv("GITHUB_REPOSITORY", gh.full_name)
-        monkeypatch.setenv("ACCESSCTL_GITHUB_TOKEN", "x")  # the App's token: organisation Members write
-        yield gh
 
 
 def test_the_workflow_token_cannot_change_teams(repo, github, monkeypatch):
