@@ -26,11 +26,13 @@ from connectors.aws_iam import INLINE_KIND, TRUST_KIND, IamWriter, NotOurs, read
 from connectors.aws_integration import KEY_KIND, IntegrationWriter, NotOursUser, integration_users, read_integrations
 from connectors.aws_sso import KIND as SSO_KIND
 from connectors.aws_sso import IdentityCenter
+from connectors.aws_usage import read_last_used
 from connectors.ratelimit import Limiter
 from tools.core.errors import UsageError
 from tools.core.ownership import oidc_problem, reserved_name_problem
 from tools.core.model import AWS_INTEGRATION_KIND, Action, Change, ChangeResult, Grant, Target
 from tools.core.orgmodel import OrgModel
+from tools.core.usage import LastUsed
 
 # The service refuses more assignment operations in progress than this.
 MAX_OUTSTANDING_ASSIGNMENTS = 15
@@ -78,6 +80,8 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "add:aws-role-policy-on-integration": ("iam:ListUsers", "iam:ListUserTags", "iam:GetUser",
                                            "iam:AttachUserPolicy"),
     "remove:aws-role-policy-on-integration": ("iam:ListUsers", "iam:ListUserTags", "iam:DetachUserPolicy"),
+    # last use, for access reviews and `audit report --live` only (connectors/aws_usage.py)
+    "usage:last-used": ("iam:GetAccountAuthorizationDetails", "iam:GetAccessKeyLastUsed"),
 }
 
 # Order inside one target: identities exist before policies are attached to
@@ -200,6 +204,16 @@ class AwsConnector:
             raise UsageError(f"reading AWS account {target.name} ({target.id}) failed: {_short(exc)}; "
                              f"check the credentials, AWS_ENDPOINT_URL and the {self.applier_role} role") from None
         return sorted(grants, key=lambda g: g.key)
+
+    def last_used(self, target: Target, grants: Sequence[Grant]) -> dict[tuple, LastUsed]:
+        """When AWS last saw each grant used (connectors/aws_usage.py). Only
+        ``review open`` and ``audit report --live`` call this; a failure is
+        one line naming the account."""
+        try:
+            return read_last_used(self.iam(target.id), target, grants, self.role_path)
+        except (ClientError, BotoCoreError) as exc:
+            raise UsageError(f"reading last use in AWS account {target.name} ({target.id}) failed: "
+                             f"{_short(exc)}") from None
 
     def apply(self, target: Target, changes: Sequence[Change]) -> list[ChangeResult]:
         results: dict[int, ChangeResult] = {}

@@ -31,13 +31,14 @@ from tenacity import Retrying, retry_if_exception, retry_if_exception_type, stop
     wait_random_exponential
 
 from connectors import gcp_accounts as accounts
-from connectors import gcp_integration, gcp_sa
+from connectors import gcp_integration, gcp_sa, gcp_usage
 from connectors.gcp_policy import (Binding, Condition, Ensure, Members, Revoke, edit, expiry_condition, live_members,
                                    merge)
 from tools.core.errors import UsageError
 from tools.core.limits import gcp_basic_role, gcp_policy_problem
 from tools.core.ownership import reserved_name_problem
 from tools.core.model import Action, Change, ChangeResult, Grant, Target
+from tools.core.usage import LastUsed
 
 ROLE_KIND = "gcp-project-role"
 # Throttling, server errors (500/502/503/504), deadlines and dropped
@@ -85,6 +86,8 @@ class GcpConnector:
                                   "secretmanager.secrets.update", "secretmanager.versions.add"),
         "remove_integration": ("iam.serviceAccountKeys.list", "iam.serviceAccountKeys.delete",
                                "secretmanager.secrets.delete"),
+        # last authentication, for access reviews and `audit report --live` only (connectors/gcp_usage.py)
+        "usage_last_used": gcp_usage.PERMISSIONS,
     }
 
     def __init__(self, org, endpoint: str | None = None, iam_endpoint: str | None = None,
@@ -104,6 +107,7 @@ class GcpConnector:
         self._fresh: set[str] = set()  # emails of accounts created by this run: IAM may not see them yet
         self._not_ours: set[str] = set()  # principals of accounts found not to be the pipeline's
         self.secrets = gcp_integration.Secrets(endpoint, self._call)  # integrations' keys live here
+        self.activity = gcp_usage.ActivityReader(endpoint)  # last authentications (never on plan or apply)
         self.key_grace = timedelta(hours=int(org.setting("organization", "key_rotation_grace_hours", default=24)))
 
     # ---- clients (built on first use) ------------------------------------
@@ -164,6 +168,18 @@ class GcpConnector:
                 hint = (f"; check that project {target.id} exists and the applier has "
                         f"{', '.join(self.PERMISSIONS['read'])} there")
             raise UsageError(f"GCP project {target.id}: cannot read IAM ({_short(exc)}){hint}") from None
+
+    def last_used(self, target: Target, grants: Sequence[Grant]) -> dict[tuple, LastUsed]:
+        """When GCP last saw each grant's service account authenticate
+        (connectors/gcp_usage.py). Only ``review open`` and ``audit report
+        --live`` call this; a failure is one line naming the project."""
+        from googleapiclient.errors import HttpError
+        try:
+            return gcp_usage.read_last_used(self.activity, target, grants)
+        except (HttpError, OSError) as exc:
+            why = f"{exc.resp.status} {exc.reason}" if isinstance(exc, HttpError) else _short(exc)
+            raise UsageError(f"GCP project {target.id}: cannot read last authentications ({why}); the reader "
+                             f"needs {', '.join(gcp_usage.PERMISSIONS)}") from None
 
     def _get_policy(self, project: str, retry_on: tuple = TRANSIENT) -> policy_pb2.Policy:
         return self._call(self._projects().get_iam_policy,

@@ -23,6 +23,7 @@ from tools.audit.nhi import NonHuman
 from tools.audit.who_has import Row
 from tools.core.model import Grant, Target
 from tools.core.orgmodel import OrgModel
+from tools.core.usage import LastUsed
 
 TIER_ORDER = {"identity": 0, "uncatalogued": 1, "standard": 1, "sensitive": 2, "privileged": 3}
 TIER_COLOUR = {"identity": "#0969da", "uncatalogued": "#8c959f", "standard": "#1a7f37",
@@ -30,7 +31,8 @@ TIER_COLOUR = {"identity": "#0969da", "uncatalogued": "#8c959f", "standard": "#1
 GRAPH_LIMIT = 400  # principals drawn; the tables always list everyone
 SOON = timedelta(days=7)
 CSV_FIELDS = ("principal", "provider", "target", "target_name", "environment", "kind", "entitlement", "tier",
-              "expires", "owner", "request", "pr", "merged_at", "approvers", "last_review", "safeguards")
+              "expires", "owner", "request", "pr", "merged_at", "approvers", "last_review", "safeguards", "last_used")
+NOT_READ = "not read (audit report --live reads it)"
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,16 @@ class Report:
     revocations: list[Revocation] = field(default_factory=list)  # from the durable record, newest first
     reviews: Coverage | None = None  # access-review coverage (tools.audit.reviews)
     non_human: list[NonHuman] | None = None  # agents and integrations (tools.audit.nhi)
+    # grant key -> last use the cloud reports (tools.jobs.last_used); None: the clouds were not read
+    last_used: dict[tuple, LastUsed] | None = None
+
+    def used(self, row: Row) -> LastUsed | None:
+        return (self.last_used or {}).get(row.grant.key)
+
+    def used_text(self, row: Row) -> str:
+        """The report's "last used" cell: a date, never, not reported, unknown, or not read."""
+        value = self.used(row)
+        return value.text() if value is not None else NOT_READ
 
     @property
     def principals(self) -> list[str]:
@@ -78,6 +90,8 @@ class Report:
         out["last_review"] = last_review(row, self.reviews)
         out["access_review"] = self.reviews.last_review(row.grant.request) if self.reviews else None
         out["safeguards"] = covering(row.grant, row.target, self.org)
+        value = self.used(row)
+        out["last_used"] = value.as_json() if value is not None else None
         return out
 
     def as_json(self) -> dict:
@@ -102,6 +116,7 @@ class Report:
             rec = self.record(r)
             rec["approvers"] = " ".join(rec["approvers"]) if rec["approvers"] is not None else "unknown"
             rec["safeguards"] = " ".join(rec["safeguards"])
+            rec["last_used"] = self.used_text(r)
             writer.writerow({k: _csv_safe(rec.get(k)) for k in CSV_FIELDS})
         return buf.getvalue()
 
@@ -231,11 +246,11 @@ class Report:
             by_target.setdefault((r.grant.provider, r.grant.target), []).append(r)
         out = []
         head = ("<tr><th>principal</th><th>kind</th><th>entitlement</th><th>tier</th><th>expires</th>"
-                "<th>owner</th><th>request</th><th>PR</th><th>last review</th><th>safeguards</th></tr>")
+                "<th>owner</th><th>request</th><th>PR</th><th>last review</th><th>safeguards</th><th>last used</th></tr>")
         for t in self.targets:
             rows = by_target.get((t.provider, t.id), [])
             body = "".join(self._target_row(r) for r in rows) or \
-                "<tr><td class=\"empty\" colspan=\"10\">no access granted through the pipeline</td></tr>"
+                "<tr><td class=\"empty\" colspan=\"11\">no access granted through the pipeline</td></tr>"
             anchor = escape(f"t-{t.provider}-{t.id}")
             out.append(f"<h3 id=\"{anchor}\">{escape(t.provider)}/{escape(t.name)}"
                        + (f" ({escape(t.id)})" if t.id != t.name else "")
@@ -256,7 +271,16 @@ class Report:
                 f"<td class=\"tier-{escape(r.tier)}\">{escape(r.tier)}</td><td>{escape(_day(r.grant.expires))}</td>"
                 f"<td>{escape(r.owner)}</td><td><code>{escape(r.grant.request or '—')}</code></td>"
                 f"<td>{escape(pr)}</td><td>{review_html}</td>"
-                f"<td>{escape(' '.join(covering(r.grant, r.target, self.org)))}</td></tr>")
+                f"<td>{escape(' '.join(covering(r.grant, r.target, self.org)))}</td>"
+                f"<td class=\"used\">{self._used_cell(r)}</td></tr>")
+
+    def _used_cell(self, r: Row) -> str:
+        """The value, then what the cloud said about it (source, region, key) in small print."""
+        value = self.used(r)
+        if value is None:
+            return f"<span class=\"unknown\">{escape(NOT_READ)}</span>"
+        said = "; ".join(x for x in (value.detail, value.source) if x)
+        return escape(value.text()) + (f" <small>({escape(said)})</small>" if said else "")
 
     def _nhi(self) -> str:
         """Owner, vendor, key age, last rotation and expiry of every agent and

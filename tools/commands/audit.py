@@ -25,6 +25,7 @@ from tools.core.errors import EXIT_FINDING, EXIT_OK, UsageError
 from tools.core.output import console, emit_json
 from tools.core.tables import print_table
 from tools.core.repo import Tree, git
+from tools.jobs import last_used as usage
 from tools.provision import durable
 from tools.provision import record as records
 
@@ -231,11 +232,17 @@ def _report(args, ctx, fmt: str, record: Path | None) -> int:
     targets = sorted(org.targets.values(), key=lambda t: (t.provider, t.name))
     commit = git(ctx.root, "rev-parse", "HEAD", check=False).strip() or "uncommitted"
     all_records = list(records.read_all(ctx.root, record))  # read once, used twice
+    last_used = None
+    if args.live:  # last use is read from the clouds with the rest of the live view, never without --live
+        last_used, unread = usage.read(org, [r.grant for r in found])
+        for why in unread:
+            print(f"warning: last use not read: {why}", file=sys.stderr)
     report = Report(sorted(found, key=lambda r: (r.grant.provider, r.target.name, r.grant.principal,
                                                  r.grant.kind, r.grant.entitlement)),
                     targets, org, ctx.now, commit, _live_findings(ctx, targets, found) if args.live else None,
                     revocations.log(all_records), reviews=audit_reviews.coverage(ctx.root, org, ctx.now, all_records),
-                    non_human=nhi.non_human([(r.grant, r.target.name) for r in found], all_records, ctx.now))
+                    non_human=nhi.non_human([(r.grant, r.target.name) for r in found], all_records, ctx.now),
+                    last_used=last_used)
     if fmt == "html":
         text = report.as_html()
     elif fmt == "csv":
@@ -247,12 +254,13 @@ def _report(args, ctx, fmt: str, record: Path | None) -> int:
         if args.output:
             raise UsageError("--output needs --format html, csv or json")
         table = Table(title=f"Access matrix at {ctx.now:%Y-%m-%d}")
-        for col in ("target", "principal", "entitlement", "tier", "expires", "owner", "last review"):
+        for col in ("target", "principal", "entitlement", "tier", "expires", "owner", "last review",
+                    *(["last used"] if args.live else [])):
             table.add_column(col)
         for r in report.rows:
             table.add_row(f"{r.grant.provider}/{r.target.name}", escape(r.grant.principal),
                           escape(r.grant.entitlement), r.tier, _day(r.grant.expires), escape(r.owner),
-                          escape(last_review(r, report.reviews)))
+                          escape(last_review(r, report.reviews)), *([escape(report.used_text(r))] if args.live else []))
         print_table(_out(), table)
         _out().print(escape(report.reviews.text()))
         if report.non_human:

@@ -21,6 +21,7 @@ from tools.core.expiry import format_expiry
 from tools.core.output import console, emit_json
 from tools.core.repo import Tree
 from tools.jobs import access_review as job
+from tools.jobs import last_used as usage
 from tools.provision import access_reviews
 from tools.provision import record as records
 from tools.request import load, validate
@@ -41,12 +42,21 @@ def run(args, ctx) -> int:
     # only files in order: one the org model or time already withdrew is not asked about
     current = [rf for rf in files if all(f.rule == validate.INCOMPLETE_IMPORT for f in rf.findings)]
     found = access_reviews.review_state(tree, current, org, ctx.now, records.read_all(ctx.root))
-    reviews = job.proposals(found, org, ctx.now)
+    # last use from the clouds, for the grants due only (a dry run reads no cloud)
+    due_grants = [g for team in job.due_by_team(found).values() for s in team for g in s.grants]
+    last_used, unread = ({}, []) if args.dry_run or not due_grants else usage.read(org, due_grants)
+    reviews = job.proposals(found, org, ctx.now, None if args.dry_run else last_used)
     # a review file on main that cannot be read decides nothing: said loudly, exit 1
     broken = [p for r in access_reviews.read_reviews(tree) for p in r.problems]
     report: dict = {"due": [_status_json(s) for r in reviews for s in r.due],
                     "overdue": [_status_json(s) for s in found if s.state == "overdue"],
                     "opened": [], "waiting": [], "reminded": [], "skipped": [],
+                    "last_used": [{"request": s.request, "principal": g.principal, "kind": g.kind,
+                                   "entitlement": g.entitlement, "last_used": last_used[g.key].text(),
+                                   **last_used[g.key].as_json()}
+                                  for r in reviews for s in r.due for g in s.grants if g.key in last_used],
+                    # last use could not be read here: the review still opens, its entries say "unknown"
+                    "warnings": [f"last use not read: {w}" for w in unread],
                     "errors": [f"{p} (this review decides nothing until it is fixed)" for p in broken]}
     gh = None
     if args.dry_run:
@@ -108,5 +118,7 @@ def _print(report: dict) -> None:
         out.print(f"[yellow]overdue[/] {escape(o['request'])} (team {escape(o['team'])}, deadline {o['deadline']})")
     for why in report["skipped"]:
         out.print(f"[yellow]skipped[/] {escape(why)}")
+    for w in report["warnings"]:
+        out.print(f"[yellow]warning[/] {escape(w)}")
     for e in report["errors"]:
         out.print(f"[red]error[/] {escape(e)}")

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from tools.core.expiry import format_expiry
 from tools.core.orgmodel import OrgModel
+from tools.core.usage import LastUsed
 from tools.provision.access_reviews import Status, review_path, settings
 
 BRANCH = "accessctl/review/{team}-{date}"
@@ -50,12 +51,21 @@ def _q(value: object) -> str:
     return "null" if value is None else json.dumps(str(value))  # a JSON string is a YAML string
 
 
+def _last_used(value: LastUsed | None) -> str:
+    """``last_used: "<date>|never|not reported|unknown"  # what the cloud said``;
+    ``null`` when the clouds were not read."""
+    if value is None:
+        return "null  # the clouds were not read"
+    said = "; ".join(x for x in (value.detail, value.source) if x)
+    return _q(value.text()) + (f"  # {' '.join(said.split())}" if said else "")
+
+
 def review_text(team: str, org: OrgModel, due: list[Status], now: datetime,
-                last_used: dict[tuple, str] | None = None) -> str:
+                last_used: dict[tuple, LastUsed] | None = None) -> str:
     """The review file: every grant of every due request, each ``keep``.
 
-    ``last_used``: grant key → when the cloud last saw it used, where the
-    connector reports it; absent means the cloud does not say."""
+    ``last_used``: grant key → when the cloud last saw it used
+    (tools.jobs.last_used), a date or why there is none."""
     gh = org.teams[team].github_team if team in org.teams else team
     deadline = min(s.deadline for s in due)
     lines = [
@@ -84,14 +94,14 @@ def review_text(team: str, org: OrgModel, due: list[Status], now: datetime,
                 f"    requester: {_q(s.requester)}",
                 f"    last_review: {_q(format_expiry(s.last_review.time) if s.last_review else None)}"
                 + ("" if s.last_review else f"  # never reviewed; merged {s.since:%Y-%m-%d}"),
-                f"    last_used: {_q((last_used or {}).get(g.key))}",
+                f"    last_used: {_last_used((last_used or {}).get(g.key))}",
                 "    decision: keep",
             ]
     return "\n".join(lines) + "\n"
 
 
 def proposals(found: list[Status], org: OrgModel, now: datetime,
-              last_used: dict[tuple, str] | None = None) -> list[TeamReview]:
+              last_used: dict[tuple, LastUsed] | None = None) -> list[TeamReview]:
     out = []
     for team, due in due_by_team(found).items():
         out.append(TeamReview(team, review_path(now.date(), team),

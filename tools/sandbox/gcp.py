@@ -26,13 +26,14 @@ from typing import Any, Callable
 from urllib.parse import parse_qs, urlparse
 
 from connectors.gcp_emulation import grpc, iam
+from tools.sandbox.gcp_activity import ActivityAnalyzerFake
 from tools.sandbox.gcp_iam import HTTP_STATUS, MESSAGES, ApiError, IamAdmin, _copy, _etag
 from tools.sandbox.gcp_sa_extras import ServiceAccountExtras
 from tools.sandbox.gcp_secrets import SecretManagerFake
 from tools.sandbox.gcp_rules import DEFAULT_MAX_POLICY_BYTES, SA_EMAIL, policy_error
 
 
-class FakeGcp(IamAdmin, ServiceAccountExtras, SecretManagerFake):
+class FakeGcp(IamAdmin, ServiceAccountExtras, SecretManagerFake, ActivityAnalyzerFake):
     """Resource Manager v3 (REST) and IAM admin v1 (gRPC) on loopback.
 
     ``FakeGcp(["proj-a"])`` then ``start()`` (or ``with``); point the
@@ -110,6 +111,7 @@ class FakeGcp(IamAdmin, ServiceAccountExtras, SecretManagerFake):
         self._unseen: dict[str, int] = {}  # new accounts' emails -> setIamPolicy calls until visible
         self._extras_reset()
         self._secrets_reset()
+        self._activity_reset()
         self.calls.clear()
         for p in self._initial:
             self.add_project(p)
@@ -277,6 +279,20 @@ class _RestHandler(BaseHTTPRequestHandler):
         self._send(200, response)
         return True
 
+    def _policy_analyzer(self) -> bool:
+        """Policy Analyzer's activities:query (tools/sandbox/gcp_activity.py); False if not one."""
+        url = urlparse(self.path)
+        try:
+            response = self.owner.policy_analyzer("GET", url.path, parse_qs(url.query))
+        except ApiError as err:
+            self._send(err.status, _error(err.status, err.message))
+            return True
+        if response is None:
+            return False
+        self.owner._record("GET", "activities.query", url.path, parse_qs(url.query), response)
+        self._send(200, response)
+        return True
+
     def _body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length else b""
@@ -310,7 +326,7 @@ class _RestHandler(BaseHTTPRequestHandler):
             self._send(err.status, _error(err.status, err.message))
 
     def do_GET(self) -> None:  # noqa: N802
-        if not self._secret_manager("GET", self._body()):
+        if not self._policy_analyzer() and not self._secret_manager("GET", self._body()):
             self._send(404, _error(404, f"No route for {self.path}."))
 
     def _send(self, status: int, payload: dict) -> None:
