@@ -56,8 +56,9 @@ def full_name(project: str, name: str) -> str:
 class ActivityReader:
     """Policy Analyzer's activities, through the discovery-built client."""
 
-    def __init__(self, endpoint: str | None = None):
+    def __init__(self, endpoint: str | None = None, page_size: int = PAGE):
         self._endpoint = endpoint or os.environ.get("ACCESSCTL_GCP_ENDPOINT")
+        self.page_size = page_size
         self._api: Any = None
         self.calls = 0  # HTTP requests made (pages)
 
@@ -85,7 +86,7 @@ class ActivityReader:
         """Full resource name → the activity's ``activity`` object, every page."""
         acts = self._client().projects().locations().activityTypes().activities()
         request = acts.query(parent=f"projects/{project}/locations/global/activityTypes/{activity_type}",
-                             pageSize=PAGE)
+                             pageSize=self.page_size)
         out: dict[str, dict] = {}
         while request is not None:
             self.calls += 1

@@ -272,3 +272,11 @@ def test_the_region_of_a_role_use_is_shown_where_iam_reports_it():
     value = _role({"RoleLastUsed": {"LastUsedDate": datetime(2026, 11, 1, 8, tzinfo=timezone.utc),
                                     "Region": REGION}}, g)
     assert (value.text(), value.detail) == ("2026-11-01", "in us-east-1")
+
+
+def test_a_dry_run_reads_no_cloud(world, capsys):
+    repo, sandbox, gh = world
+    sandbox.gcp.calls.clear()
+    res = repo.run("review", "open", "--dry-run", "--format", "json", capsys=capsys)
+    assert res.code == 0 and json.loads(res.out)["due"]
+    assert json.loads(res.out)["last_used"] == [] and sandbox.gcp.calls["activities.query"] == 0

@@ -3,7 +3,9 @@
 Opens one review PR per owning team with requests due (their tier's
 ``review_days`` since the last review, or since the request's merge),
 adding ``reviews/<yyyy-mm-dd>/<team>.yaml`` with every grant marked
-``keep``. A team whose review PR is still open gets no second one; once,
+``keep``, and each grant's last use where the cloud reports it (read
+from the clouds here, tools/jobs/last_used.py; a dry run reads none). A
+team whose review PR is still open gets no second one; once,
 ``reviews.reminder_days`` before the deadline, that PR gets a comment
 mentioning the owners and the requesters. Opened with the pipeline App's
 token, so GitHub starts the PR check on it (a PR opened with the workflow

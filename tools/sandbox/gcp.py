@@ -1,4 +1,4 @@
-"""A loopback fake of the two GCP APIs the connector uses.
+"""A loopback fake of the GCP APIs the connector uses.
 
 Cloud Resource Manager v3 speaks REST (``ProjectsClient(transport="rest")``),
 IAM admin v1 speaks gRPC only (``IAMClient`` has no REST transport), so the
@@ -8,9 +8,11 @@ APIs (etag conflicts answer 409 ABORTED, conditions need policy version 3,
 an unknown project answers 403), so tests drive the real client libraries
 unmodified; the rules of a policy write are in gcp_rules.py, the
 service-account RPCs in gcp_iam.py, and README.md lists what is and is not
-modelled, with sources. Test switches: seed projects and policies, inject the next N
-responses of a method as errors, run a hook before the next call (a
-concurrent writer), count calls per method, read stored state back, reset.
+modelled, with sources; Secret Manager (gcp_secrets.py) and Policy
+Analyzer's activity query (gcp_activity.py) share the REST server. Test
+switches: seed projects and policies, inject the next N responses of a
+method as errors, run a hook before the next call (a concurrent writer),
+count calls per method, read stored state back, reset.
 """
 from __future__ import annotations
 
