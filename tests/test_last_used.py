@@ -183,6 +183,8 @@ def test_audit_report_live_has_the_last_used_column(world, capsys):
     assert csv_out.splitlines()[0].endswith(",last_used") and ",never" in csv_out and ",not reported" in csv_out
     html = repo.run("audit", "report", "--live", "--format", "html", capsys=capsys).out
     assert "<th>last used</th>" in html and "not reported" in html
+    text = repo.run("audit", "report", "--live", capsys=capsys).out
+    assert "last used" in text and "not reported" in text
     # without --live the clouds are not read, and the report says so
     offline = json.loads(repo.run("audit", "report", "--format", "json", capsys=capsys).out)
     assert {r["last_used"] for r in offline["rows"]} == {None}

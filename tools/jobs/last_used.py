@@ -9,15 +9,15 @@ never blocks a review or a report.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from typing import Callable, Iterable
 
 from tools.core.connector import connector_for
 from tools.core.errors import UsageError
 from tools.core.model import Grant
 from tools.core.orgmodel import OrgModel
-from tools.core.usage import UNKNOWN, LastUsed
+from tools.core.usage import UNKNOWN, LastUsed, UsageReader
 
-Factory = Callable[[str, OrgModel], Any]
+Factory = Callable[[str, OrgModel], UsageReader]
 
 
 def read(org: OrgModel, grants: Iterable[Grant], factory: Factory | None = None
@@ -29,7 +29,7 @@ def read(org: OrgModel, grants: Iterable[Grant], factory: Factory | None = None
         by_target.setdefault((g.provider, g.target), []).append(g)
     out: dict[tuple, LastUsed] = {}
     errors: list[str] = []
-    connectors: dict[str, Any] = {}
+    connectors: dict[str, UsageReader] = {}
     try:
         for (provider, target_id), here in sorted(by_target.items()):
             target = org.target_by_id(provider, target_id)
