@@ -57,9 +57,14 @@ def read_last_used(iam: Any, target: Target, grants: Sequence[Grant], path: str)
     names = {n for g in grants if (n := identity_name(g))}
     roles: dict[str, dict] = {}
     users: dict[str, dict] = {}
-    if names:
+    kinds = {g.kind for g in grants if identity_name(g)}
+    # roles unless only integrations are asked about, users unless only roles are
+    # (a policy grant's principal may be either)
+    wanted = [f for f, other in (("Role", {AWS_INTEGRATION_KIND}), ("User", {"aws-ci-role"}))
+              if not kinds <= other]
+    if names and wanted:
         for page in iam.get_paginator("get_account_authorization_details").paginate(
-                Filter=["Role", "User"], PaginationConfig={"PageSize": PAGE}):
+                Filter=wanted, PaginationConfig={"PageSize": PAGE}):
             roles.update({r["RoleName"]: r for r in page.get("RoleDetailList", [])
                           if r["RoleName"] in names and is_our_role(r, path)})
             for u in page.get("UserDetailList", []):

@@ -246,6 +246,9 @@ def test_at_most_one_call_per_identity_and_none_on_plan_or_apply(world):
     assert sorted(reads) == ["GetAccessKeyLastUsed", "GetAccountAuthorizationDetails",
                              "GetAccountAuthorizationDetails"]
     assert len(reads) <= len(identities_aws) + 1
+    # acme-prod asks about an integration only: its batch read lists users, not roles
+    assert sorted(p["Filter"] for op, p in counted.aws_calls if op == "GetAccountAuthorizationDetails") == [
+        ["Role", "User"], ["User"]]
     # GCP: one query for the project's service accounts (no integration there, so no key query)
     identities_gcp = {g.principal for g in grants if g.provider == "gcp" and g.principal.startswith("serviceAccount:")}
     assert sandbox.gcp.calls["activities.query"] == 1 <= len(identities_gcp)
