@@ -201,8 +201,9 @@ class Counted:
 
     def factory(self, provider: str, org):
         def count(service, account, client):
-            client.meta.events.register("before-call.*.*", lambda model, params, **_: self.aws_calls.append(
-                (model.name, params)))
+            # once per API call, with the call's own parameters (retries would not fire it again)
+            client.meta.events.register("before-parameter-build.*.*", lambda model, params, **_:
+                                        self.aws_calls.append((model.name, dict(params))))
         connector = AwsConnector(org, on_client=count) if provider == "aws" else GcpConnector(org)
         real = connector.last_used
 
