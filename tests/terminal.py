@@ -50,3 +50,23 @@ def joined(text: str) -> str:
     """The text with line breaks and the indentation after them removed, so a
     value folded over several lines reads as one."""
     return re.sub(r"\n[ │|]*", "", text)
+
+
+# What the demo prints that a reader acts on: never cut, in any width.
+DEMO_VALUES = ("requests/gcp/acme-data-prod/frank-bigquery-admin.yaml", "serviceAccount:acme-data-prod/etl-runner",
+               "requests/gcp/acme-data-prod/etl-runner-editor.yaml", "user:frank@acme.example", "roles/bigquery.admin",
+               "approval-owner-missing", "privileged-ticket-required", "production-ticket-required",
+               "Access history of user:frank@acme.example", "Who has access in gcp/acme-data-prod")
+
+
+def assert_reads_cleanly(out: str, cols: int, values: tuple[str, ...] = DEMO_VALUES) -> None:
+    """Every line fits, nothing a reader acts on is cut, no traceback."""
+    lines = out.splitlines()
+    too_wide = [line for line in lines if len(line) > cols]
+    assert not too_wide, too_wide[:3]
+    cut = [line for line in lines if "…" in line]
+    assert not cut, cut[:3]
+    flat = joined(out)
+    for value in values:
+        assert value in flat, value
+    assert "Traceback" not in out

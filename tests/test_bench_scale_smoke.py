@@ -13,12 +13,12 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 @pytest.fixture(scope="module")
 def figures(tmp_path_factory):
-    return scale.run(requests=200, accounts=3, projects=3, people=120, teams=6, cold_targets=2,
+    return scale.run(requests=100, accounts=3, projects=3, people=60, teams=6, cold_targets=2,
                      workdir=tmp_path_factory.mktemp("scale"))
 
 
 def test_every_stage_reports_time_calls_and_memory(figures):
-    assert figures["requests"] == 200
+    assert figures["requests"] == 100
     for name in ("plan", "apply_cold", "apply_since", "reconcile"):
         stage = figures["stages"][name]
         for side in ("ours", "baseline_figures"):
@@ -49,7 +49,7 @@ def test_apply_since_reads_only_the_merged_files_target(figures):
 def test_plan_reads_each_target_once_not_each_grant(figures):
     plan = figures["stages"]["plan"]
     assert plan["changes"] == 0 and plan["baseline_missing"] == 0
-    assert plan["live_grants"] >= 200
+    assert plan["live_grants"] >= 100
     # one getIamPolicy and one account listing per project, one secret listing per project holding pipeline
     # accounts, and each pipeline account's keys and own policy (owned whole)
     assert plan["ours"]["gcp_calls"] == 3 * 2 + plan["gcp_projects_with_accounts"] + 2 * plan["gcp_service_accounts"]
@@ -66,7 +66,7 @@ def test_reconcile_finds_and_fixes_the_injected_drift(figures):
 
 def test_main_returns_the_runner_contract(monkeypatch, figures):
     monkeypatch.setattr(scale, "run", lambda *a, **k: figures)
-    out = scale.main(requests=200)
+    out = scale.main(requests=100)
     assert out["title"] == "Plan, apply and reconcile at scale"
     assert "| plan, whole state |" in out["markdown"] and "| reconcile" in out["markdown"]
     assert out["figures"] is figures

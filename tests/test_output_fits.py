@@ -27,14 +27,13 @@ def sandbox():
         yield sb
 
 
-@pytest.fixture
-def world(sandbox, tmp_path):
+def _applied_then_a_new_request(sandbox, root):
     """Main applied; then a new request (long path, long entitlement) committed, not yet applied."""
     sandbox.reseed()
     env = {**os.environ, **sandbox.env(), "PYTHONPATH": str(PROJECT), "ACCESSCTL_NOW": NOW}
     for var in ("GITHUB_TOKEN", "GITHUB_REPOSITORY", "GITHUB_ACTIONS", "GITHUB_EVENT_PATH"):
         env.pop(var, None)
-    repo = make_repo(tmp_path / "access")
+    repo = make_repo(root)
     assert repo.run_process("apply", env=env).code == 0
     sample = repo.read("requests/aws/acme-dev/billing-deployer-readonly.yaml")
     repo.write(LONG, sample.replace("arn:aws:iam::aws:policy/ReadOnlyAccess", ROLE_ARN)
@@ -43,12 +42,35 @@ def world(sandbox, tmp_path):
     return repo, env
 
 
+@pytest.fixture(scope="module")
+def seen(sandbox, tmp_path_factory):
+    """One world for the tests that only read it (plan, reconcile's report, audit): built once,
+    since building it is an apply. The read-only tests come first in this file: `world` reseeds the
+    same emulators (moto's state is per process), and the check below fails if one ran before."""
+    repo, env = _applied_then_a_new_request(sandbox, tmp_path_factory.mktemp("seen") / "access")
+    sandbox.seen_generation = getattr(sandbox, "generation", 0)
+    yield repo, env
+
+
+@pytest.fixture
+def view(seen, sandbox):
+    assert getattr(sandbox, "generation", 0) == sandbox.seen_generation, "a test that writes ran before a read-only one"
+    return seen
+
+
+@pytest.fixture
+def world(sandbox, tmp_path):
+    """A world of its own, for tests that write (apply, expire)."""
+    sandbox.generation = getattr(sandbox, "generation", 0) + 1
+    return _applied_then_a_new_request(sandbox, tmp_path / "access")
+
+
 def _cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "tools", *args]
 
 
-def test_plan_piped_prints_every_row_whole(world):
-    repo, env = world
+def test_plan_piped_prints_every_row_whole(view):
+    repo, env = view
     r = repo.run_process("plan", env={**env, "COLUMNS": "60"})
     assert r.code == 0, r.err
     rows = [line for line in r.out.splitlines() if PRINCIPAL in line]
@@ -58,8 +80,8 @@ def test_plan_piped_prints_every_row_whole(world):
 
 
 @pytest.mark.parametrize("command", [("plan",), ("apply", "--dry-run"), ("audit", "who-has", "acme-dev")])
-def test_tables_in_a_narrow_terminal_wrap_instead_of_cutting(world, command):
-    repo, env = world
+def test_tables_in_a_narrow_terminal_wrap_instead_of_cutting(view, command):
+    repo, env = view
     code, out = in_terminal(_cmd(*command), 60, repo.root, env)
     assert code in (0, 1), out
     assert "…" not in out, out
@@ -70,15 +92,15 @@ def test_tables_in_a_narrow_terminal_wrap_instead_of_cutting(world, command):
         assert LONG in flat, out
 
 
-def test_tables_in_a_wide_terminal_are_tables(world):
-    repo, env = world
+def test_tables_in_a_wide_terminal_are_tables(view):
+    repo, env = view
     code, out = in_terminal(_cmd("plan"), 250, repo.root, env)
     assert code == 0, out
     assert "┃" in out and any(LONG in line and PRINCIPAL in line for line in out.splitlines()), out
 
 
-def test_reconcile_table_keeps_the_drifted_principal_whole(world):
-    repo, env = world
+def test_reconcile_table_keeps_the_drifted_principal_whole(view):
+    repo, env = view
     code, out = in_terminal(_cmd("reconcile", "--no-issue"), 60, repo.root, env)
     assert code == 1, out  # the new request is drift until applied
     table = out[out.index("Drift"):]  # after the progress bar
@@ -87,12 +109,19 @@ def test_reconcile_table_keeps_the_drifted_principal_whole(world):
 
 @pytest.mark.parametrize("command", [
     ("plan",), ("reconcile", "--no-issue"), ("evaluate",), ("audit", "who-has", "acme-dev"),
-    ("audit", "history", "alice-acme"), ("audit", "summary")])
-def test_markdown_works_wherever_it_is_offered(world, command):
+    ("audit", "history", "alice-acme")])
+def test_markdown_works_wherever_it_is_offered(view, command):
+    repo, env = view
+    assert_markdown(repo.run_process(*command, "--format", "markdown", env=env))
+
+
+def test_markdown_summary_after_an_apply(world):
     repo, env = world
-    if command[-1] == "summary":
-        assert repo.run_process("apply", env=env).code == 0
-    r = repo.run_process(*command, "--format", "markdown", env=env)
+    assert repo.run_process("apply", env=env).code == 0
+    assert_markdown(repo.run_process("audit", "summary", "--format", "markdown", env=env))
+
+
+def assert_markdown(r) -> None:
     assert r.code in (0, 1), r.err
     assert "|" in r.out or "**" in r.out, r.out
     assert "┃" not in r.out and "━" not in r.out  # not the text table
@@ -100,9 +129,8 @@ def test_markdown_works_wherever_it_is_offered(world, command):
 
 @pytest.mark.parametrize("command", [("validate",), ("apply",), ("expire",), ("import", "--provider", "aws"),
                                      ("codeowners",), ("request", "new"), ("sandbox", "status")])
-def test_markdown_is_not_offered_where_it_is_not_printed(world, command):
-    repo, env = world
-    r = repo.run_process(*command, "--format", "markdown", env=env)
+def test_markdown_is_not_offered_where_it_is_not_printed(repo, command):
+    r = repo.run_process(*command, "--format", "markdown")
     assert r.code == 2 and "invalid choice: 'markdown'" in r.err, r.out + r.err
 
 
