@@ -23,6 +23,7 @@ from tools.core.errors import EXIT_FINDING, EXIT_OK, UsageError
 from tools.core.output import console, emit_json
 from tools.core.repo import Tree
 from tools.provision import freshness, teams_sync
+from tools.provision import record as records
 from tools.provision.apply import guard
 from tools.review import teams
 
@@ -103,7 +104,9 @@ def sync(args, ctx) -> int:
     results: list[teams_sync.TeamResult] = []
     if applying and plan.changes:
         freshness.check(ctx.root)  # no writer on a checkout older than main's tip
-        results = teams_sync.apply(plan, connectors)
+        results = apply_recorded(ctx, org, plan, connectors,
+                                 records.Journal(ctx.root / records.DEFAULT_PATH,
+                                                 records.collect_provenance(ctx.root), ctx.now, "teams"))
     failed = [r.error for r in results if not r.ok]
     fmt = args.sub_format or ctx.format
     if fmt == "json":
@@ -114,6 +117,21 @@ def sync(args, ctx) -> int:
     if plan.problems or failed or (applying and plan.guard_verdict):
         return EXIT_FINDING
     return EXIT_OK
+
+
+def apply_recorded(ctx, org, plan: teams_sync.TeamPlan, connectors, journal: records.Journal
+                   ) -> list[teams_sync.TeamResult]:
+    """Apply ``plan`` with every write journalled before its call, then append
+    the journal to the durable record, even when the run is interrupted
+    (safety invariant 5). ``reconcile --mode fix --teams`` shares it, with
+    its own journal. A record that cannot be pushed is a problem (exit 1);
+    the workflow's ``audit push-record`` step retries it."""
+    try:
+        return teams_sync.apply(plan, connectors, journal=journal, org=org)
+    finally:
+        problem = records.publish(ctx.root, journal)
+        if problem:
+            plan.problems.append(problem)
 
 
 def print_sync(plan: teams_sync.TeamPlan, systems, applying: bool, results) -> None:
