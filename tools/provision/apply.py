@@ -124,7 +124,7 @@ def desired_files(tree: Tree, org: OrgModel, now: datetime, folders: set[str] | 
     else:
         files = held.apply(load.read_all(tree)) if held else load.read_all(tree)
         validate.validate(files, org, now)
-    access_reviews.mark_tree(tree, files, org, now)  # reviews/ withdraw what owners revoked or left overdue
+    access_reviews.mark_tree(tree, files, org, now, held=held)  # reviews/ withdraw what owners revoked or left overdue
     return files
 
 
