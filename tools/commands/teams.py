@@ -104,9 +104,9 @@ def sync(args, ctx) -> int:
     results: list[teams_sync.TeamResult] = []
     if applying and plan.changes:
         freshness.check(ctx.root)  # no writer on a checkout older than main's tip
-        results = apply_recorded(ctx, org, plan, connectors,
-                                 records.Journal(ctx.root / records.DEFAULT_PATH,
-                                                 records.collect_provenance(ctx.root), ctx.now, "teams"))
+        results = teams_sync.apply_recorded(ctx.root, org, plan, connectors,
+                                            records.Journal(ctx.root / records.DEFAULT_PATH,
+                                                            records.collect_provenance(ctx.root), ctx.now, "teams"))
     failed = [r.error for r in results if not r.ok]
     fmt = args.sub_format or ctx.format
     if fmt == "json":
@@ -117,21 +117,6 @@ def sync(args, ctx) -> int:
     if plan.problems or failed or (applying and plan.guard_verdict):
         return EXIT_FINDING
     return EXIT_OK
-
-
-def apply_recorded(ctx, org, plan: teams_sync.TeamPlan, connectors, journal: records.Journal
-                   ) -> list[teams_sync.TeamResult]:
-    """Apply ``plan`` with every write journalled before its call, then append
-    the journal to the durable record, even when the run is interrupted
-    (safety invariant 5). ``reconcile --mode fix --teams`` shares it, with
-    its own journal. A record that cannot be pushed is a problem (exit 1);
-    the workflow's ``audit push-record`` step retries it."""
-    try:
-        return teams_sync.apply(plan, connectors, journal=journal, org=org)
-    finally:
-        problem = records.publish(ctx.root, journal)
-        if problem:
-            plan.problems.append(problem)
 
 
 def print_sync(plan: teams_sync.TeamPlan, systems, applying: bool, results) -> None:

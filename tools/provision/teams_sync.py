@@ -19,6 +19,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Mapping, Protocol, Sequence
 
 from tools.core.orgmodel import OrgModel, Team
@@ -267,6 +268,23 @@ def apply(p: TeamPlan, connectors: Mapping[str, TeamConnector],
         if on_result is not None:
             on_result(r)
     return results
+
+
+def apply_recorded(root: Path, org: OrgModel, p: TeamPlan, connectors: Mapping[str, TeamConnector],
+                   journal: "Journal") -> list[TeamResult]:
+    """``apply`` with every write journalled before its call, then the journal
+    appended to the durable record, even when the run is interrupted (safety
+    invariant 5). ``teams apply`` and ``reconcile --mode fix --teams`` both
+    write through here, each with its own job's journal. A record that cannot
+    be pushed is a problem of the plan (exit 1); the workflow's
+    ``audit push-record`` step retries it."""
+    from tools.provision import record  # the journal's home; imported here as it imports this module's types
+    try:
+        return apply(p, connectors, journal=journal, org=org)
+    finally:
+        problem = record.publish(root, journal)
+        if problem:
+            p.problems.append(problem)
 
 
 def _short(exc: Exception) -> str:
