@@ -80,7 +80,7 @@ def live(repo) -> set[tuple[str, str, str]]:
     return {(g.principal, g.kind, g.entitlement) for g in grants}
 
 
-def test_review_cycle_open_revoke_merge_keep_and_overdue(world, capsys):
+def test_review_cycle_open_revoke_merge_keep_and_overdue(world, capsys, monkeypatch):
     repo, sb, gh = world
     # 1. apply: carol's review is overdue past its deadline: her access leaves at once
     assert ("user:carol@acme.example", "aws-sso-assignment", "PowerUser") in live(repo)
@@ -159,6 +159,13 @@ def test_review_cycle_open_revoke_merge_keep_and_overdue(world, capsys):
     files = gh.branches[cleanup.head_ref]["files"]
     assert BOB not in files and CAROL not in files and SRE in files
     assert "revoked by its owners in access review reviews/2026-11-22/platform.yaml" in cleanup.body
+
+    # 6. past sre's original deadline (2026-11-30) the attested keep still holds:
+    #    apply and reconcile read the attesters from the durable record too
+    monkeypatch.setenv("ACCESSCTL_NOW", "2026-12-05T00:00:00Z")
+    code, doc = run_json(repo, capsys, "reconcile")
+    assert not [d for d in doc["drift"] if d["principal"] == "group:sre"], doc["drift"]
+    assert ("group:sre", "aws-sso-assignment", "ReadOnly") in live(repo)
 
 
 def test_overdue_is_only_reported_when_the_org_model_says_so(world, capsys):
