@@ -68,6 +68,10 @@ def test_a_revoke_of_another_teams_grant_pushed_to_main_removes_nothing(world, c
     res = repo.run("reconcile", "--mode", "fix", "--no-issue", "--format", "json", capsys=capsys)
     assert not [d for d in json.loads(res.out)["drift"] if d["principal"] == "group:sre"]
     assert SRE_READONLY in live(repo)
+    # and the review job still asks sre to review it: the held revoke decided nothing
+    capsys.readouterr()
+    res = repo.run("review", "open", "--dry-run", "--format", "json", capsys=capsys)
+    assert SRE in [d["request"] for d in json.loads(res.out)["due"]]
 
 
 def test_an_admin_merged_revoke_approved_only_by_a_beneficiary_removes_nothing(world, capsys):

@@ -21,7 +21,7 @@ from tools.core.expiry import format_expiry
 from tools.core.output import console, emit_json
 from tools.core.repo import Tree
 from tools.jobs import access_review as job
-from tools.provision import access_reviews
+from tools.provision import access_reviews, held
 from tools.provision import record as records
 from tools.request import load, validate
 
@@ -40,7 +40,9 @@ def run(args, ctx) -> int:
     validate.validate(files, org, ctx.now)
     # only files in order: one the org model or time already withdrew is not asked about
     current = [rf for rf in files if all(f.rule == validate.INCOMPLETE_IMPORT for f in rf.findings)]
-    found = access_reviews.review_state(tree, current, org, ctx.now, records.read_all(ctx.root))
+    # a review held by apply's re-verification counts at its last approved content
+    found = access_reviews.review_state(tree, current, org, ctx.now, records.read_all(ctx.root),
+                                        held.view(ctx.root).overrides)
     reviews = job.proposals(found, org, ctx.now)
     # a review file on main that cannot be read decides nothing: said loudly, exit 1
     broken = [p for r in access_reviews.read_reviews(tree) for p in r.problems]
