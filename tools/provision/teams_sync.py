@@ -20,12 +20,10 @@ import importlib
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Mapping, Protocol, Sequence
+from typing import Callable, Mapping, Protocol, Sequence
 
 from tools.core.orgmodel import OrgModel, Team
-
-if TYPE_CHECKING:
-    from tools.provision.record import Journal
+from tools.provision import record
 
 SYSTEMS = ("github", "identity-center", "google-groups")
 # Loaded by name, only when a system is used (tools never imports an SDK).
@@ -243,7 +241,7 @@ class TeamResult:
 
 def apply(p: TeamPlan, connectors: Mapping[str, TeamConnector],
           on_result: Callable[[TeamResult], None] | None = None,
-          journal: "Journal | None" = None, org: OrgModel | None = None) -> list[TeamResult]:
+          journal: record.Journal | None = None, org: OrgModel | None = None) -> list[TeamResult]:
     """Write exactly the plan's differences; every failure is gathered with its context.
 
     With a ``journal`` (every writer passes one), each write is journalled
@@ -271,14 +269,13 @@ def apply(p: TeamPlan, connectors: Mapping[str, TeamConnector],
 
 
 def apply_recorded(root: Path, org: OrgModel, p: TeamPlan, connectors: Mapping[str, TeamConnector],
-                   journal: "Journal") -> list[TeamResult]:
+                   journal: record.Journal) -> list[TeamResult]:
     """``apply`` with every write journalled before its call, then the journal
     appended to the durable record, even when the run is interrupted (safety
     invariant 5). ``teams apply`` and ``reconcile --mode fix --teams`` both
     write through here, each with its own job's journal. A record that cannot
     be pushed is a problem of the plan (exit 1); the workflow's
     ``audit push-record`` step retries it."""
-    from tools.provision import record  # the journal's home; imported here as it imports this module's types
     try:
         return apply(p, connectors, journal=journal, org=org)
     finally:
