@@ -80,7 +80,7 @@ def live(repo) -> set[tuple[str, str, str]]:
     return {(g.principal, g.kind, g.entitlement) for g in grants}
 
 
-def test_review_cycle_open_revoke_merge_keep_and_overdue(world, capsys):
+def test_review_cycle_open_revoke_merge_keep_and_overdue(world, capsys, monkeypatch):
     repo, sb, gh = world
     # 1. apply: carol's review is overdue past its deadline: her access leaves at once
     assert ("user:carol@acme.example", "aws-sso-assignment", "PowerUser") in live(repo)
@@ -107,17 +107,25 @@ def test_review_cycle_open_revoke_merge_keep_and_overdue(world, capsys):
     assert doc["opened"] == [] and {w["team"] for w in doc["waiting"]} == {"platform", "sre"}
 
     # 3. the owners mark bob's grants revoke, keep sre's; both reviews merge
+    # (apply re-verifies each review file on main with the review policy:
+    # each PR brings its own file, attested on its head commit)
     before = git(repo.root, "rev-parse", "HEAD").strip()
-    repo.write("reviews/2026-11-22/platform.yaml", text.replace("decision: keep", "decision: revoke"))
+    revoked = text.replace("decision: keep", "decision: revoke")
+    gh.set_contents(pr.number, {"reviews/2026-11-22/platform.yaml": revoked})
+    gh.add_review(pr.number, "alice-acme")  # platform's lead, who does not hold bob's access
+    repo.write("reviews/2026-11-22/platform.yaml", revoked)
+    gh.merge(pr.number, repo.commit(f"Access review: team platform (#{pr.number})"))
     sre_pr = gh.pulls[opened["sre"]["pr"]]
-    repo.write("reviews/2026-11-22/sre.yaml",
-               gh.branches[sre_pr.head_ref]["files"]["reviews/2026-11-22/sre.yaml"].decode())
+    sre_text = gh.branches[sre_pr.head_ref]["files"]["reviews/2026-11-22/sre.yaml"].decode()
+    gh.set_contents(sre_pr.number, {"reviews/2026-11-22/sre.yaml": sre_text})
+    repo.write("reviews/2026-11-22/sre.yaml", sre_text)
     gh.add_review(sre_pr.number, "niaj-acme")  # sre's lead holds the access himself: not an attester
     gh.add_review(sre_pr.number, "ivan-acme")  # the whole sre team benefits: security attests
     merge = repo.commit(f"Access review: team sre (#{sre_pr.number})")
     gh.merge(sre_pr.number, merge)
     code, doc = run_json(repo, capsys, "apply", "--since", before)
     assert code == 0, doc
+    assert [v["approved"] for v in doc["verification"]["files"]] == [True, True]
     gone = {(r["principal"], r["target"]) for r in doc["results"] if r["ok"]}
     assert ("user:bob@acme.example", "developers") in gone
     assert not {k for k in live(repo) if k[0] == "user:bob@acme.example"}
@@ -151,6 +159,13 @@ def test_review_cycle_open_revoke_merge_keep_and_overdue(world, capsys):
     files = gh.branches[cleanup.head_ref]["files"]
     assert BOB not in files and CAROL not in files and SRE in files
     assert "revoked by its owners in access review reviews/2026-11-22/platform.yaml" in cleanup.body
+
+    # 6. past sre's original deadline (2026-11-30) the attested keep still holds:
+    #    apply and reconcile read the attesters from the durable record too
+    monkeypatch.setenv("ACCESSCTL_NOW", "2026-12-05T00:00:00Z")
+    code, doc = run_json(repo, capsys, "reconcile")
+    assert not [d for d in doc["drift"] if d["principal"] == "group:sre"], doc["drift"]
+    assert ("group:sre", "aws-sso-assignment", "ReadOnly") in live(repo)
 
 
 def test_overdue_is_only_reported_when_the_org_model_says_so(world, capsys):

@@ -39,6 +39,10 @@ def test_demo_runs_the_whole_loop_and_leaves_nothing_running(tmp_path):
                      "rotated serviceAccount:acme-prod/pagerduty-sync",             # rotation past rotate_days
                      "deleted the old key of",                                      # after the grace period
                      "secrets left: 0, integration users left: 0",                  # expiry cleans up
-                     "never appeared in any output"):
+                     "never appeared in any output",
+                     "- GitHub team acme/payments: mallory-acme (inactive in people.yaml)",  # teams plan
+                     "applied 3 change(s); 3 line(s) in the durable record",               # teams apply
+                     "acme/security: dave-acme (not listed in teams.yaml): fixed",          # reconcile fix
+                     "read again: 0 team membership(s) drifted"):
         assert _words(expected) in words, expected
     assert list(tmp_path.iterdir()) == [], "the temporary repository is removed"

@@ -19,7 +19,7 @@ from tools.core.repo import Tree
 from tools.policy.engines import RegorusEngine, load_bundle
 from tools.provision import access_reviews as ar
 from tools.request import load
-from tools.review.access_review_pr import entry_input
+from tools.provision.review_inputs import entry_input
 
 NOW = datetime(2026, 11, 22, 12, tzinfo=timezone.utc)
 HEAD = "h" * 40

@@ -409,6 +409,16 @@ def test_the_writer_pushes_the_record_with_the_apps_token(name):
     pytest.fail(f"{name}: no step runs {WRITER_STEP[name]}")
 
 
+def test_teams_apply_records_its_writes_with_the_apps_token():
+    """``teams apply`` appends its membership writes to the durable record, so
+    its git token is the App's record token (never the workflow token), and the
+    always() journal push comes after it."""
+    steps = load((PROJECT / ".github/workflows/apply.yml").read_text())["jobs"]["apply"]["steps"]
+    teams = next(i for i, s in enumerate(steps) if s.get("run", "").strip() == "accessctl teams apply")
+    assert steps[teams]["env"]["GITHUB_TOKEN"] == RECORD_TOKEN
+    assert any("accessctl audit push-record" in s.get("run", "") for s in steps[teams + 1:])
+
+
 BAD = """
 name: bad
 on:

@@ -36,19 +36,22 @@ def test_a_keep_pushed_to_main_without_a_pr_saves_nothing(world, capsys):
     repo.commit("keep carol's access")  # straight to main: no PR, nobody approved
     code, doc = apply_since(repo, capsys, before)
     assert POWERUSER not in live(repo)
-    [line] = [r for r in records.read_all(repo.root) if r.action == "reviewed"]
-    assert not line.approvers  # recorded as it happened: attested by nobody
+    # held by apply's re-verification (the review policy): no attestation recorded
+    assert [v["file"] for v in doc["verification"]["files"] if not v["approved"]] == [REVIEW]
+    assert not [r for r in records.read_all(repo.root) if r.action == "reviewed"]
 
 
 def test_a_review_approved_only_by_the_holder_saves_nothing(world, capsys):
     repo, sb, gh = world
     before = git(repo.root, "rev-parse", "HEAD").strip()
-    number = gh.add_pr("accessctl[bot]", [(REVIEW, "added")], title="Access review: team platform")
+    number = gh.add_pr("accessctl[bot]", [(REVIEW, "added")], title="Access review: team platform",
+                       contents={REVIEW: carol_keeps()})
     gh.add_review(number, "carol-acme")  # a platform member, approving her own access
     repo.write(REVIEW, carol_keeps())
     merge = repo.commit(f"Access review: team platform (#{number})")
     gh.merge(number, merge)  # an admin merges past the red check
     code, doc = apply_since(repo, capsys, before)
     assert POWERUSER not in live(repo)
-    [line] = [r for r in records.read_all(repo.root) if r.action == "reviewed"]
-    assert line.approvers == ()
+    [verdict] = [v for v in doc["verification"]["files"] if not v["approved"]]
+    assert verdict["file"] == REVIEW and "without the approvals the rules require" in verdict["why"]
+    assert not [r for r in records.read_all(repo.root) if r.action == "reviewed"]

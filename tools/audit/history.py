@@ -19,6 +19,9 @@ from tools.core.expiry import parse_expiry
 from tools.core.model import KINDS, Principal
 from tools.core.orgmodel import OrgModel
 from tools.provision import record as records
+from tools.provision.teams_sync import SYSTEM_LABEL
+
+TEAM_EVENTS = {"team-add": "added to", "team-remove": "removed from"}
 from tools.request.load import path_parts
 
 
@@ -35,7 +38,7 @@ class Snapshot:
 @dataclass(frozen=True)
 class Event:
     time: datetime
-    kind: str  # grant | change | renewal | shortened | revocation | expiry | identity-created | identity-removed | applied
+    kind: str  # grant | change | renewal | shortened | revocation | expiry | identity-created | identity-removed | applied | team
     request: str | None
     detail: str
     pr: int | None = None
@@ -164,6 +167,13 @@ def history(root: Path, org: OrgModel, principal: str, now: datetime, record_pat
             continue
         g = r.grant
         outcome = "ok" if r.ok else f"FAILED: {r.error or 'unknown error'}"
+        if r.action in TEAM_EVENTS:  # teams apply / reconcile fix: a membership, not a grant
+            t = r.raw.get("team") or {}
+            events.append(Event(r.time, "team", r.request,
+                                f"{TEAM_EVENTS[r.action]} {SYSTEM_LABEL.get(t.get('system'), t.get('system'))} "
+                                f"{t.get('group')} (team {t.get('team')}; {r.raw.get('reason')}): {outcome}",
+                                r.pr, r.commit, r.actor, "apply-record"))
+            continue
         events.append(Event(r.time, "applied", r.request,
                             f"{r.action} {g.get('kind')} {g.get('entitlement')} in {g.get('target')}: {outcome}"
                             + (f"; approvers {', '.join(r.approvers)}" if r.approvers else ""),

@@ -91,9 +91,11 @@ def run(args, ctx) -> int:
             for h in plan.held_files:
                 journal.held(h.path, h.why)
             results = execute(plan, planned.connectors, journal=journal)
-            # who attested which grants in the access reviews this merge brought (tools.provision.access_reviews)
-            access_reviews.record_attestations(journal, Tree(ctx.root),
-                                               access_reviews.added_reviews(ctx.root, since, head), planned.org)
+            # who attested which grants in the access reviews this merge brought
+            # (tools.provision.access_reviews); a held review attests nothing
+            access_reviews.record_attestations(
+                journal, Tree(ctx.root), [p for p in access_reviews.added_reviews(ctx.root, since, head)
+                                          if p not in verification.state.files], planned.org)
         finally:  # even when interrupted: what was written reaches the durable record
             problem = records.publish(ctx.root, journal)
             if problem:

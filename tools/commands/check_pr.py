@@ -72,10 +72,11 @@ from tools.provision import desired as state
 from tools.provision.apply import Connectors, folder_of, load_folders, read_live
 from tools.provision.plan import Plan, make_plan
 from tools.provision.render import plan_json
+from tools.provision import review_inputs
 from tools.request import load, validate
 from tools.review import people_impact
 from tools.review import check_pr as cp
-from tools.review import access_review_pr, comment, impact, rules_pr
+from tools.review import comment, impact, rules_pr
 
 NO_CREDENTIALS = "plan unavailable: no read-only cloud credentials configured"
 CREDENTIAL_ENV = {
@@ -283,7 +284,7 @@ def _extra_results(ctx, pr: prc.PRContext, base_tree: Tree, org_model, org: cp.O
     out = []
     for doc in rules_pr.removal_inputs(pr, base_tree, org_model, ctx.now):
         out.append(cp.extra_result(doc["file"], engine.decide(doc), pr, org, logins))
-    for doc in access_review_pr.review_inputs(pr, base_tree, Tree(ctx.root), org_model, ctx.now):
+    for doc in review_inputs.review_inputs(pr, base_tree, Tree(ctx.root), org_model, ctx.now):
         out.append(cp.extra_result(doc["file"], engine.decide(doc), pr, org, logins))
     if rules_pr.rule_paths(pr):
         doc = rules_pr.rules_input(pr, org_model, Tree(ctx.root), ctx.now)

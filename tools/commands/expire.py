@@ -52,7 +52,7 @@ def run(args, ctx) -> int:
     files = view.overrides.apply(load.read_all(tree))
     validate.validate(files, org, ctx.now)
     history = list(records.read_all(ctx.root))
-    access_reviews.mark_tree(tree, files, org, ctx.now, history)  # revoked or overdue in an access review
+    access_reviews.mark_tree(tree, files, org, ctx.now, history, view.overrides)  # revoked or overdue in an access review
     desired_grants = state.desired(files, org, ctx.now).grants
     desired_keys = {g.key for g in desired_grants}
     expired = expire.expired_requests(files, org, ctx.now) + expire.review_withdrawn(files, org, ctx.now)

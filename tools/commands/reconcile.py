@@ -44,8 +44,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="when the blast-radius guard refuses the removals, fix nothing at all")
     p.add_argument("--no-issue", action="store_true", help="do not open/update the GitHub drift issue")
     p.add_argument("--teams", action="store_true",
-                   help="also report team drift: GitHub teams, Identity Center groups and Google Groups "
-                        "against teams.yaml (read-only; `accessctl teams apply` fixes it)")
+                   help="also reconcile team membership: GitHub teams, Identity Center groups and Google "
+                        "Groups against teams.yaml (reported; with --mode fix, fixed like `teams apply`)")
     p.add_argument("--publish", nargs="+", metavar="FILE",
                    help="merge these shards' --format json outputs into the one drift issue (no cloud reads)")
 
@@ -76,10 +76,12 @@ def run(args, ctx) -> int:
     # Held invalid files go to the durable record as apply's do, each by the
     # one shard that owns its target (not once per shard).
     holds_here = [h for h in plan.held_files if _owned(h.path, planned.org, shard)]
-    if fixing and (plan.changes or holds_here):
+    # One journal for the run (grant and team writes alike): its line ids are
+    # numbered once, so publishing it again after the team fix adds only the new lines.
+    journal = records.Journal(ctx.root / records.DEFAULT_PATH, records.job_provenance(ctx.root), ctx.now,
+                              "reconcile") if fixing else None
+    if journal is not None and (plan.changes or holds_here):
         freshness.check(ctx.root)  # stops here, before any write, on a stale checkout
-        journal = records.Journal(ctx.root / records.DEFAULT_PATH, records.job_provenance(ctx.root), ctx.now,
-                                  "reconcile")
         try:
             for h in holds_here:
                 journal.held(h.path, h.why)
@@ -103,7 +105,7 @@ def run(args, ctx) -> int:
     team_doc = None
     if args.teams:
         try:
-            team_doc = team_drift(ctx)
+            team_doc = team_drift(ctx, journal, args.allow_mass_revoke)
         except AccessctlError as exc:  # the grant drift above must still be reported
             problems.append(f"team drift not read: {exc}")
     markdown = drift_markdown(rows, info, args.mode) + (teams_markdown(team_doc) if team_doc else "")
@@ -121,6 +123,12 @@ def run(args, ctx) -> int:
         if team_doc is not None:
             _print_teams(team_doc)
     team_drifted = bool(team_doc and (team_doc["changes"] or team_doc["held"] or team_doc["problems"]))
+    if fixing and team_doc is not None:
+        # fixed when the systems, read again, match (members only reported by
+        # design, e.g. unknown ones in additive mode, do not keep the job red)
+        team_drifted = bool(team_doc["remaining_after_fix"] or team_doc["problems"]
+                            or team_doc["guard"]["verdict"] == "refused"
+                            or any(c["outcome"].startswith("failed") for c in team_doc["changes"]))
     published = True
     if not args.no_issue:
         published = _publish_issue(bool(drift) or team_drifted, markdown, shard)
@@ -128,7 +136,7 @@ def run(args, ctx) -> int:
         console(stderr=True).print(f"[red]error[/] {escape(problem)}")
     if args.mode == "report":
         return EXIT_FINDING if drift or team_drifted or problems or not published else EXIT_OK
-    # team drift is reported in both modes and fixed by `teams apply`, never here
+    # team drift is reported in both modes and, with --mode fix, fixed like `teams apply` does
     return EXIT_FINDING if team_drifted or info["failed"] or remaining or problems or not published else EXIT_OK
 
 
@@ -238,21 +246,46 @@ def publish(paths: list[str], ctx) -> int:
     return EXIT_OK
 
 
-def team_drift(ctx) -> dict:
-    """Team membership drift in every system teams.yaml names, read-only:
-    the same plan as ``accessctl teams plan``, reported next to grant drift."""
+def team_drift(ctx, journal: records.Journal | None = None, allow_mass_revoke: bool = False) -> dict:
+    """Team membership drift in every system teams.yaml names: the same plan
+    as ``accessctl teams plan``, reported next to grant drift. With a
+    ``journal`` (``--mode fix``) it is fixed the way ``teams apply`` fixes
+    it: the same connectors, the same blast-radius guard (removals counted
+    over every membership read), the freshness check before the first write,
+    every write journalled and appended to the durable record; then the
+    systems are read again to verify."""
     from tools.core import orgmodel
     from tools.core.repo import Tree
     from tools.provision import teams_sync
     org = orgmodel.load(Tree(ctx.root))
     systems = teams_sync.systems_used(org)
-    p = teams_sync.plan(org, teams_sync.connectors_for(org, systems))
-    return {**p.as_json(), "systems": list(systems)}
+    connectors = teams_sync.connectors_for(org, systems)
+    p = teams_sync.plan(org, connectors)
+    if journal is None:
+        return {**p.as_json(), "systems": list(systems)}
+    if not allow_mass_revoke:
+        limits = guard(org)
+        teams_sync.enforce_guard(p, lambda removes, managed: limits.verdict(None, removes, managed))
+    results: list = []
+    if p.changes:
+        freshness.check(ctx.root)  # no writer on a checkout older than main's tip
+        results = teams_sync.apply_recorded(ctx.root, org, p, connectors, journal)
+    done = {id(r.change): r for r in results}
+    doc = {**p.as_json(), "systems": list(systems)}
+    for row, c in zip(doc["changes"], p.changes):
+        r = done.get(id(c))
+        row["outcome"] = "reported" if r is None else ("fixed" if r.ok else f"failed: {r.error}")
+    guarded = {(h.change.system, h.change.group, h.change.member) for h in p.held}
+    again = teams_sync.plan(org, connectors) if results else p
+    doc["remaining_after_fix"] = len([c for c in again.changes
+                                      if (c.system, c.group, c.member) not in guarded])
+    return doc
 
 
 def teams_markdown(doc: dict) -> str:
     from tools.provision.teams_sync import SYSTEM_LABEL
-    rows = [(c, "to fix with `accessctl teams apply`") for c in doc["changes"]] + [(h, h["held"]) for h in doc["held"]]
+    rows = [(c, c.get("outcome", "to fix with `accessctl teams apply` or `reconcile --mode fix --teams`"))
+            for c in doc["changes"]] + [(h, h["held"]) for h in doc["held"]]
     if not rows and not doc["problems"]:
         return (f"\n**No team drift**: {', '.join(SYSTEM_LABEL[s] + 's' for s in doc['systems'])} "
                 "match teams.yaml.\n")
@@ -272,7 +305,8 @@ def _print_teams(doc: dict) -> None:
     for c in doc["changes"]:
         kind = "missing" if c["action"] == "add" else "extra"
         out.print(f"team drift: {kind} {escape(SYSTEM_LABEL[c['system']])} {escape(c['group'])}: "
-                  f"{escape(c['member'])} ({escape(c['why'])})")
+                  f"{escape(c['member'])} ({escape(c['why'])})"
+                  + (f": {escape(c['outcome'])}" if "outcome" in c else ""))
     for h in doc["held"]:
         out.print(f"team drift: extra {escape(SYSTEM_LABEL[h['system']])} {escape(h['group'])}: "
                   f"{escape(h['member'])} ({escape(h['held'])})")

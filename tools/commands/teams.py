@@ -23,6 +23,7 @@ from tools.core.errors import EXIT_FINDING, EXIT_OK, UsageError
 from tools.core.output import console, emit_json
 from tools.core.repo import Tree
 from tools.provision import freshness, teams_sync
+from tools.provision import record as records
 from tools.provision.apply import guard
 from tools.review import teams
 
@@ -103,7 +104,9 @@ def sync(args, ctx) -> int:
     results: list[teams_sync.TeamResult] = []
     if applying and plan.changes:
         freshness.check(ctx.root)  # no writer on a checkout older than main's tip
-        results = teams_sync.apply(plan, connectors)
+        results = teams_sync.apply_recorded(ctx.root, org, plan, connectors,
+                                            records.Journal(ctx.root / records.DEFAULT_PATH,
+                                                            records.collect_provenance(ctx.root), ctx.now, "teams"))
     failed = [r.error for r in results if not r.ok]
     fmt = args.sub_format or ctx.format
     if fmt == "json":

@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path, PurePosixPath
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 from tools.core import yamlsafe
 from tools.core.model import Grant, Tier
@@ -158,14 +158,22 @@ def parse_review(path: str, text: str) -> ReviewFile:
     return ReviewFile(path, team, day, tuple(entries), tuple(problems))
 
 
-def read_reviews(tree: Tree) -> list[ReviewFile]:
+def read_reviews(tree: Tree, held: Mapping[str, str | None] | None = None) -> list[ReviewFile]:
+    """The review files of ``tree``; ``held`` (path -> last approved text, or
+    None when none was approved) replaces the review files apply's
+    re-verification held (tools.provision.held), so an unapproved review
+    counts as it was last approved."""
+    held = held or {}
     out = []
     for path in tree.list(REVIEWS_DIR, (".yaml",)):
+        if path in held:
+            continue
         if tree.ref is None and (tree.root / path).is_symlink():
             out.append(ReviewFile(path, None, None, (), (f"{path}: a symlink, not a review file",)))
             continue
         out.append(parse_review(path, tree.read_text(path)))
-    return out
+    out += [parse_review(path, text) for path, text in sorted(held.items()) if text is not None]
+    return sorted(out, key=lambda r: r.path)
 
 
 # ---- dates from git and the durable record -----------------------------
@@ -324,19 +332,20 @@ def mark(files: list[RequestFile], found: list[Status], org: OrgModel) -> None:
 
 
 def review_state(tree: Tree, files: list[RequestFile], org: OrgModel, now: datetime,
-                 records: Iterable[Any] = ()) -> list[Status]:
+                 records: Iterable[Any] = (), held: Any = None) -> list[Status]:
     """Statuses of ``files`` from the tree's review files and git history."""
     ref = tree.ref or "HEAD"
     times = commit_times(tree.root, ref, REQUESTS_DIR, REVIEWS_DIR)  # one git log for both
     changed = {p: t for p, t in times.items() if p.startswith(REQUESTS_DIR + "/")}
     merged = {p: t for p, t in times.items() if p.startswith(REVIEWS_DIR + "/")}
-    return statuses(files, org, now, read_reviews(tree), changed, merged, records)
+    return statuses(files, org, now, read_reviews(tree, getattr(held, "reviews", None)), changed, merged, records)
 
 
 def mark_tree(tree: Tree, files: list[RequestFile], org: OrgModel, now: datetime,
-              records: Iterable[Any] = ()) -> list[Status]:
-    """``review_state`` then ``mark``: what every writer calls after validation."""
-    found = review_state(tree, files, org, now, records)
+              records: Iterable[Any] = (), held: Any = None) -> list[Status]:
+    """``review_state`` then ``mark``: what every writer calls after
+    validation, with its held ``Overrides`` (tools.provision.held)."""
+    found = review_state(tree, files, org, now, records, held)
     mark(files, found, org)
     return found
 

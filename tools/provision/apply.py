@@ -24,7 +24,7 @@ from tools.provision import desired as state
 from tools.provision import holds
 from tools.provision.held import Overrides, TrustedView
 from tools.provision.plan import BlastRadius, Plan, make_plan
-from tools.provision.record import Journal
+from tools.provision.record import Journal, read_all
 from tools.request import load, validate
 from tools.request.grants import request_grants, service_account_grant
 
@@ -115,16 +115,18 @@ def desired_state(tree: Tree, org: OrgModel, now: datetime, folders: set[str] | 
 
 
 def desired_files(tree: Tree, org: OrgModel, now: datetime, folders: set[str] | None = None,
-                  held: Overrides | None = None) -> list[load.RequestFile]:
+                  held: Overrides | None = None, history: Iterable = ()) -> list[load.RequestFile]:
     """The validated request files of the whole tree, or of ``folders`` only;
     ``held`` files (changes apply could not re-verify) count at their last
-    approved content (tools/provision/held.py)."""
+    approved content (tools/provision/held.py). ``history`` (the durable
+    record) says who attested each access review's ``keep``: without it a
+    kept grant would count as never reviewed."""
     if folders is not None:
         files = load_folders(tree, folders, org, now, held=held)
     else:
         files = held.apply(load.read_all(tree)) if held else load.read_all(tree)
         validate.validate(files, org, now)
-    access_reviews.mark_tree(tree, files, org, now)  # reviews/ withdraw what owners revoked or left overdue
+    access_reviews.mark_tree(tree, files, org, now, history, held)  # reviews/ withdraw what owners revoked or left overdue
     return files
 
 
@@ -218,7 +220,8 @@ def build_plan(root, now: datetime, providers: Iterable[str] = PROVIDERS, since:
     # --since: read only the touched targets' folders, so a one-file merge
     # does not load and validate every request of a large organisation
     folders = {f"{load.REQUESTS_DIR}/{t.provider}/{t.name}" for t in targets.values()} if only is not None else None
-    files = desired_files(tree, org, now, folders, view.overrides)
+    # the durable record: a writer honours the keeps that apply recorded as attested
+    files = desired_files(tree, org, now, folders, view.overrides, list(read_all(root)))
     wanted = state.desired(files, org, now)
     held = holds.held_files(root, files, org)
     failed: dict[tuple[str, str], str] = {}

@@ -18,7 +18,10 @@ README's security section).
 A held file's desired state is its content at ``approved_commit`` (absent
 there means: no access from it). ``Overrides`` swaps those contents into
 the request files apply and reconcile read, before validation, so the rest
-of the pipeline cannot tell a held file from one that never changed.
+of the pipeline cannot tell a held file from one that never changed. A held
+access review (``reviews/``) is swapped the same way where the review files
+are read (``access_reviews.read_reviews``): its unapproved ``revoke`` or
+``keep`` is not acted on.
 """
 from __future__ import annotations
 
@@ -30,6 +33,7 @@ from typing import Iterable, Mapping
 from tools.core.errors import FindingError
 from tools.core.repo import Tree, git
 from tools.provision import durable
+from tools.provision.access_reviews import REVIEWS_DIR
 from tools.provision.freshness import REMOTE, has_remote, remote_git
 from tools.request import load as rload
 
@@ -134,9 +138,11 @@ class Overrides:
     path -> that file as loaded from its approved commit, or None (absent)."""
 
     files: Mapping[str, rload.RequestFile | None] = field(default_factory=dict)
+    # held access reviews (reviews/…): path -> text at the approved commit, or None (absent)
+    reviews: Mapping[str, str | None] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
-        return bool(self.files)
+        return bool(self.files or self.reviews)
 
     def apply(self, files: Iterable[rload.RequestFile], folders: set[str] | None = None) -> list[rload.RequestFile]:
         """``files`` with every held path replaced by its approved version;
@@ -165,10 +171,13 @@ class TrustedView:
 def view(root: Path, state: TrustState | None = None) -> TrustedView:
     """The view every writer builds its desired state from."""
     state = load(root) if state is None else state
-    files = {}
+    files, reviews = {}, {}
     for path, h in state.files.items():
         tree = Tree(root, h.approved_commit)
+        if path.startswith(REVIEWS_DIR + "/"):  # an access review: read by tools.provision.access_reviews
+            reviews[path] = tree.read_text(path) if tree.exists(path) else None
+            continue
         files[path] = rload.read(tree, path) if tree.exists(path) else None
     # Rules are pinned only while a rules change is held: once every change is
     # approved, the checkout's rules are the approved ones.
-    return TrustedView(Overrides(files), state.rules_commit if state.rules_held else None)
+    return TrustedView(Overrides(files, reviews), state.rules_commit if state.rules_held else None)

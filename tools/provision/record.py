@@ -18,11 +18,14 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from tools.core.errors import FindingError
 from tools.core.model import Action, Change, ChangeResult, Grant, as_json
 from tools.core.repo import git
+
+if TYPE_CHECKING:
+    from tools.provision.teams_sync import TeamChange
 
 DEFAULT_PATH = ".accessctl/apply-record.jsonl"
 VERSION = 1
@@ -149,6 +152,31 @@ def _line(change: Change, prov: Provenance, now: datetime, job: str, result: dic
     }
 
 
+# A team membership write (``teams apply``, ``reconcile --mode fix --teams``)
+# is recorded like a grant: its ``grant`` names the person (``user:<email>``
+# when people.yaml knows them), the system as provider, the team as target
+# and the system's group as entitlement, so ``audit history`` and the
+# attempt/result pairing read it like any other line; ``team`` keeps the
+# system's own spelling of the member. The actions are their own, so no
+# grant reader (created grants, revocations, expiry) mistakes one for access.
+TEAM_ACTIONS = {"add": "team-add", "remove": "team-remove"}
+TEAM_KIND = "team-membership"
+TEAMS_FILE = "policies/data/teams.yaml"
+
+
+def _team_line(change: "TeamChange", principal: str, prov: Provenance, now: datetime, job: str,
+               result: dict | None) -> dict:
+    return {
+        "v": VERSION, "time": as_json(now), "run": prov.run, "job": job, "action": TEAM_ACTIONS[change.op.value],
+        "grant": {"provider": change.system, "target": change.team, "principal": principal, "kind": TEAM_KIND,
+                  "entitlement": change.group},
+        "team": {"system": change.system, "team": change.team, "group": change.group, "member": change.member},
+        "reason": change.why, "request": TEAMS_FILE, "commit": prov.commit, "pr": prov.pr,
+        "approvers": list(prov.approvers) if prov.approvers is not None else None, "actor": prov.actor,
+        "phase": "attempt" if result is None else "result", "result": result,
+    }
+
+
 UNKNOWN_OUTCOME = "outcome unknown: the run stopped during this call; the next run reads the cloud and converges"
 
 
@@ -193,6 +221,14 @@ class Journal:
                       "action": "hold", "grant": {}, "reason": why, "request": path,
                       "commit": self.prov.commit, "pr": None, "approvers": None, "actor": self.prov.actor,
                       "phase": "result", "result": {"ok": True, "error": None, "calls": 0}}])
+
+    def team_attempt(self, change: "TeamChange", principal: str) -> None:
+        """A team membership write about to be made (on disk before the call)."""
+        self._write([_team_line(change, principal, self.prov, self.now, self.job, None)])
+
+    def team_done(self, change: "TeamChange", principal: str, error: str | None) -> None:
+        self._write([_team_line(change, principal, self.prov, self.now, self.job,
+                                {"ok": error is None, "error": error, "calls": 1})])
 
     def event(self, action: str, grant: Grant, reason: str, ok: bool, error: str | None = None) -> None:
         """A write that is not a plan change (cutting sessions, deleting an identity)."""

@@ -19,9 +19,11 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import Path
 from typing import Callable, Mapping, Protocol, Sequence
 
 from tools.core.orgmodel import OrgModel, Team
+from tools.provision import record
 
 SYSTEMS = ("github", "identity-center", "google-groups")
 # Loaded by name, only when a system is used (tools never imports an SDK).
@@ -126,6 +128,17 @@ def identity(org: OrgModel, system: str, login: str) -> str | None:
     return person.github.lower() if system == "github" else person.email.lower()
 
 
+def principal_of(org: OrgModel, system: str, member: str) -> str:
+    """Who a membership belongs to, as the durable record and ``audit
+    history`` name people: ``user:<email>`` when people.yaml knows them; a
+    GitHub login nobody mapped stays ``github:<login>``."""
+    m = member.lower()
+    if system == "github":
+        person = org.people_by_login.get(m)
+        return f"user:{person.email.lower()}" if person is not None else f"github:{m}"
+    return f"user:{m}"
+
+
 def known(org: OrgModel, system: str) -> dict[str, bool]:
     """Every identity the org model knows in ``system`` -> whether that person is active."""
     return {(p.github.lower() if system == "github" else p.email.lower()): p.active for p in org.people.values()}
@@ -227,21 +240,48 @@ class TeamResult:
 
 
 def apply(p: TeamPlan, connectors: Mapping[str, TeamConnector],
-          on_result: Callable[[TeamResult], None] | None = None) -> list[TeamResult]:
-    """Write exactly the plan's differences; every failure is gathered with its context."""
+          on_result: Callable[[TeamResult], None] | None = None,
+          journal: record.Journal | None = None, org: OrgModel | None = None) -> list[TeamResult]:
+    """Write exactly the plan's differences; every failure is gathered with its context.
+
+    With a ``journal`` (every writer passes one), each write is journalled
+    before its call and its outcome right after, so a run killed mid-call
+    leaves an attempt that the durable record shows as an outcome unknown
+    (safety invariant 5); ``org`` names the person behind each member."""
     results = []
     for c in p.changes:
         conn = connectors[c.system]
+        who = principal_of(org, c.system, c.member) if org is not None else c.member
+        if journal is not None:
+            journal.team_attempt(c, who)
         try:
             (conn.add if c.op is Op.ADD else conn.remove)(c.group, c.member)
             r = TeamResult(c)
         except Exception as exc:
             r = TeamResult(c, f"failed to {c.op.value} {c.member} in {SYSTEM_LABEL[c.system]} {c.group}: "
                               f"{_short(exc)}")
+        if journal is not None:
+            journal.team_done(c, who, r.error)
         results.append(r)
         if on_result is not None:
             on_result(r)
     return results
+
+
+def apply_recorded(root: Path, org: OrgModel, p: TeamPlan, connectors: Mapping[str, TeamConnector],
+                   journal: record.Journal) -> list[TeamResult]:
+    """``apply`` with every write journalled before its call, then the journal
+    appended to the durable record, even when the run is interrupted (safety
+    invariant 5). ``teams apply`` and ``reconcile --mode fix --teams`` both
+    write through here, each with its own job's journal. A record that cannot
+    be pushed is a problem of the plan (exit 1); the workflow's
+    ``audit push-record`` step retries it."""
+    try:
+        return apply(p, connectors, journal=journal, org=org)
+    finally:
+        problem = record.publish(root, journal)
+        if problem:
+            p.problems.append(problem)
 
 
 def _short(exc: Exception) -> str:

@@ -11,6 +11,10 @@ membership from the org model? Only the content of the newest change that
 passes is provisioned. A file whose current content no PR approved is
 *held*: its last approved content (or its absence) stays the desired state.
 
+Access reviews (``reviews/``) are inputs of the desired state too, so each
+review file changed in the range is judged the same way, by the review
+policy instead of the request policy.
+
 Rules files (``policies/``, the org model in ``policies/data/``,
 CODEOWNERS) are verified the same way first: while one of them is held,
 every decision of the run (the re-verification itself, desired state,
@@ -33,7 +37,9 @@ from tools.core.errors import FindingError
 from tools.policy import pr_inputs
 from tools.policy.engines import Engine, engine_for, load_bundle
 from tools.policy.evaluate import evaluate_files
+from tools.provision.access_reviews import REVIEWS_DIR
 from tools.provision.held import HeldFile, TrustState
+from tools.provision.review_inputs import review_inputs
 from tools.request import load as rload
 
 RULES_PATHS = ("policies", "CODEOWNERS", ".github/CODEOWNERS", "docs/CODEOWNERS")
@@ -281,6 +287,30 @@ def rules_decider(root: Path, org: OrgModel, rules_commit: str, now: datetime, e
     return decide
 
 
+def review_decider(root: Path, org: OrgModel, rules_commit: str, now: datetime, env: dict[str, str]) -> Decide:
+    """A review file on main (``reviews/``), judged by the review policy
+    (``access.rules.access_reviews``) of the last approved rules, on the
+    input check-pr builds for a review PR (tools.provision.review_inputs):
+    the file at the commit, every fact about its entries at the commit's
+    parent, the PR's approvals on its head, teams from the org model. A
+    review that reached main without the owning team's attestation (a direct
+    push, an admin merge past the red check) is held like any other
+    unapproved change: its ``revoke`` removes nothing and its ``keep``
+    restarts nothing."""
+    engines: list[Engine] = []
+
+    def decide(pr: MergedPull, commit: str, path: str) -> tuple[bool, str]:
+        if not engines:
+            engines.append(engine_for(load_bundle(Tree(root, rules_commit), org), env))
+        before = parent(root, commit)
+        docs = [d for d in review_inputs(pr_context(root, pr, before, commit, org), Tree(root, before),
+                                         Tree(root, commit), org, now) if d["file"] == path]
+        if not docs:
+            return False, f"{path} is not a review file the policy can judge"
+        return policy_verdict(engines[0], docs[0])
+    return decide
+
+
 def verify_range(root: Path, since: str, head: str, pulls: PullSource, state: TrustState, now: datetime,
                  env: dict[str, str]) -> Verification:
     """Verify lo..head and return the updated held state (not yet saved)."""
@@ -299,13 +329,22 @@ def verify_range(root: Path, since: str, head: str, pulls: PullSource, state: Tr
         state.rules_held = [HeldFile(r.path, rules_base, r.commit or head, r.why, r.pr) for r in rules if not r.approved]
     state.rules_commit = rules_commit
     org = orgmodel.load(Tree(root, rules_commit))
-    # 2. Each request file changed in the range.
-    paths = changed_paths(root, since, head, (rload.REQUESTS_DIR,))
-    decide = request_decider(root, org, rules_commit, now, env) if paths else None
+    # 2. Each request file and each access review changed in the range, each
+    #    judged by its own policy (the same engine abstraction for both).
+    paths = changed_paths(root, since, head, (rload.REQUESTS_DIR, REVIEWS_DIR))
+    deciders: dict[str, Decide] = {}
+
+    def decider(path: str) -> Decide:
+        kind = "review" if path.startswith(REVIEWS_DIR + "/") else "request"
+        if kind not in deciders:
+            make = review_decider if kind == "review" else request_decider
+            deciders[kind] = make(root, org, rules_commit, now, env)
+        return deciders[kind]
+
     files = []
     for path in paths:
         before = state.files.get(path)
-        verdict = v.verify(path, since, head, before.approved_commit if before else since, decide)
+        verdict = v.verify(path, since, head, before.approved_commit if before else since, decider(path))
         if verdict.approved:
             state.files.pop(path, None)
         else:

@@ -111,7 +111,7 @@ class FileResult:
     asks: list[Ask] = field(default_factory=list)
     details: list[str] = field(default_factory=list)  # plain sentences (rules change: who joins which team)
     kind: str = "request"  # request | removal (a request file deleted or moved) | rules (files outside requests/)
-    # | review (a file under reviews/: an access review, tools.review.access_review_pr)
+    # | review (a file under reviews/: an access review, tools.provision.review_inputs)
 
     def as_json(self) -> dict[str, Any]:
         return {"file": self.file, "allow": self.allow, "status": self.status,

@@ -150,6 +150,7 @@ def run_demo(console: Console, cli: Callable[[list[str]], int],
     from tools.core.orgmodel import load
     from tools.core.repo import Tree
     from tools.sandbox.github import FakeGitHub
+    from tools.sandbox.demo_teams import step_teams  # its own module: it imports World from here
     from tools.sandbox.sandbox import Sandbox
 
     started = time.monotonic()
@@ -168,7 +169,7 @@ def run_demo(console: Console, cli: Callable[[list[str]], int],
             steps: list[Callable[[World, object, object], None]] = [
                 step_baseline, step_pr_denied, step_pr_fixed, step_approved, step_merge_apply,
                 step_console_drift, step_expiry, step_audit, step_review_open, step_review_merged,
-                step_review_overdue, step_non_human]
+                step_review_overdue, step_non_human, step_teams]
             for step in steps:
                 step(world, sandbox, gh)
         elapsed = time.monotonic() - started
@@ -413,6 +414,7 @@ def step_review_open(world: World, sandbox, gh) -> None:
     head = world.git("rev-parse", "HEAD")
     pr = gh.pulls[platform["pr"]]
     pr.head_sha, pr.base_sha, pr.files = head, base, gh._files([(platform["file"], "added")])
+    gh.set_contents(pr.number, {platform["file"]: "\n".join(lines) + "\n"})  # apply re-verifies this content
     event = world.repo.parent / "event.json"
     event.write_text(json.dumps({"pull_request": {"number": pr.number, "base": {"sha": base}, "head": {"sha": head}}}))
     os.environ["GITHUB_EVENT_PATH"] = str(event)

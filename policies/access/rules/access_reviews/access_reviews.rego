@@ -6,7 +6,7 @@
 # commit is the attestation, with the same independence as for requests:
 # nobody attests access they benefit from, and privileged grants also need
 # the security team. Only evaluated for a review input, which carries
-# `review` (built from git by tools/review/access_review_pr.py):
+# `review` (built from git by tools/provision/review_inputs.py):
 #   review.team: the team named by the file's path;
 #   review.status: the file's status in the PR (added, modified, removed, renamed);
 #   review.problems: why (part of) the file cannot be read;

@@ -6,6 +6,10 @@ it, its tier, and who benefits from it (the requester and the principal,
 or every member of a group principal), so a review PR cannot make its own
 entries look attestable. The review file itself is read at the head: it
 is the thing being judged. ``access.rules.access_reviews`` decides.
+
+Built by check-pr for an open review PR and again by apply's re-verification
+(tools.provision.verify) for each review file that reached main, which is
+why it lives in ``provision`` (below both).
 """
 from __future__ import annotations
 
