@@ -72,6 +72,9 @@ def test_a_revoke_of_another_teams_grant_pushed_to_main_removes_nothing(world, c
     capsys.readouterr()
     res = repo.run("review", "open", "--dry-run", "--format", "json", capsys=capsys)
     assert SRE in [d["request"] for d in json.loads(res.out)["due"]]
+    # nor does the audit report count it as revoked by review
+    res = repo.run("audit", "report", "--format", "json", capsys=capsys)
+    assert not [r for r in json.loads(res.out)["review_coverage"]["revoked"] if r["request"] == SRE]
 
 
 def test_an_admin_merged_revoke_approved_only_by_a_beneficiary_removes_nothing(world, capsys):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 from tools.core.expiry import format_expiry
 from tools.core.orgmodel import OrgModel
@@ -54,14 +54,16 @@ class Coverage:
                 f"{c['due']} due, {c['overdue']} overdue; {c['revoked_by_review']} revoked by review.")
 
 
-def coverage(root: Path, org: OrgModel, now: datetime, records: Iterable = ()) -> Coverage:
+def coverage(root: Path, org: OrgModel, now: datetime, records: Iterable = (), held: Any = None) -> Coverage:
+    """``held``: the held list's overrides, so a review apply held (pushed past the gate) counts at
+    its last approved content here too, as it does for every writer."""
     tree = Tree(root)
     files = load.read_all(tree)
     validate.validate(files, org, now)
-    found = ar.review_state(tree, files, org, now, records)
+    found = ar.review_state(tree, files, org, now, records, held)
     revoked = []
     merged = ar.commit_times(root, "HEAD", ar.REVIEWS_DIR)
-    for review in ar.read_reviews(tree):
+    for review in ar.read_reviews(tree, getattr(held, "reviews", None)):
         when = merged.get(review.path)
         for e in review.entries:
             if not review.problems and e.decision == "revoke":
