@@ -154,31 +154,61 @@ def test_a_disagreement_is_reported_with_a_minimal_input():
     assert small == {"file": "f", "now": "n", "request": {"kind": "AccessRequest", "grants": [2]}}
 
 
+INDEX_PARTS = ("people", "team_members", "team_member_set", "targets", "catalog")
+
+
+def _decide(engine: RegorusEngine, doc: dict[str, Any]) -> str:
+    try:
+        return canonical(engine.decide(doc))
+    except FindingError as exc:
+        return str(exc)
+
+
 def test_the_loaders_index_changes_no_decision():
-    """``data.org._index`` (people by email, teams' folded members, built in
-    Python by ``org_data``) only makes lookups fast: every generated input
-    is decided the same with it and with the Rego fallback that scans and
-    folds the org model itself."""
+    """``data.org._index`` (built in Python by ``org_index``: people by
+    folded email, teams' folded members as a list and as a set, targets by
+    provider and name, catalog entries by kind and entitlement) only makes
+    lookups fast. Every generated input is decided the same with the whole
+    index, with none (the Rego fallbacks scan the org model) and with only
+    some of its parts (each lookup falls back on its own)."""
     orgs, cases = generated()
-    engines: dict[str, tuple[RegorusEngine, RegorusEngine]] = {}
+    engines: dict[str, tuple[RegorusEngine, ...]] = {}
     compared = 0
-    for case in cases[:700]:
+    for case in cases:
         org = orgs[case.org]
         if "_index" not in org:
             continue
         if case.org not in engines:
+            assert set(org["_index"]) == set(INDEX_PARTS), sorted(org["_index"])
             bare = {k: v for k, v in org.items() if k != "_index"}
+            n = len(engines)
+            some = {k: v for i, (k, v) in enumerate(sorted(org["_index"].items())) if (n >> i) & 1}
             engines[case.org] = (RegorusEngine(PolicyBundle(policy_modules(), {"org": org}, "indexed")),
-                                 RegorusEngine(PolicyBundle(policy_modules(), {"org": bare}, "scanned")))
-        indexed, scanned = engines[case.org]
-        try:
-            a: Any = canonical(indexed.decide(case.input))
-        except FindingError as exc:
-            a = str(exc)
-        try:
-            b: Any = canonical(scanned.decide(case.input))
-        except FindingError as exc:
-            b = str(exc)
-        assert a == b, (case.org, case.how, json.dumps(case.input, sort_keys=True))
+                                 RegorusEngine(PolicyBundle(policy_modules(), {"org": bare}, "scanned")),
+                                 RegorusEngine(PolicyBundle(policy_modules(), {"org": {**bare, "_index": some}},
+                                                            "partly indexed")))
+        indexed, *others = engines[case.org]
+        expected = _decide(indexed, case.input)
+        for other in others:
+            assert _decide(other, case.input) == expected, (case.org, case.how, json.dumps(case.input, sort_keys=True))
         compared += 1
-    assert compared >= 300, compared
+    assert compared >= 1000, compared
+    assert len(engines) >= 20, len(engines)
+
+
+def test_the_index_leaves_out_what_a_scan_would_find_twice():
+    """A part of the index whose keys are not unique strings is left out, so
+    the Rego scan (and its conflict error) decides exactly as without it."""
+    from tools.policy.engines import org_index
+    account = {"name": "acme-dev", "id": "111111111111"}
+    entry = {"kind": "aws-iam-group", "entitlement": "developers", "tier": "standard"}
+    good = org_index({"aws": {"accounts": [account]}, "gcp": {"projects": []}, "catalog": [entry],
+                      "people": [{"email": "Ann@Acme.example"}], "teams": {"a": {"members": ["X", "x", "Ü"]}}})
+    assert good["targets"] == {"aws": {"acme-dev": account}, "gcp": {}}
+    assert good["catalog"] == {"aws-iam-group": {"developers": entry}}
+    assert list(good["people"]) == ["ann@acme.example"]
+    assert good["team_members"] == {"a": ["x", "Ü"]} and good["team_member_set"] == {"a": {"x": True, "Ü": True}}
+    broken = org_index({"aws": {"accounts": [account, dict(account)]}, "catalog": [entry, dict(entry)],
+                        "people": [{"email": "a@x"}, {"email": "A@x"}]})
+    assert not {"targets", "catalog", "people"} & set(broken)
+    assert "targets" not in org_index({"aws": {"accounts": [{"name": 7}]}})

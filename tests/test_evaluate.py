@@ -206,3 +206,30 @@ def test_pr_number_reads_the_pr_from_github(repo, capsys, monkeypatch):
         allowed = repo.run("evaluate", "--pr", str(number), "--base", base, capsys=capsys)
     assert allowed.code == 0, allowed.out + allowed.err
     assert f"ALLOW {CAROL}" in allowed.out
+
+
+def test_whole_state_run_judges_invalid_files_as_file_by_file(repo, capsys):
+    """A run over every request file validates the files it already read for
+    the decisions; naming every file instead reads and validates them folder
+    by folder. Both must deny the same files for the same reasons: a
+    duplicate grant, a file outside a target folder, an unknown service
+    account, a schema error, YAML anchors, a folder of no target."""
+    duplicate = LONG.replace("2027-06-01", "2026-12-01")
+    repo.write("requests/aws/acme-staging/carol-again.yaml", duplicate)
+    repo.write(CAROL, duplicate)
+    repo.write("requests/stray.yaml", duplicate)
+    repo.write("requests/aws/acme-staging/deeper/carol.yaml", duplicate)
+    repo.write("requests/aws/acme-nowhere/carol.yaml", duplicate)
+    repo.write("requests/aws/acme-staging/anchors.yaml", "a: &x 1\nb: *x\n")
+    repo.write("requests/aws/acme-staging/no-grants.yaml", duplicate.split("grants:")[0] + "grants: []\n")
+    repo.write("requests/aws/acme-staging/ghost.yaml", duplicate.replace(
+        "principal: user:carol@acme.example", "principal: serviceAccount:acme-staging/ghost"))
+    whole = repo.run("evaluate", "--format", "json", capsys=capsys)
+    named = [d["file"] for d in json.loads(whole.out)]
+    each = repo.run("evaluate", "--format", "json", *named, capsys=capsys)
+    assert whole.code == each.code == 1
+    assert json.loads(whole.out) == json.loads(each.out)
+    denied = {d["file"] for d in json.loads(whole.out) if not d["allow"]}
+    assert {CAROL, "requests/stray.yaml",
+            "requests/aws/acme-staging/anchors.yaml", "requests/aws/acme-staging/no-grants.yaml",
+            "requests/aws/acme-staging/ghost.yaml", "requests/aws/acme-nowhere/carol.yaml"} <= denied, denied

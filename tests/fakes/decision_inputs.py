@@ -248,6 +248,7 @@ class Generator:
 # ---- org-model variants --------------------------------------------------------
 def org_variants(base: dict[str, Any], seed: int, count: int) -> dict[str, dict[str, Any]]:
     """The base model and ``count`` schema-valid variants of it."""
+    from tools.policy.engines import org_index
     rng = random.Random(seed)
     out = {"base": base}
     rules_files = [None, "requests/aws/acme-dev/bob-developer.yaml", "requests/aws/acme-dev/req.yaml"]
@@ -296,11 +297,13 @@ def org_variants(base: dict[str, Any], seed: int, count: int) -> dict[str, dict[
             elif what == "inactive" and org["people"]:
                 person = rng.choice(org["people"])
                 person["active"] = not person.get("active", True)
-                if "_index" in org:
-                    org["_index"]["people"][person["email"].lower()] = person
             elif what == "break-glass":
                 org["break_glass"]["max_hours"] = rng.choice([1, 4, 8])
                 org["break_glass"]["approvals"] = rng.choice([1, 2])
+        if "_index" in org or ("_index" not in base and i % 2 == 0):
+            # The loader's index of the variant, as `accessctl` would build it
+            # (half the fixture model's variants get one too).
+            org["_index"] = org_index({k: v for k, v in org.items() if k != "_index"})
         out[f"v{i}:{'+'.join(steps)}"] = org
     return out
 

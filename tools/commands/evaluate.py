@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 
 from rich.markup import escape
 
@@ -32,7 +33,7 @@ from tools.core.output import console, emit_json
 from tools.core.repo import Tree
 from tools.policy.evaluate import Evaluation, FileDecision, evaluate_files, resolve_base
 from tools.provision.apply import folder_of, load_folders
-from tools.request.validate import INCOMPLETE_IMPORT
+from tools.request.validate import INCOMPLETE_IMPORT, validate
 from tools.review import impact, impact_render
 
 
@@ -95,7 +96,8 @@ def run(args, ctx) -> int:
     only = selected_paths(ctx, args.paths)
     paths = sorted(only) if only is not None else None
     result = evaluate_files(ctx.root, paths, pr, args.base, ctx.now, keep_input=args.explain_input)
-    deny_invalid(result, validation_findings(ctx, result, args.base or (pr.base_sha if pr else None)))
+    deny_invalid(result, validation_findings(ctx, result, args.base or (pr.base_sha if pr else None),
+                                             whole_state=paths is None and pr is None))
     if args.explain_input:
         docs = [{"input": d.input, "data": result.bundle.data} for d in result.decisions if d.input is not None]
         json.dump(docs[0] if len(docs) == 1 else docs, sys.stdout, indent=2)
@@ -114,14 +116,22 @@ def run(args, ctx) -> int:
     return EXIT_OK if result.allowed else EXIT_FINDING
 
 
-def validation_findings(ctx, result: Evaluation, base: str | None) -> dict[str, list]:
+def validation_findings(ctx, result: Evaluation, base: str | None, whole_state: bool = False) -> dict[str, list]:
     """What validate says about each decided file, with the org model the
     policy was given; cross-file checks (duplicates, service accounts) see
-    every file of the folders involved."""
+    every file of the folders involved. ``whole_state``: ``result`` decided
+    every request file of the working tree (``result.files``)."""
     org = orgmodel.load(Tree(ctx.root, resolve_base(ctx.root, base)) if base else Tree(ctx.root))
     folders = {f for f in (folder_of(d.file) for d in result.decisions) if f}
-    files = load_folders(Tree(ctx.root), folders, org, ctx.now, {d.file for d in result.decisions}) \
-        if folders else []
+    decided = {d.file for d in result.decisions}
+    if whole_state and folders:
+        # Every file of the working tree was just read for the decisions:
+        # what load_folders would read again is exactly those of them in a
+        # target's folder, in the same order; they are validated as copies.
+        files = [replace(rf, findings=list(rf.findings)) for rf in result.files if folder_of(rf.path) in folders]
+        validate(files, org, ctx.now, decided)
+    else:
+        files = load_folders(Tree(ctx.root), folders, org, ctx.now, decided) if folders else []
     return {rf.path: [f for f in rf.findings if f.rule != INCOMPLETE_IMPORT] for rf in files}
 
 

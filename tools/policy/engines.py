@@ -65,11 +65,7 @@ def load_bundle(tree: Tree, org: OrgModel, *, tests: bool = False) -> PolicyBund
 
 
 def org_data(org: OrgModel) -> dict[str, Any]:
-    """``data.org``: the org model as JSON, plus ``_index`` (people by
-    lower-case email, each team's folded members). regorus scans lists element by element (about 2 µs
-    each), so a person lookup in a 3,000-person list would cost 6 ms per
-    decision; the index makes it a map lookup. Rego falls back to scanning
-    ``people`` when ``_index`` is absent (the unit tests' small models)."""
+    """``data.org``: the org model as JSON, plus ``_index`` (see org_index)."""
     data = jsonable(org.raw)
     # Waiver expiries may be written as dates (the schema allows it); Rego's
     # time.parse_rfc3339_ns needs the full timestamp, in UTC, in one form.
@@ -79,12 +75,72 @@ def org_data(org: OrgModel) -> dict[str, Any]:
                 w["expires"] = format_expiry(parse_expiry(w["expires"]))
             except ValueError:
                 pass  # refused by the org-model schema before we get here
-    people = {str(p.get("email", "")).lower(): p for p in data.get("people", []) if isinstance(p, dict)}
+    data["_index"] = org_index(data)
+    return data
+
+
+def org_index(data: dict[str, Any]) -> dict[str, Any]:
+    """``data.org._index``: lookups the policy would otherwise compute per
+    decision by scanning the org model. regorus walks a list element by
+    element (about 1 µs each) and does not keep a function's result between
+    calls, so a scan of 3,000 people, 100 targets or a team of 125 members
+    costs tens of µs to milliseconds each time a rule asks. Each entry is
+    what the matching Rego scan (policies/access/lib/lib.rego) would find:
+
+    * ``people``: by folded email (lib.fold);
+    * ``team_members``: each team's folded members, sorted, once each;
+      ``team_member_set``: the same as ``{login: true}`` for a key lookup;
+    * ``targets``: ``{"aws": {name: account}, "gcp": {id: project}}``;
+    * ``catalog``: ``{kind: {entitlement: entry}}``.
+
+    An entry is left out when the model could make the scan find two
+    answers or none by a different path (a duplicate or non-string key;
+    the schema refuses both): Rego then scans, so a broken model fails the
+    same way with and without the index. The decision never depends on
+    whether an entry is here (tests/test_engine_differential.py)."""
+    index: dict[str, Any] = {}
+    people = _keyed(data.get("people"), lambda p: fold(p["email"]) if isinstance(p.get("email"), str) else None)
+    if people is not None:
+        index["people"] = people
     teams = data.get("teams") if isinstance(data.get("teams"), dict) else {}
     members = {key: sorted({fold(m) for m in (t.get("members") or []) if isinstance(m, str)})
                for key, t in teams.items() if isinstance(t, dict) and isinstance(t.get("members") or [], list)}
-    data["_index"] = {"people": people, "team_members": members}
-    return data
+    index["team_members"] = members
+    index["team_member_set"] = {key: dict.fromkeys(logins, True) for key, logins in members.items()}
+    aws = _keyed(_list_at(data, "aws", "accounts"), lambda a: a.get("name") if isinstance(a.get("name"), str) else None)
+    gcp = _keyed(_list_at(data, "gcp", "projects"), lambda p: p.get("id") if isinstance(p.get("id"), str) else None)
+    if aws is not None and gcp is not None:
+        index["targets"] = {"aws": aws, "gcp": gcp}
+    catalog: dict[str, dict[str, Any]] = {}
+    entries = data.get("catalog", [])
+    for c in entries if isinstance(entries, list) else [None]:
+        kind, ent = (c.get("kind"), c.get("entitlement")) if isinstance(c, dict) else (None, None)
+        if not (isinstance(kind, str) and isinstance(ent, str)) or ent in catalog.get(kind, {}):
+            break
+        catalog.setdefault(kind, {})[ent] = c
+    else:
+        index["catalog"] = catalog
+    return index
+
+
+def _list_at(data: dict[str, Any], section: str, key: str) -> Any:
+    part = data.get(section)
+    return part.get(key, []) if isinstance(part, dict) else []
+
+
+def _keyed(items: Any, key_of: Any) -> dict[str, Any] | None:
+    """``{key: item}``, or None when a key is missing, not a string or twice."""
+    if items is None:
+        return {}
+    if not isinstance(items, list):
+        return None
+    out: dict[str, Any] = {}
+    for item in items:
+        key = key_of(item) if isinstance(item, dict) else None
+        if key is None or key in out:
+            return None
+        out[key] = item
+    return out
 
 
 def fold(login: str) -> str:

@@ -51,16 +51,19 @@ ADD, REMOVE, HELD = "add", "remove", "held"
 
 
 def whole_state(root: Path, rules_ref: str | None, state_ref: str, now: datetime,
-                rules_tree: Tree, org: OrgModel) -> Evaluation:
+                rules_tree: Tree, org: OrgModel, files: list[load.RequestFile] | None = None) -> Evaluation:
     """Every request file of ``state_ref`` decided by the rules of
     ``rules_ref`` (None: the working tree), in a fresh embedded engine.
 
     The one place the impact analysis calls the whole-state evaluation
     path: a faster implementation (one batch call) is dropped in here.
     Never ``engine_for``: the rules under review must not reach the OPA
-    server that judges, whatever ``ACCESSCTL_OPA_URL`` says."""
+    server that judges, whatever ``ACCESSCTL_OPA_URL`` says. ``files``:
+    ``state_ref``'s request files as read_state read them (read once for
+    both rule sets)."""
     engine = RegorusEngine(load_bundle(rules_tree, org))
-    return evaluate_files(root, None, None, rules_ref, now, engine=engine, head_ref=state_ref, state_ref=state_ref)
+    return evaluate_files(root, None, None, rules_ref, now, engine=engine, head_ref=state_ref, state_ref=state_ref,
+                          files=files)
 
 
 @dataclass(frozen=True)
@@ -179,7 +182,7 @@ def read_state(root: Path, state_ref: str) -> list[load.RequestFile]:
 def _side(root: Path, rules_ref: str | None, state_ref: str, now: datetime, read: list[load.RequestFile]) -> _Side:
     rules_tree = Tree(root, rules_ref) if rules_ref else Tree(root)
     org = orgmodel.load(rules_tree)
-    evaluation = whole_state(root, rules_ref, state_ref, now, rules_tree, org)
+    evaluation = whole_state(root, rules_ref, state_ref, now, rules_tree, org, read)
     # Validation appends findings to the files: each side validates its own copy.
     files = [replace(rf, findings=list(rf.findings)) for rf in read]
     validate.validate(files, org, now)  # this side's org model: what it withdraws, what it breaks

@@ -9,6 +9,10 @@ package access.rules.nhi
 
 import data.access.lib
 
+# The org model, read once per decision: regorus resolves a `data.org`
+# reference anew each time (~8 µs), a rule of the package once.
+_org := data.org
+
 _rules := {
 	"nhi-expiry-too-long": {
 		"title": "Agent or integration lives too long",
@@ -58,7 +62,7 @@ _sa := input.request if lib.is_service_account(input.request)
 
 _use := lib.nhi_use(input.request, input.state)
 
-_nhi_tier := data.org.tiers[_use] if _use in {"agent", "integration"}
+_nhi_tier := _org.tiers[_use] if _use in {"agent", "integration"}
 
 # METADATA
 # title: Agent or integration lives too long
@@ -78,26 +82,28 @@ deny contains v if {
 _sa_limit := _nhi_tier.max_hours if _sa
 
 # _runtime_target: the account or project the agent's runtime lives in.
-_runtime_target := split(_sa.runtime, ":")[4] if {
+_runtime_target := parts[4] if {
 	_sa.use == "agent"
 	_sa.provider == "aws"
 	is_string(_sa.runtime)
+	parts := split(_sa.runtime, ":")
 }
 
-_runtime_target := trim_suffix(split(_sa.runtime, "@")[1], ".iam.gserviceaccount.com") if {
+_runtime_target := trim_suffix(parts[1], ".iam.gserviceaccount.com") if {
 	_sa.use == "agent"
 	_sa.provider == "gcp"
 	is_string(_sa.runtime)
 	contains(_sa.runtime, "@")
+	parts := split(_sa.runtime, "@")
 }
 
 _own_account(id) if {
-	some a in data.org.aws.accounts
+	some a in _org.aws.accounts
 	a.id == id
 }
 
 _own_project(id) if {
-	some p in data.org.gcp.projects
+	some p in _org.gcp.projects
 	p.id == id
 }
 
@@ -152,7 +158,7 @@ deny contains v if {
 deny contains v if {
 	_sa.use == "integration"
 	days := _sa.credential.rotate_days
-	limit := data.org.tiers.integration.rotate_days
+	limit := _org.tiers.integration.rotate_days
 	days > limit
 	msg := sprintf("%s rotates its key every %d days, over the limit of %d", [_sa.ref, days, limit])
 	v := lib.violation(_rules["nhi-rotation-too-long"], "nhi-rotation-too-long", msg, input.file)
@@ -169,7 +175,7 @@ deny contains v if {
 	lib.is_access_request(input.request)
 	_use == "agent"
 	some g in input.request.grants
-	tier := lib.grant_tier(data.org, g)
+	tier := lib.grant_tier(_org, g)
 	tier == "privileged"
 	msg := sprintf("%s is an AI agent; %s %s is privileged tier", [input.request.principal.ref, g.kind, lib.quoted(g.entitlement)])
 	v := lib.violation(_rules["nhi-agent-privileged"], "nhi-agent-privileged", msg, input.file)

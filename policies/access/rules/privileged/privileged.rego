@@ -4,6 +4,10 @@ package access.rules.privileged
 
 import data.access.lib
 
+# The org model, read once per decision: regorus resolves a `data.org`
+# reference anew each time (~8 µs), a rule of the package once.
+_org := data.org
+
 _rules := {
 	"privileged-ticket-required": {
 		"title": "Privileged access without a ticket",
@@ -28,8 +32,8 @@ post_incident_review if input.request.break_glass == true
 _ticket_tiers contains tier if {
 	lib.is_access_request(input.request)
 	some g in input.request.grants
-	tier := lib.grant_tier(data.org, g)
-	data.org.tiers[tier].ticket_required == true
+	tier := lib.grant_tier(_org, g)
+	_org.tiers[tier].ticket_required == true
 }
 
 # METADATA
@@ -55,7 +59,7 @@ deny contains v if {
 #   remediation: Set `expires` within the break-glass maximum (policies/data/tiers.yaml, break_glass.max_hours) or drop `break_glass` and get the normal approvals.
 deny contains v if {
 	input.request.break_glass == true
-	limit := data.org.break_glass.max_hours
+	limit := _org.break_glass.max_hours
 	hours := lib.hours_until(input.request.expires, input.now)
 	hours > limit
 	msg := sprintf("break-glass access may last at most %d hours, this one lasts %d hours", [limit, ceil(hours)])

@@ -6,6 +6,10 @@
 #   removal.request: the request as it was at the base commit.
 package access.rules.removals
 
+# The org model, read once per decision: regorus resolves a `data.org`
+# reference anew each time (~8 µs), a rule of the package once.
+_org := data.org
+
 _rules := {"removal-approval-missing": {
 	"title": "Removal not approved",
 	"description": "Deleting, moving or renaming a request file ends access; the owners of the target it leaves must approve, unless the beneficiary removes their own request.",
@@ -15,7 +19,7 @@ _rules := {"removal-approval-missing": {
 
 _req := input.removal.request if is_object(input.removal.request)
 
-_security := data.org.organization.security_team
+_security := _org.organization.security_team
 
 _owner := o if {
 	o := _req.target.owner
@@ -29,7 +33,7 @@ _author := lower(input.pr.author) if is_string(input.pr.author)
 # The beneficiary's own removal needs nobody.
 _own_removal if {
 	_req.principal.type == "user"
-	p := data.access.lib.person(data.org, _req.principal.id)
+	p := data.access.lib.person(_org, _req.principal.id)
 	is_string(p.github)
 	lower(p.github) == _author
 }
@@ -53,7 +57,7 @@ approvers contains user if {
 	not _superseded(i, user)
 }
 
-_members(team) := _logins(object.get(data.org.teams, [team, "members"], []))
+_members(team) := _logins(object.get(_org.teams, [team, "members"], []))
 
 # Nobody independent in the owning team (or no owner known): security approves.
 _approving := _owner if count(_members(_owner) - {_author}) > 0 else := _security

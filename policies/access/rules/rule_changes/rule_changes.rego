@@ -2,7 +2,7 @@
 # reviews/) re-routes every later decision, so it is judged like a request:
 # it needs approvals on the head commit from people who are neither its
 # author nor anyone it adds to a team or benefits through a waiver. How many
-# and from whom comes from data.org.rule_changes (the base commit's org
+# and from whom comes from _org.rule_changes (the base commit's org
 # model), never from this file.
 #
 # Only evaluated for the PR's one "rules" input, which carries `change`:
@@ -11,10 +11,14 @@
 #   change.errors:  [message] (the head's org model does not load)
 package access.rules.rule_changes
 
+# The org model, read once per decision: regorus resolves a `data.org`
+# reference anew each time (~8 µs), a rule of the package once.
+_org := data.org
+
 _rules := {
 	"rules-change-approval-missing": {
 		"title": "Rule change not approved",
-		"description": "A change outside requests/ changes the rules every later request is judged by; it needs the approvals data.org.rule_changes names, on the head commit, from people the change does not benefit.",
+		"description": "A change outside requests/ changes the rules every later request is judged by; it needs the approvals _org.rule_changes names, on the head commit, from people the change does not benefit.",
 		"remediation": "Ask the named reviewers to approve the latest commit; the PR author and anyone the change adds to a team or benefits through a waiver cannot approve it.",
 		"severity": "critical",
 	},
@@ -28,9 +32,9 @@ _rules := {
 
 _is_rules if is_object(input.change)
 
-_cfg := object.get(data.org, "rule_changes", {})
+_cfg := object.get(_org, "rule_changes", {})
 
-_security := data.org.organization.security_team
+_security := _org.organization.security_team
 
 # The fail-safe when the org model names no threshold: the strictest.
 _unset := 2
@@ -171,9 +175,9 @@ approvers contains user if {
 }
 
 # Membership always from the base org model, never from the PR or GitHub.
-_members(team) := _logins(object.get(data.org.teams, [team, "members"], []))
+_members(team) := _logins(object.get(_org.teams, [team, "members"], []))
 
-_leads(team) := _logins(object.get(data.org.teams, [team, "leads"], []))
+_leads(team) := _logins(object.get(_org.teams, [team, "leads"], []))
 
 # A lead or owner slot nobody independent can fill (a new team, or every
 # lead is excluded) falls to security, as for requests.
@@ -252,7 +256,7 @@ _violation(id, msg, missing) := object.union(
 
 # METADATA
 # title: Rule change not approved
-# description: A change outside requests/ changes the rules every later request is judged by; it needs the approvals data.org.rule_changes names, on the head commit, from people the change does not benefit.
+# description: A change outside requests/ changes the rules every later request is judged by; it needs the approvals _org.rule_changes names, on the head commit, from people the change does not benefit.
 # custom:
 #   id: rules-change-approval-missing
 #   severity: critical
@@ -269,7 +273,7 @@ deny contains v if {
 
 # METADATA
 # title: Rule change not approved
-# description: A change outside requests/ changes the rules every later request is judged by; it needs the approvals data.org.rule_changes names, on the head commit, from people the change does not benefit.
+# description: A change outside requests/ changes the rules every later request is judged by; it needs the approvals _org.rule_changes names, on the head commit, from people the change does not benefit.
 # custom:
 #   id: rules-change-approval-missing
 #   severity: critical
@@ -287,7 +291,7 @@ deny contains v if {
 
 # METADATA
 # title: Rule change not approved
-# description: A change outside requests/ changes the rules every later request is judged by; it needs the approvals data.org.rule_changes names, on the head commit, from people the change does not benefit.
+# description: A change outside requests/ changes the rules every later request is judged by; it needs the approvals _org.rule_changes names, on the head commit, from people the change does not benefit.
 # custom:
 #   id: rules-change-approval-missing
 #   severity: critical
@@ -306,7 +310,7 @@ deny contains v if {
 # Every slot met on its own, but one person filled two of them.
 # METADATA
 # title: Rule change not approved
-# description: A change outside requests/ changes the rules every later request is judged by; it needs the approvals data.org.rule_changes names, on the head commit, from people the change does not benefit.
+# description: A change outside requests/ changes the rules every later request is judged by; it needs the approvals _org.rule_changes names, on the head commit, from people the change does not benefit.
 # custom:
 #   id: rules-change-approval-missing
 #   severity: critical
