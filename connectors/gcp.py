@@ -79,6 +79,7 @@ class GcpConnector:
         "disable_service_account": ("iam.serviceAccounts.get", "iam.serviceAccounts.disable"),
         "delete_service_account": ("iam.serviceAccounts.get", "iam.serviceAccounts.delete"),
         "agent_runtime_binding": ("iam.serviceAccounts.getIamPolicy", "iam.serviceAccounts.setIamPolicy"),
+        "remove_agent_runtime": ("iam.serviceAccounts.getIamPolicy", "iam.serviceAccounts.setIamPolicy"),
         "remove_service_account_key": ("iam.serviceAccountKeys.delete",),
         "remove_service_account_binding": ("iam.serviceAccounts.getIamPolicy", "iam.serviceAccounts.setIamPolicy"),
         "issue_integration_key": ("secretmanager.secrets.get", "iam.serviceAccountKeys.list", "iam.serviceAccountKeys.create",
@@ -367,6 +368,8 @@ class GcpConnector:
                 name = accounts.resource_name(g.target, g.entitlement)
                 if (change.current or g).attr("use") == "integration":
                     gcp_integration.remove(self, g.target, g.entitlement, name)  # keys and secret at once
+                if (change.current or g).attr("use") == "agent":
+                    self._drop_runtime(name)
                 self._call(self._admin().disable_service_account, {"name": name})
             else:
                 self._ensure_account(g, accounts.describe(g))
@@ -421,6 +424,19 @@ class GcpConnector:
             return
         self._call(self._admin().set_iam_policy, {"resource": name, "policy": gcp_sa.with_runtime(
             policy, member, g.request or "", g.expires)})
+
+    def _drop_runtime(self, name: str) -> None:
+        """A removed agent's runtime loses TokenCreator at once. A disabled
+        account cannot be impersonated, but anyone may enable it again
+        (https://cloud.google.com/iam/docs/service-accounts-disable-enable), so
+        the grace period before deletion must not leave the runtime able to
+        mint its tokens."""
+        policy = self._call(self._admin().get_iam_policy, {"resource": name,
+                                                            "options": {"requested_policy_version": 3}})
+        runtime, _ = gcp_sa.runtime_binding(policy)
+        new = gcp_sa.without(policy, f"{gcp_sa.TOKEN_CREATOR} {runtime}") if runtime else None
+        if new is not None:
+            self._call(self._admin().set_iam_policy, {"resource": name, "policy": new})
 
     def _apply_extra(self, target: Target, change: Change) -> ChangeResult:
         """Remove a key or a foreign binding from a service account of ours."""

@@ -65,7 +65,8 @@ def test_who_has_traces_each_grant_to_its_pr_merge_time_and_approvers(history_re
     res = history_repo.run("audit", "who-has", "acme-data-dev", "--format", "json", capsys=capsys)
     assert res.code == 0, res.err
     rows = {r["principal"]: r for r in json.loads(res.out)["grants"]}
-    assert set(rows) == {"user:frank@acme.example", "user:grace@acme.example"}
+    assert set(rows) == {"user:frank@acme.example", "user:grace@acme.example",
+                         "serviceAccount:acme-data-dev/etl-triage-agent"}  # and the GCP agent sample
     frank, grace = rows["user:frank@acme.example"], rows["user:grace@acme.example"]
     assert frank["pr"] == 21 and frank["approvers"] is None and frank["request"] == f"{DEV}/frank-viewer.yaml"
     assert frank["expires"] == "2027-01-10T00:00:00Z" and frank["tier"] == "standard" and frank["owner"] == "data"
@@ -100,7 +101,7 @@ def test_who_has_reads_git_history_with_one_log_process(repo, monkeypatch, capsy
 
     monkeypatch.setattr("tools.core.repo.subprocess.run", counting)
     res = repo.run("audit", "who-has", "acme-data-dev", "--format", "json", capsys=capsys)
-    grants = json.loads(res.out)["grants"]
+    grants = [g for g in json.loads(res.out)["grants"] if g["principal"].startswith("user:")]  # not the agent sample
     assert len(grants) == 30 and {g["pr"] for g in grants} == {100 + i for i in range(0, 30, 3)} | {200}
     # one log for the requests' history, one for the access-review dates (tools.provision.access_reviews):
     # a constant, never one per file
@@ -270,7 +271,7 @@ def test_html_report_is_one_balanced_self_contained_page_with_a_table_per_target
 def test_csv_and_json_reports_list_every_grant_once(history_repo, capsys):
     doc = json.loads(_report(history_repo, capsys, "json"))
     rows = list(csv.DictReader(io.StringIO(_report(history_repo, capsys, "csv"))))
-    assert len(rows) == len(doc["rows"]) == 13  # 11 sample grants (the agent and the integration included) + frank + grace
+    assert len(rows) == len(doc["rows"]) == 15  # 13 sample grants (the agents and integrations included) + frank + grace
     grace = next(r for r in rows if r["principal"] == "user:grace@acme.example")
     assert grace["approvers"] == "dave-acme" and grace["pr"] == "22" and grace["tier"] == "standard"
     assert grace["last_review"].endswith("(dave-acme)") and "S3" in grace["safeguards"].split()

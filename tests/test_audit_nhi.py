@@ -25,7 +25,8 @@ def test_report_and_history_follow_the_integrations_key_through_a_rotation(world
     monkeypatch.setenv("ACCESSCTL_NOW", later.strftime("%Y-%m-%dT%H:%M:%SZ"))
     code, done = run_json(repo, capsys, "expire", "--no-github")
     assert code == 0, done
-    assert [r["principal"] for r in done["rotated"]] == ["serviceAccount:acme-prod/pagerduty-sync"]
+    assert sorted(r["principal"] for r in done["rotated"]) == ["serviceAccount:acme-data-prod/fivetran-loader",
+                                                               "serviceAccount:acme-prod/pagerduty-sync"]
     code, history = run_json(repo, capsys, "audit", "history", "serviceAccount:acme-prod/pagerduty-sync")
     identity = history["identity"]
     rotated = datetime.fromisoformat(identity["last_rotation"].replace("Z", "+00:00"))

@@ -40,6 +40,17 @@ def test_demo_runs_the_whole_loop_and_leaves_nothing_running(tmp_path):
                      "deleted the old key of",                                      # after the grace period
                      "secrets left: 0, integration users left: 0",                  # expiry cleans up
                      "never appeared in any output",
+                     # 13: the same on GCP, requested by PR with security and the owner team approving
+                     "erin-acme (data, the owner team) and ivan-acme (security",
+                     "etl-triage-agent: 0 key(s); roles/iam.serviceAccountTokenCreator only for",
+                     "serviceAccount:agent-runtime@acme-data-dev.iam.gserviceaccount.com",
+                     "in secret accessctl-fivetran-loader",
+                     "rotated serviceAccount:acme-data-prod/fivetran-loader",   # past rotate_days
+                     "1 key(s) on the account",                                 # old key gone after the grace
+                     "keys left on fivetran-loader: 0, integration secrets left: 0",
+                     "deleted service account serviceAccount:acme-data-dev/etl-triage-agent",
+                     "never appeared, whole or in",
+                     # 14: teams as code
                      "- GitHub team acme/payments: mallory-acme (inactive in people.yaml)",  # teams plan
                      "applied 3 change(s); 3 line(s) in the durable record",               # teams apply
                      "acme/security: dave-acme (not listed in teams.yaml): fixed",          # reconcile fix

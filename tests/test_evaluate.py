@@ -32,7 +32,7 @@ def pr_context(repo, base, files, reviews=(), author="carol-acme"):
 def test_samples_are_allowed(repo, capsys):
     result = repo.run("evaluate", capsys=capsys)
     assert result.code == 0, result.out + result.err
-    assert result.out.count("ALLOW") == 10 and "DENY" not in result.out
+    assert result.out.count("ALLOW") == 12 and "DENY" not in result.out
 
 
 def test_denied_file_shows_message_and_fix_and_exits_1(repo, capsys):
@@ -47,7 +47,7 @@ def test_json_is_one_object_per_file(repo, capsys):
     repo.write(CAROL, LONG)
     result = repo.run("evaluate", "--format", "json", capsys=capsys)
     docs = json.loads(result.out)
-    assert len(docs) == 10 and result.code == 1
+    assert len(docs) == 12 and result.code == 1
     carol = next(d for d in docs if d["file"] == CAROL)
     assert carol["allow"] is False
     assert [v["rule"] for v in carol["violations"]] == ["expiry-too-long"]

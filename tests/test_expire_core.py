@@ -57,8 +57,12 @@ def test_expired_service_account_is_disabled_then_deleted_after_grace(repo, clou
     sa = [g for g in cloud.grants if g.kind == "gcp-service-account"]
     assert sa and sa[0].attr("disabled") == "true" and cloud.deleted == []
     res, doc = expire(repo, capsys, "2027-07-16T00:00:00Z", "--allow-mass-revoke")  # grace is 14 days
-    assert cloud.deleted == [("acme-data-prod", "etl-runner")]
-    assert doc["deleted_identities"] == ["serviceAccount:acme-data-prod/etl-runner"]
+    # the GCP agent and integration samples (ended 2027-02-19) go with it
+    assert sorted(cloud.deleted) == [("acme-data-dev", "etl-triage-agent"), ("acme-data-prod", "etl-runner"),
+                                     ("acme-data-prod", "fivetran-loader")]
+    assert sorted(doc["deleted_identities"]) == ["serviceAccount:acme-data-dev/etl-triage-agent",
+                                                 "serviceAccount:acme-data-prod/etl-runner",
+                                                 "serviceAccount:acme-data-prod/fivetran-loader"]
 
 
 def test_expired_ci_role_sessions_are_cut_before_removal(repo, cloud, capsys):

@@ -57,7 +57,7 @@ def test_deactivating_a_person_revokes_every_grant_they_hold(repo, capsys):
     people = edit(repo, PEOPLE, "name: Erin Walsh,      active: true", "name: Erin Walsh,      active: false")
     doc = rules_pr(repo, capsys, {PEOPLE: people})
     impact = doc["impact"]
-    assert impact["evaluated"] == 10 and impact["errors"] == []
+    assert impact["evaluated"] == 12 and impact["errors"] == []
     assert decisions(impact) == [(ERIN, "allowed", "denied", ["principal-unknown"])]
     assert state(impact) == [("remove", "user:erin@acme.example", "roles/bigquery.dataViewer", "acme-data-prod")]
     assert impact["desired_state"][0]["why"].endswith("is not an active person (the org model withdraws it)")
@@ -65,8 +65,8 @@ def test_deactivating_a_person_revokes_every_grant_they_hold(repo, capsys):
     assert doc["headline"] == "Needs one more approval from @acme/security"
     body = doc["comment"]
     assert "#### Effect on existing access" in body
-    assert ("**10 request files on main judged under both rule sets: 1 allowed → denied, 0 denied → allowed, "
-            "9 unchanged. After the merge, apply would remove 1 grant and add 0; 0 held.**") in body
+    assert ("**12 request files on main judged under both rule sets: 1 allowed → denied, 0 denied → allowed, "
+            "11 unchanged. After the merge, apply would remove 1 grant and add 0; 0 held.**") in body
     assert f"| `{ERIN}` | `user:erin@acme.example` |" in body and "✅ allowed → ❌ denied" in body
 
 

@@ -78,7 +78,7 @@ def test_regorus_and_real_opa_agree_on_every_request(repo):
     from opa_bindings import OpaEngine
     with_extras(repo)
     ev, docs = inputs(repo)
-    assert len(docs) == 13
+    assert len(docs) == 15
     opa = OpaEngine()
     for path, src in ev.bundle.modules.items():
         opa.add_policy(path, src)
@@ -109,7 +109,7 @@ def test_opa_server_engine_follows_the_rest_api_and_agrees(repo, stub):
     assert len(puts) == len(modules) and all(c.content_type == "text/plain" for c in puts)
     assert [c.path for c in stub.calls if c.path.startswith("/v1/data/org")] == ["/v1/data/org"]
     queries = [c for c in stub.calls if c.method == "POST"]
-    assert len(queries) == 13 and {c.path for c in queries} == {"/v1/data/access/decision"}
+    assert len(queries) == 15 and {c.path for c in queries} == {"/v1/data/access/decision"}
     assert stub.data["org"]["organization"]["security_team"] == "security"
 
 
@@ -149,7 +149,7 @@ def test_policies_compile_once_per_run(repo, monkeypatch):
     real = regorus.Engine
     monkeypatch.setattr(regorus, "Engine", lambda: made.append(1) or real())
     ev = evaluate_files(repo.root, now=NOW)
-    assert len(ev.decisions) == 10 and len(made) == 1
+    assert len(ev.decisions) == 12 and len(made) == 1
 
 
 # ---- every OPA error answer becomes one clear line --------------------------

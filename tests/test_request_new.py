@@ -114,14 +114,15 @@ def test_break_glass_defaults_to_four_hours(repo, capsys):
 
 
 def test_invalid_answers_leave_no_file_behind(repo, capsys):
-    r = new(repo, capsys, "--target", "acme-data-dev", "--kind", "gcp-project-role", "--entitlement",
+    # acme-web-prod: a project no sample request lives in, so its folder would be new
+    r = new(repo, capsys, "--target", "acme-web-prod", "--kind", "gcp-project-role", "--entitlement",
             "roles/owner", "--principal", "user:mallory@acme.example", "--justification", WHY,
             "--requester", "dave-acme", "--ticket", "DATA-1")
     assert r.code == 1
-    assert "requests/gcp/acme-data-dev/mallory-owner.yaml:" in r.out
-    assert "not an active person" in r.out and "not requestable in acme-data-dev" in r.out
+    assert "requests/gcp/acme-web-prod/mallory-owner.yaml:" in r.out
+    assert "not an active person" in r.out and "not requestable in acme-web-prod" in r.out
     assert "not written" in r.out and "Traceback" not in r.out + r.err
-    assert not (repo.root / "requests/gcp/acme-data-dev").exists()  # the new folder is gone too
+    assert not (repo.root / "requests/gcp/acme-web-prod").exists()  # the new folder is gone too
 
 
 def test_duplicate_of_an_existing_grant_is_refused(repo, capsys):
@@ -198,11 +199,11 @@ def test_service_accounts_then_access_for_them(repo, capsys):
     assert r.code == 0, r.out + r.err
     assert load(repo, "requests/aws/acme-dev/web-deployer-readonlyaccess.yaml")["grants"][0]["policy"] \
         == "arn:aws:iam::aws:policy/ReadOnlyAccess"
-    r = new(repo, capsys, "--service-account", "--target", "acme-data-dev", "--name", "nightly-loader",
+    r = new(repo, capsys, "--service-account", "--target", "acme-web-prod", "--name", "nightly-loader",
             "--owner", "growth", "--purpose", "Loads the nightly exports into the warehouse.",
             "--requester", "dave-acme")
     assert r.code == 1 and "owner team 'growth' does not exist" in r.out
-    assert not (repo.root / "requests/gcp/acme-data-dev").exists()
+    assert not (repo.root / "requests/gcp/acme-web-prod").exists()  # no sample lives there: the folder was new
 
 
 def test_aws_service_account_without_oidc_needs_a_terminal(repo, capsys):

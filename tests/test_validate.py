@@ -48,7 +48,7 @@ def test_good_files_validate(repo, capsys):
     repo.write(GCP_PATH, gcp())
     result = repo.run("validate", capsys=capsys)
     assert result.code == 0, result.out
-    assert "12 request file(s) valid" in result.out
+    assert "14 request file(s) valid" in result.out
 
 
 # --- structure ------------------------------------------------------------
@@ -335,7 +335,7 @@ def test_json_format(repo, capsys):
     result = repo.run("validate", "--format", "json", capsys=capsys)
     assert result.code == 1
     report = json.loads(result.out)
-    assert report["valid"] is False and report["files"] == 11
+    assert report["valid"] is False and report["files"] == 13
     assert report["errors"] == [{
         "file": PATH, "line": line_of(text, "principal"), "rule": "principal-unknown",
         "message": "zoe@acme.example is not in policies/data/people.yaml",
@@ -345,7 +345,7 @@ def test_json_format(repo, capsys):
 def test_json_format_when_valid(repo, capsys):
     result = repo.run("validate", "--format", "json", capsys=capsys)
     assert result.code == 0
-    assert json.loads(result.out) == {"files": 10, "valid": True, "errors": []}
+    assert json.loads(result.out) == {"files": 12, "valid": True, "errors": []}
 
 
 def test_named_paths_only_report_those(repo, capsys):
@@ -395,7 +395,7 @@ def test_all_errors_of_all_files_in_one_run(repo, capsys):
     ]
     for text in expected:
         assert text in result.out, f"{text!r} missing from\n{result.out}"
-    assert "5 error(s) in 4 of 14 file(s)" in result.out
+    assert "5 error(s) in 4 of 16 file(s)" in result.out
 
 
 # --- the benchmark's generator -------------------------------------------------

@@ -30,10 +30,14 @@ from rich.table import Table
 
 from tools.core.errors import UsageError
 from tools.core.tables import print_table
+from tools.sandbox.demo_gcp_nhi import step_gcp_non_human
 
 START = datetime(2026, 11, 22, 9, 0, tzinfo=timezone.utc)  # the samples are valid then
 MAIN_AGE = timedelta(days=100)  # how long before START main's requests were merged
 RECENT = ("requests/aws/acme-dev/triage-agent.yaml", "requests/aws/acme-prod/pagerduty-sync.yaml")
+# The GCP agent and integration samples are requested in the last step (a PR,
+# approved, merged, applied), so they are kept out of main at first.
+GCP_NHI = ("requests/gcp/acme-data-dev/etl-triage-agent.yaml", "requests/gcp/acme-data-prod/fivetran-loader.yaml")
 # The sample access repository ships as package data (links to the checkout's
 # own folders, copied into the wheel), so the demo runs from any directory.
 SAMPLE = (("policies", "policies"), ("requests", "requests"), ("github", ".github"))
@@ -126,6 +130,8 @@ def _make_repo(dest: Path) -> None:
     for packaged, name in SAMPLE:
         with resources.as_file(sample / packaged) as src:
             shutil.copytree(src, dest / name)
+    for path in GCP_NHI:
+        (dest / path).unlink()  # step 13 requests them
     # Merged a little over three months before the demo's clock: the access
     # reviews of sensitive roles and service accounts (every 90 days) are due.
     # The agent and the integration were requested last week: not due for
@@ -169,7 +175,7 @@ def run_demo(console: Console, cli: Callable[[list[str]], int],
             steps: list[Callable[[World, object, object], None]] = [
                 step_baseline, step_pr_denied, step_pr_fixed, step_approved, step_merge_apply,
                 step_console_drift, step_expiry, step_audit, step_review_open, step_review_merged,
-                step_review_overdue, step_non_human, step_teams]
+                step_review_overdue, step_non_human, step_gcp_non_human, step_teams]
             for step in steps:
                 step(world, sandbox, gh)
         elapsed = time.monotonic() - started
@@ -468,6 +474,8 @@ def step_review_overdue(world: World, sandbox, gh) -> None:
     if doc["cleanup_pr"]:
         pr = gh.pulls[doc["cleanup_pr"]]
         world.console.print(f"PR #{pr.number} opened: {pr.title}")
+
+
 def step_non_human(world: World, sandbox, gh) -> None:
     _title(world, 12, "An AI agent and a third-party integration",
            "Both samples were applied with main: the agent's role has no key; the integration's one key lives "

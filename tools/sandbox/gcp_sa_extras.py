@@ -8,6 +8,8 @@ google-api-python-client's discovery cache, and the IAM docs cited):
 
 - ``keys.list`` filters by ``keyTypes`` (USER_MANAGED / SYSTEM_MANAGED); a
   key's name is ``projects/{p}/serviceAccounts/{email}/keys/{id}``;
+- only the public half of a key is kept; the private key is returned once, by
+  ``keys.create`` (https://cloud.google.com/iam/reference/rest/v1/projects.serviceAccounts.keys);
 - at most 10 keys per service account
   (https://cloud.google.com/iam/quotas: "Service account keys: 10 per service account");
 - ``getIamPolicy``/``setIamPolicy`` on ``projects/{p}/serviceAccounts/{email}``:
@@ -104,7 +106,13 @@ class ServiceAccountExtras:
             else:
                 from datetime import datetime, timezone
                 key.valid_after_time = datetime.now(timezone.utc)
-            keys.append(key)
+            # Google keeps only the public half of a user-managed key; the private
+            # key is in CreateServiceAccountKey's answer and nowhere else
+            # (https://cloud.google.com/iam/reference/rest/v1/projects.serviceAccounts.keys:
+            # "Users retain the private key of these key-pairs, and Google retains
+            # ONLY the public key"). So the fake forgets it too: a secret scan of
+            # the emulators' state finds it only where the pipeline put it.
+            keys.append(_public(key))
             return iam.ServiceAccountKey.deserialize(iam.ServiceAccountKey.serialize(key))
 
     def _rpc_delete_key(self, req: iam.DeleteServiceAccountKeyRequest) -> empty_pb2.Empty:

@@ -22,6 +22,11 @@ from tools.sandbox.gcp import FakeGcp
 
 # What an organisation already has in GCP before adopting the pipeline: the
 # pipeline must leave all of it byte-for-byte unchanged.
+# The platform's agent runtime in each project (the account a GCP agent's
+# impersonated_by names): IAM refuses a binding for a service account that
+# does not exist (https://cloud.google.com/iam/docs/service-account-permissions),
+# as AWS refuses a trust policy naming a missing role (tools/sandbox/aws.py).
+AGENT_RUNTIME_ACCOUNT = "agent-runtime"
 UNMANAGED_GCP = [
     {"role": "roles/editor", "members": ["serviceAccount:123456789-compute@developer.gserviceaccount.com"]},
     {"role": "roles/logging.viewer", "members": ["group:sre@acme.example"],
@@ -57,6 +62,8 @@ class Sandbox:
         for target in self.org.targets.values():
             if target.provider == "gcp":
                 self.gcp.add_project(target.id, [dict(b) for b in UNMANAGED_GCP])
+                self.gcp.seed_service_account(target.id, AGENT_RUNTIME_ACCOUNT,
+                                              "agent runtime (seeded by tools/sandbox/sandbox.py)")
         return self
 
     def stop(self) -> None:

@@ -9,14 +9,13 @@ _integration_ref := "serviceAccount:acme-dev/pagerduty-sync"
 
 # _grant_to: a request granting `grants` to the agent or integration `sa`,
 # judged with the identity's own grant in the desired state.
-_grant_to(sa, overrides) := fixtures.input_with_state(
-	object.union(fixtures.with_request({
-		"principal": {"type": "serviceAccount", "id": substring(sa.ref, 15, -1), "ref": sa.ref},
-		"justification": "Task: triage new on-call tickets and open incidents.",
-		"expires": "2027-01-15T00:00:00Z",
-	}), overrides),
-	[fixtures.nhi_grant(sa)],
-)
+_grant_to(sa, overrides) := fixtures.input_with_state(object.union(_request_for(sa), overrides), [fixtures.nhi_grant(sa)])
+
+_request_for(sa) := fixtures.with_request({
+	"principal": {"type": "serviceAccount", "id": substring(sa.ref, 15, -1), "ref": sa.ref},
+	"justification": "Task: triage new on-call tickets and open incidents.",
+	"expires": "2027-01-15T00:00:00Z",
+})
 
 test_allow_nhi_agent_definition if {
 	inp := fixtures.input_for(fixtures.agent_role)
@@ -39,10 +38,11 @@ test_allow_nhi_agent_standard_grant_naming_its_task if {
 }
 
 test_allow_nhi_ci_role_grant_needs_no_task if {
-	inp := fixtures.input_with_state(fixtures.with_request({
+	req := fixtures.with_request({
 		"principal": {"type": "serviceAccount", "id": "acme-dev/billing-deployer", "ref": "serviceAccount:acme-dev/billing-deployer"},
 		"expires": "2027-01-15T00:00:00Z",
-	}), [fixtures.ci_role_grant])
+	})
+	inp := fixtures.input_with_state(req, [fixtures.ci_role_grant])
 	count(nhi.deny) == 0 with input as inp with data.org as fixtures.org
 }
 
