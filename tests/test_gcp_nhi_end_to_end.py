@@ -164,6 +164,16 @@ def test_removing_the_file_deletes_the_keys_and_the_secret_at_once(world, capsys
     assert sb.gcp.service_account(PROD, "fivetran-loader").disabled
     assert sb.gcp.service_account(DEV, "etl-triage-agent").disabled
     assert bindings(sb, AGENT) == [], "nobody may mint the removed agent's tokens, even if it is enabled again"
+    # removed is removed: the next runs change nothing and see no drift while the accounts wait for deletion
+    code, again = run_json(repo, capsys, "apply")
+    assert code == 0 and not again["results"], again
+    assert run_json(repo, capsys, "reconcile", "--mode", "report", "--provider", "gcp")[0] == 0
+    # enabled again by hand: drift, and fix disables it again
+    sb.gcp.accounts[DEV][f"etl-triage-agent@{DEV}.iam.gserviceaccount.com"].disabled = False
+    code, report = run_json(repo, capsys, "reconcile", "--mode", "report", "--provider", "gcp")
+    assert code == 1 and [d["principal"] for d in report["drift"]] == ["serviceAccount:acme-data-dev/etl-triage-agent"]
+    assert run_json(repo, capsys, "reconcile", "--mode", "fix", "--provider", "gcp")[0] == 0
+    assert sb.gcp.service_account(DEV, "etl-triage-agent").disabled
 
 
 def test_the_samples_are_allowed_with_the_approvals_their_pr_would_get(repo, capsys):

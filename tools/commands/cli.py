@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from tools.core.connector import close_all
 from tools.core.errors import EXIT_INTERNAL, EXIT_USAGE, AccessctlError, UsageError
 from tools.core.repo import find_root
 from tools.core.workflow_commands import guard_output
@@ -104,7 +105,10 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.code or 0) and EXIT_USAGE
     try:
         root = find_root(args.repo) if args._needs_repo or args.repo else Path.cwd()
-        return int(args._run(args, Context(root, args.format, _now(args.now))) or 0)
+        try:
+            return int(args._run(args, Context(root, args.format, _now(args.now))) or 0)
+        finally:
+            close_all()
     except AccessctlError as exc:
         print(f"accessctl: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -7,6 +7,7 @@ so ``tools`` never imports a cloud SDK itself.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
 from typing import Mapping, Protocol, Sequence
 
@@ -39,6 +40,21 @@ class Connector(Protocol):
         ...
 
 
+_OPEN: list = []  # connectors this command opened that hold connections
+
+
 def connector_for(provider: str, org: OrgModel, **options) -> Connector:
     module, _, cls = CONNECTORS[provider].partition(":")
-    return getattr(importlib.import_module(module), cls)(org, **options)
+    connector = getattr(importlib.import_module(module), cls)(org, **options)
+    if hasattr(connector, "close"):
+        _OPEN.append(connector)
+    return connector
+
+
+def close_all() -> None:
+    """Close what the command opened, when it ends. A gRPC channel left to the
+    garbage collector can outlive its server (the sandbox's) and log a GOAWAY
+    line into the user's terminal; closing is best effort, never an error."""
+    while _OPEN:
+        with contextlib.suppress(Exception):
+            _OPEN.pop().close()

@@ -36,8 +36,11 @@ def diff(desired: Iterable[Grant], live: Iterable[Grant]) -> list[Change]:
     have = {g.key: g for g in live}
     changes = [Change(Action.ADD, want[k], None, f"requested in {want[k].request}")
                for k in want.keys() - have.keys()]
+    # A disabled identity nobody requests is already removed: it waits for its
+    # deletion after the grace period (the expire job), and removing it again
+    # on every run would be noise. One enabled by hand is drift again.
     changes += [Change(Action.REMOVE, have[k], have[k], "no request on main grants this")
-                for k in have.keys() - want.keys()]
+                for k in have.keys() - want.keys() if have[k].attr("disabled") != "true"]
     for k in want.keys() & have.keys():
         why = _differences(want[k], have[k])
         if why:

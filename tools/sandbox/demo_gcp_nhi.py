@@ -15,7 +15,6 @@ demo's World and helpers.
 from __future__ import annotations
 
 import base64
-import gc
 import json
 import os
 import re
@@ -148,9 +147,6 @@ def step_gcp_non_human(world, sandbox, gh) -> None:
     doc = daily("past the accounts' grace period (14 days)")
     for p in doc["deleted_identities"]:
         world.console.print(f"  [red]deleted[/] service account {p}")
-    # The CLI's GCP clients of the runs above are garbage now: free their gRPC
-    # channels before the emulators stop, or gRPC logs a GOAWAY line to the terminal.
-    gc.collect()
     text = "\n".join(outputs)
     if not issued or any(piece in text for k in issued.values() for piece in _pieces(k)):
         raise UsageError("demo: a GCP service-account key appeared in the pipeline's output")
