@@ -112,6 +112,17 @@ def make_repo(dest: Path) -> AccessRepo:
     return repo
 
 
+@pytest.fixture(scope="module")
+def sandbox():
+    """The loopback clouds (AWS, GCP, Cloud Identity), started once per test
+    module: starting them is the slow part, and each test's world reseeds them."""
+    from tools.core.orgmodel import load
+    from tools.core.repo import Tree
+    from tools.sandbox.sandbox import Sandbox
+    with Sandbox(load(Tree(PROJECT))) as sb:
+        yield sb
+
+
 @pytest.fixture
 def repo(tmp_path) -> AccessRepo:
     return make_repo(tmp_path / "access")

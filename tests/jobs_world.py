@@ -1,7 +1,7 @@
 """Shared set-up for the writer-safety tests: the emulators with main applied,
 and an access repository with a local bare ``origin`` (as in a CI checkout).
 
-Imported by test modules (``from jobs_world import sandbox, world``) rather
+Imported by test modules (``from jobs_world import world``; ``sandbox`` is conftest's) rather
 than placed in a conftest, so each module opts in explicitly."""
 from __future__ import annotations
 
@@ -9,17 +9,8 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT, AccessRepo, git, make_repo
+from conftest import AccessRepo, git, make_repo
 
-from tools.core.orgmodel import load
-from tools.core.repo import Tree
-from tools.sandbox.sandbox import Sandbox
-
-
-@pytest.fixture(scope="module")
-def sandbox():
-    with Sandbox(load(Tree(PROJECT))) as sb:
-        yield sb
 
 
 @pytest.fixture

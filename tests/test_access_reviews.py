@@ -20,18 +20,11 @@ from tools.provision import record as records
 from tools.provision.apply import Connectors, read_live, select_targets
 from tools.request import load as rload
 from tools.sandbox.github import FakeGitHub
-from tools.sandbox.sandbox import Sandbox
 
 BOB = "requests/aws/acme-dev/bob-developer.yaml"
 SRE = "requests/aws/acme-prod/sre-readonly.yaml"
 CAROL = "requests/aws/acme-staging/carol-poweruser.yaml"  # sensitive: 90 days + 14 of grace
 OLD = "2026-05-20T09:00:00Z"  # 186 days before the tests' clock (2026-11-22)
-
-
-@pytest.fixture(scope="module")
-def sandbox():
-    with Sandbox(load(Tree(PROJECT))) as sb:
-        yield sb
 
 
 @pytest.fixture

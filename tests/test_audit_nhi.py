@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from jobs_world import run_json, sandbox, world  # noqa: F401
+from jobs_world import run_json, world  # noqa: F401
 
 
 def test_report_and_history_follow_the_integrations_key_through_a_rotation(world, capsys, monkeypatch):

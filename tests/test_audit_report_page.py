@@ -12,17 +12,8 @@ import subprocess
 import pytest
 from conftest import NOW, PROJECT, make_repo
 
-from tools.core.orgmodel import load
-from tools.core.repo import Tree
-from tools.sandbox.sandbox import Sandbox
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-@pytest.fixture(scope="module")
-def sandbox():
-    with Sandbox(load(Tree(PROJECT))) as sb:
-        yield sb
 
 
 @pytest.fixture

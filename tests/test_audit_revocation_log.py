@@ -7,7 +7,7 @@ import json
 import re
 
 from conftest import git
-from jobs_world import clone, push, run_json, sandbox, world  # noqa: F401 (fixtures)
+from jobs_world import clone, push, run_json, world  # noqa: F401 (fixtures)
 
 BOB = "requests/aws/acme-dev/bob-developer.yaml"
 

@@ -10,22 +10,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import PROJECT, make_repo
+from conftest import make_repo
 from fakes.flaky_proxy import FlakyProxy
 
-from tools.core.orgmodel import load
-from tools.core.repo import Tree
-from tools.sandbox.sandbox import Sandbox
 
 NEW = "requests/gcp/acme-data-prod/erin-storage-viewer.yaml"
 ROLE = "roles/storage.objectViewer"
 MEMBER = "user:erin@acme.example"
-
-
-@pytest.fixture(scope="module")
-def sandbox():
-    with Sandbox(load(Tree(PROJECT))) as sb:
-        yield sb
 
 
 @pytest.fixture

@@ -6,20 +6,10 @@ from __future__ import annotations
 
 import json
 
-import pytest
-from conftest import PROJECT, make_repo
+from conftest import make_repo
 
-from tools.core.orgmodel import load
-from tools.core.repo import Tree
-from tools.sandbox.sandbox import Sandbox
 
 P = "acme-data-prod"
-
-
-@pytest.fixture(scope="module")
-def sandbox():
-    with Sandbox(load(Tree(PROJECT))) as sb:
-        yield sb
 
 
 def test_deleted_account_remains_are_not_drift(sandbox, tmp_path, monkeypatch, capsys):

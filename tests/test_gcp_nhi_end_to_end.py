@@ -19,7 +19,7 @@ import json
 from datetime import datetime, timedelta, timezone
 
 from conftest import NOW, git
-from jobs_world import push, run_json, sandbox, world  # noqa: F401
+from jobs_world import push, run_json, world  # noqa: F401
 
 from connectors.gcp_emulation import policy_pb2
 

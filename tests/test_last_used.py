@@ -22,7 +22,7 @@ from datetime import datetime, timedelta, timezone
 import boto3
 import pytest
 import yaml
-from conftest import PROJECT, make_repo
+from conftest import make_repo
 
 from connectors.aws import AwsConnector
 from connectors.gcp import GcpConnector
@@ -32,7 +32,6 @@ from tools.jobs import last_used as usage
 from tools.provision.apply import build_plan
 from tools.sandbox.aws import REGION
 from tools.sandbox.github import FakeGitHub
-from tools.sandbox.sandbox import Sandbox
 
 # 95 days before the tests' clock: service accounts (90 days) and sensitive
 # grants are due for review, not yet past the 14 days of grace
@@ -44,12 +43,6 @@ INTEGRATION = "serviceAccount:acme-prod/pagerduty-sync"
 GCP_SA = f"serviceAccount:{DATA}/etl-runner"
 SA_EMAIL = f"etl-runner@{DATA}.iam.gserviceaccount.com"
 NOW = datetime(2026, 11, 22, 12, tzinfo=timezone.utc)  # conftest's clock
-
-
-@pytest.fixture(scope="module")
-def sandbox():
-    with Sandbox(load(Tree(PROJECT))) as sb:
-        yield sb
 
 
 @pytest.fixture

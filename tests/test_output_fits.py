@@ -12,19 +12,10 @@ import pytest
 from conftest import NOW, PROJECT, make_repo
 from terminal import in_terminal, joined
 
-from tools.core.orgmodel import load
-from tools.core.repo import Tree
-from tools.sandbox.sandbox import Sandbox
 
 LONG = "requests/aws/acme-dev/billing-deployer-readonly-access-for-the-nightly-release.yaml"
 ROLE_ARN = "arn:aws:iam::aws:policy/AmazonS3FullAccess"
 PRINCIPAL = "serviceAccount:acme-dev/billing-deployer"
-
-
-@pytest.fixture(scope="module")
-def sandbox():
-    with Sandbox(load(Tree(PROJECT))) as sb:
-        yield sb
 
 
 def _applied_then_a_new_request(sandbox, root):

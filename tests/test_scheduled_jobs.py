@@ -6,18 +6,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import PROJECT, make_repo
+from conftest import make_repo
 
-from tools.core.orgmodel import load
 from tools.core.repo import Tree
 from tools.sandbox.github import FakeGitHub
-from tools.sandbox.sandbox import UNMANAGED_GCP, Sandbox
-
-
-@pytest.fixture(scope="module")
-def sandbox():
-    with Sandbox(load(Tree(PROJECT))) as sb:
-        yield sb
+from tools.sandbox.sandbox import UNMANAGED_GCP
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 
 from conftest import git
-from jobs_world import push, run_json, sandbox, world  # noqa: F401 (fixtures)
+from jobs_world import push, run_json, world  # noqa: F401 (fixtures)
 
 from tools.sandbox.github import FakeGitHub
 

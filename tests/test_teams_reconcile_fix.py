@@ -12,7 +12,7 @@ import json
 import pytest
 
 from tools.provision import durable
-from jobs_world import run_json, sandbox, world  # noqa: F401 (fixtures)
+from jobs_world import run_json, world  # noqa: F401 (fixtures)
 from teams_world import TEAMS, github  # noqa: F401 (fixture)
 
 

@@ -1,25 +1,16 @@
 """Shared set-up for apply's re-verification attack tests: the emulators with
 main applied, and the GitHub fake serving the repository with the App's token.
 
-Imported by test modules (``from apply_world import apply, sandbox, world``),
+Imported by test modules (``from apply_world import apply, world``; ``sandbox`` is conftest's),
 as ``tests/jobs_world.py`` is, so each module opts in explicitly."""
 from __future__ import annotations
 
 import json
 
 import pytest
-from conftest import PROJECT, make_repo
+from conftest import make_repo
 
-from tools.core.orgmodel import load
-from tools.core.repo import Tree
 from tools.sandbox.github import FakeGitHub
-from tools.sandbox.sandbox import Sandbox
-
-
-@pytest.fixture(scope="module")
-def sandbox():
-    with Sandbox(load(Tree(PROJECT))) as sb:
-        yield sb
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ from connectors.aws import AwsConnector
 from tools.core.model import Action, Change, Grant
 from tools.core.orgmodel import load
 from tools.core.repo import Tree
-from tools.sandbox.sandbox import Sandbox
 
 DEV = "111111111111"
 GCP_PROJECT = "acme-data-prod"
@@ -28,12 +27,6 @@ EVIL_TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{
     "Effect": "Allow", "Action": "sts:AssumeRoleWithWebIdentity",
     "Principal": {"Federated": f"arn:aws:iam::{DEV}:oidc-provider/token.actions.githubusercontent.com"},
     "Condition": {"StringLike": {"token.actions.githubusercontent.com:sub": "repo:evil/*"}}}]})
-
-
-@pytest.fixture(scope="module")
-def sandbox():
-    with Sandbox(load(Tree(PROJECT))) as sb:
-        yield sb
 
 
 @pytest.fixture

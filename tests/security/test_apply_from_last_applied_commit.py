@@ -4,7 +4,7 @@ cancelled) is applied by the next merge's apply."""
 from __future__ import annotations
 
 from conftest import git
-from jobs_world import group_members, push, run_json, sandbox, world  # noqa: F401
+from jobs_world import group_members, push, run_json, world  # noqa: F401
 
 BOB = "requests/aws/acme-dev/bob-developer.yaml"
 SRE = "requests/aws/acme-prod/sre-readonly.yaml"

@@ -8,7 +8,7 @@ changes through a PR that security approved take effect.
 """
 from __future__ import annotations
 
-from apply_world import apply, sandbox, world  # noqa: F401 (fixtures)
+from apply_world import apply, world  # noqa: F401 (fixtures)
 
 from tools.provision import held
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from apply_world import apply, sandbox, world  # noqa: F401 (fixtures)
+from apply_world import apply, world  # noqa: F401 (fixtures)
 from github import Auth, Github
 
 from tools.provision import held

@@ -16,7 +16,7 @@ import pytest
 from tools.provision import durable, teams_sync
 from tools.provision import record as records
 from tools.sandbox.aws import SimulatedCrash
-from jobs_world import run_json, sandbox, world  # noqa: F401 (fixtures)
+from jobs_world import run_json, world  # noqa: F401 (fixtures)
 from teams_world import github  # noqa: F401 (fixture)
 
 LOCAL = ".accessctl/apply-record.jsonl"

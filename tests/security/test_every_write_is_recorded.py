@@ -12,7 +12,7 @@ from fakes.memory import MemoryCloud
 from tools.provision import durable
 from tools.provision import record as records
 from tools.sandbox.aws import SimulatedCrash
-from jobs_world import group_members, push, run_json, sandbox, world  # noqa: F401
+from jobs_world import group_members, push, run_json, world  # noqa: F401
 
 RECORD = ".accessctl/apply-record.jsonl"
 

@@ -13,7 +13,7 @@ model of the last approved rules commit.
 """
 from __future__ import annotations
 
-from apply_world import sandbox, world  # noqa: F401 (fixtures)
+from apply_world import world  # noqa: F401 (fixtures)
 from jobs_world import add_origin, push, run_json
 
 from tools.provision import held

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from jobs_world import push, run_json, sandbox, world  # noqa: F401
+from jobs_world import push, run_json, world  # noqa: F401
 
 CAROL = "requests/aws/acme-staging/carol-poweruser.yaml"  # expires 2026-12-15
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 
-from apply_world import sandbox, world  # noqa: F401 (fixtures)
+from apply_world import world  # noqa: F401 (fixtures)
 from conftest import git
 from jobs_world import add_origin, clone, push, run_json
 

@@ -25,7 +25,7 @@ import subprocess
 from datetime import datetime, timedelta, timezone
 
 from conftest import NOW, git
-from jobs_world import sandbox, world  # noqa: F401
+from jobs_world import world  # noqa: F401
 
 from tools.sandbox.github import FakeGitHub
 

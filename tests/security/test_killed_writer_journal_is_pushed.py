@@ -17,7 +17,7 @@ import sys
 
 from conftest import PROJECT, git
 from fakes.flaky_proxy import FlakyProxy
-from jobs_world import push, sandbox, world  # noqa: F401 (fixtures)
+from jobs_world import push, world  # noqa: F401 (fixtures)
 
 from tools.provision import durable
 from tools.provision import record as records

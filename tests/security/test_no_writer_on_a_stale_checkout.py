@@ -6,7 +6,7 @@ Without the check it re-grants the revoked access and reports success."""
 from __future__ import annotations
 
 from conftest import git
-from jobs_world import clone, group_members, push, run_json, sandbox, world  # noqa: F401
+from jobs_world import clone, group_members, push, run_json, world  # noqa: F401
 
 BOB = "requests/aws/acme-dev/bob-developer.yaml"
 

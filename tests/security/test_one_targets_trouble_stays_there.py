@@ -4,7 +4,7 @@ failed target is named with its error, the exit code is 1. GCP server
 errors (500/502/503/504) are retried with backoff on reads and on writes."""
 from __future__ import annotations
 
-from jobs_world import group_members, run_json, sandbox, world  # noqa: F401
+from jobs_world import group_members, run_json, world  # noqa: F401
 
 VIEWER = "roles/bigquery.dataViewer"
 

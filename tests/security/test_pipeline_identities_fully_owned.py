@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from jobs_world import run_json, sandbox, world  # noqa: F401
+from jobs_world import run_json, world  # noqa: F401
 
 DEV = "111111111111"
 ROLE = "billing-deployer"

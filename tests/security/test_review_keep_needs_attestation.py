@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 
 from conftest import git
-from test_access_reviews import CAROL, live, sandbox, world  # noqa: F401
+from test_access_reviews import CAROL, live, world  # noqa: F401
 
 from tools.provision import record as records
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 
 from conftest import git
-from test_access_reviews import CAROL, SRE, live, sandbox, world  # noqa: F401 (fixtures)
+from test_access_reviews import CAROL, SRE, live, world  # noqa: F401 (fixtures)
 
 from tools.provision import held
 from tools.provision import record as records
