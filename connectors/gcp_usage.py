@@ -26,7 +26,7 @@ import os
 from datetime import datetime
 from typing import Any, Sequence
 
-from tools.core.errors import UsageError
+from connectors import google_discovery
 from tools.core.model import Grant, Target
 from tools.core.usage import NEVER, LastUsed, not_reported, used
 
@@ -64,22 +64,8 @@ class ActivityReader:
 
     def _client(self) -> Any:
         if self._api is None:
-            from googleapiclient import discovery
-            options: dict[str, Any]
-            if self._endpoint:
-                from google.auth.credentials import AnonymousCredentials
-                options = {"credentials": AnonymousCredentials(), "client_options": {"api_endpoint": self._endpoint}}
-            else:
-                import google.auth
-                try:
-                    creds, _ = google.auth.default(scopes=[SCOPE])
-                except google.auth.exceptions.DefaultCredentialsError as exc:
-                    raise UsageError("no GCP credentials for the Policy Analyzer API: in CI authenticate with "
-                                     "google-github-actions/auth (OIDC); locally set ACCESSCTL_GCP_ENDPOINT for "
-                                     f"the sandbox ({type(exc).__name__})") from None
-                options = {"credentials": creds}
-            self._api = discovery.build("policyanalyzer", "v1", static_discovery=True, cache_discovery=False,
-                                        **options)
+            self._api = google_discovery.build("policyanalyzer", "v1", SCOPE, self._endpoint,
+                                               "Policy Analyzer API", "ACCESSCTL_GCP_ENDPOINT")
         return self._api
 
     def last_authentications(self, project: str, activity_type: str) -> dict[str, dict]:

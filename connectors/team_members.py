@@ -12,6 +12,7 @@ import itertools
 import os
 from typing import Any
 
+from connectors import google_discovery
 from tools.core.errors import UsageError
 from tools.core.orgmodel import OrgModel
 
@@ -173,22 +174,9 @@ class GoogleGroups:
     PAGE = 1000  # the maximum pageSize for the BASIC view
 
     def __init__(self, org: OrgModel | None = None, endpoint: str | None = None, **_: Any):
-        from googleapiclient import discovery
         endpoint = endpoint or os.environ.get("ACCESSCTL_CLOUDIDENTITY_ENDPOINT")
-        options: dict[str, Any] = {}
-        if endpoint:
-            from google.auth.credentials import AnonymousCredentials
-            options = {"credentials": AnonymousCredentials(), "client_options": {"api_endpoint": endpoint}}
-        else:
-            import google.auth
-            try:
-                creds, _ = google.auth.default(scopes=[CLOUDIDENTITY_SCOPE])
-            except google.auth.exceptions.DefaultCredentialsError as exc:
-                raise UsageError("no Google credentials for the Cloud Identity Groups API: in CI authenticate "
-                                 "with google-github-actions/auth (OIDC); locally set "
-                                 f"ACCESSCTL_CLOUDIDENTITY_ENDPOINT for the sandbox ({type(exc).__name__})") from None
-            options = {"credentials": creds}
-        self.api = discovery.build("cloudidentity", "v1", static_discovery=True, cache_discovery=False, **options)
+        self.api = google_discovery.build("cloudidentity", "v1", CLOUDIDENTITY_SCOPE, endpoint,
+                                          "Cloud Identity Groups API", "ACCESSCTL_CLOUDIDENTITY_ENDPOINT")
         self._groups: dict[str, str] = {}  # email -> groups/ID
         self._memberships: dict[tuple[str, str], str] = {}  # (groups/ID, email) -> membership name
 

@@ -81,14 +81,7 @@ def test_no_secret_value_is_ever_printed_or_written_outside_the_secret_store(wor
         assert _secret(sb) is None, "expiry deleted the secret"
         assert not sb.aws.client("iam", PROD).list_users(PathPrefix="/accessctl/")["Users"]
 
-        written = [json.dumps(vars(gh), default=repr)]
-        for path in repo.root.rglob("*"):
-            if path.is_file() and ".git" not in path.parts:
-                written.append(path.read_text(errors="replace"))
-        origin = repo.root.parent / "origin.git"
-        written.append(subprocess.run(["git", "-C", str(origin), "log", "--all", "-p", "--format=%H %s%n%b"],
-                                      capture_output=True, text=True).stdout)
-        written.append(git(repo.root, "log", "--all", "-p"))
+        written = _written(repo, gh)
         haystack = "\n".join(printed + written)
         assert "pagerduty-sync" in haystack, "the scan looked at the runs that handled the integration"
         for value in seen:
@@ -196,15 +189,8 @@ def test_no_gcp_key_material_is_ever_printed_or_written_outside_secret_manager(c
         assert run("expire", "--provider", "gcp", once=True) == 0
         assert GCP_SECRET not in sb.gcp.secrets and not sb.gcp.sa_keys.get(GCP_SA)
 
-        written = [json.dumps(vars(gh), default=repr)]
-        written.append(json.dumps({k: v for k, v in vars(sb.gcp).items() if k != "secrets"}, default=repr))
-        for path in repo.root.rglob("*"):
-            if path.is_file() and ".git" not in path.parts:
-                written.append(path.read_text(errors="replace"))
-        origin = repo.root.parent / "origin.git"
-        written.append(subprocess.run(["git", "-C", str(origin), "log", "--all", "-p", "--format=%H %s%n%b"],
-                                      capture_output=True, text=True).stdout)
-        written.append(git(repo.root, "log", "--all", "-p"))
+        written = _written(repo, gh) + [
+            json.dumps({k: v for k, v in vars(sb.gcp).items() if k != "secrets"}, default=repr)]
         haystack = "\n".join(printed + written)
         assert "fivetran-loader" in haystack and "accessctl-fivetran-loader" in haystack, \
             "the scan looked at the runs that handled the integration"
@@ -216,3 +202,19 @@ def test_no_gcp_key_material_is_ever_printed_or_written_outside_secret_manager(c
             assert not leaked, f"{len(leaked)} piece(s) of a GCP private key left Secret Manager"
     finally:
         gh.stop()
+
+
+def _written(repo, gh) -> list[str]:
+    """Everything the pipeline wrote outside the clouds: the GitHub fake's
+    state, the checkout's files (journal included), every git object here
+    and in origin."""
+    written = [json.dumps(vars(gh), default=repr)]
+    for path in repo.root.rglob("*"):
+        if path.is_file() and ".git" not in path.parts:
+            written.append(path.read_text(errors="replace"))
+    origin = repo.root.parent / "origin.git"
+    written.append(subprocess.run(["git", "-C", str(origin), "log", "--all", "-p", "--format=%H %s%n%b"],
+                                  capture_output=True, text=True).stdout)
+    written.append(git(repo.root, "log", "--all", "-p"))
+    return written
+
