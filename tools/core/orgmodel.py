@@ -79,6 +79,19 @@ class OrgModel:
         return {login: tuple(sorted(self.teams[k].github_team for k in keys))
                 for login, keys in self.teams_by_login.items()}
 
+    @cached_property
+    def member_principals(self) -> dict[str, list[str]]:
+        """Team key -> ``user:<email>`` of each member the org model knows, sorted."""
+        people = self.people_by_login
+        return {key: sorted(f"user:{people[m.lower()].email}" for m in team.members if m.lower() in people)
+                for key, team in self.teams.items()}
+
+    @cached_property
+    def separation_sides(self) -> frozenset[tuple[str, str]]:
+        """(kind, entitlement) of every side of every separation-of-duties pair."""
+        return frozenset((side["kind"], side["entitlement"]) for pair in self.raw.get("separation_of_duties", [])
+                         for side in (pair["a"], pair["b"]))
+
     @property
     def domains(self) -> list[str]:
         return list(self.raw["organization"]["domains"])

@@ -197,9 +197,9 @@ def evaluate_files(root: Path | str, paths: list[str] | None = None, pr_context:
 
     state = StateIndex()
     state.add_files(files, org, now)
-    needles = state_needles((rf.request for rf in files if rf.request is not None), org)
     state_tree = Tree(root, state_ref) if state_ref else rules_tree
     others = [p for p in state_tree.list(load.REQUESTS_DIR) if p not in evaluated]
+    needles = state_needles((rf.request for rf in files if rf.request is not None), org) if others else set()
     if others and needles:
         texts = read_texts(state_tree, others)
         candidates = [p for p in others if may_mention(texts[p], needles)]

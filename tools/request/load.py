@@ -7,6 +7,7 @@ JSON Schema. Whatever passes becomes an ``AccessRequest`` or
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cache, lru_cache
@@ -169,7 +170,11 @@ def read(tree: Tree, path: str) -> RequestFile:
     if not _path_ok(tree, rf):
         return rf
     try:
-        raw = (tree.root / path).read_bytes() if tree.ref is None else tree.read_text(path).encode()
+        if tree.ref is None:
+            with open(os.path.join(tree.root, path), "rb") as fh:
+                raw = fh.read()
+        else:
+            raw = tree.read_text(path).encode()
     except OSError as exc:
         rf.finding(f"cannot read the file ({exc.strerror})", "check the path")
         return rf
@@ -214,7 +219,7 @@ def _path_ok(tree: Tree, rf: RequestFile) -> bool:
     if posix_parts(path)[:1] != (REQUESTS_DIR,) or ".." in posix_parts(path):
         rf.finding(f"request files must live under {REQUESTS_DIR}/", f"move it to {REQUESTS_DIR}/<aws|gcp>/<account-or-project>/")
         return False
-    if tree.ref is None and (tree.root / path).is_symlink():
+    if tree.ref is None and os.path.islink(os.path.join(tree.root, path)):
         rf.finding("symbolic links are not accepted as requests", "commit the file itself, not a link")
         return False
     provider, target, name = path_parts(path)
