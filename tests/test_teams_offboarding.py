@@ -77,6 +77,18 @@ def test_one_merge_removes_a_leaver_from_every_team_and_every_grant(world, capsy
         code, after = run_json(repo, capsys, "reconcile", "--teams", "--no-issue")
         assert code == 0 and after["drift"] == [] and after["teams"]["changes"] == []
 
+        # the auditor's revocation log shows the whole offboarding: grants and teams
+        code, report = run_json(repo, capsys, "audit", "report")
+        bob = [r for r in report["revocations"] if r["principal"] == "user:bob@acme.example"]
+        grants = {(r["entitlement"], r["cause"], r["job"]) for r in bob if r["kind"] != "team-membership"}
+        assert grants == {("developers", "withdrawn by the org model", "apply"),
+                          ("ReadOnly", "withdrawn by the org model", "apply")}, bob
+        teams = {(r["provider"], r["target"], r["cause"], r["job"], r["outcome"])
+                 for r in bob if r["kind"] == "team-membership"}
+        assert {(p, t) for p, t, *_ in teams} == {
+            (s, t) for s in ("github", "identity-center", "google-groups") for t in ("platform", "sre")}, teams
+        assert {(c, j, o) for _, _, c, j, o in teams} == {("team membership", "teams", "revoked")}, teams
+
 
 def test_reconcile_reports_team_drift_next_to_grant_drift(world, capsys, monkeypatch, tmp_path):  # noqa: F811
     repo, sb = world

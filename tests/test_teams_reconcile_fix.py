@@ -84,6 +84,13 @@ def test_reconcile_fix_repairs_team_drift(world, github, capsys, system):
     recorded = {(o["action"].removeprefix("team-"), o["team"]["group"], o["team"]["member"])
                 for o in lines if o["job"] == "reconcile" and o["phase"] == "result" and "team" in o}
     assert made <= recorded
+    # the hand-made membership it removed is in the auditor's revocation log, as a drift fix
+    code, report = run_json(repo, capsys, "audit", "report")
+    logged = [r for r in report["revocations"] if r["kind"] == "team-membership" and r["provider"] == system]
+    removals = [o for o in lines if o["job"] == "reconcile" and o["phase"] == "result"
+                and o["action"] == "team-remove" and o["team"]["system"] == system]
+    assert any(a == "remove" for a, _, _ in made) and len(logged) == len(removals), logged
+    assert {(r["cause"], r["job"], r["outcome"]) for r in logged} == {("drift fix", "reconcile", "revoked")}
 
     code, again = run_json(repo, capsys, "reconcile", "--teams", "--no-issue")
     assert again["teams"]["changes"] == [], "a second run finds no team drift"

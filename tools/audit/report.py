@@ -17,7 +17,7 @@ from importlib import resources
 from string import Template
 
 from tools.audit.controls import SAFEGUARDS, covering
-from tools.audit.revocations import Revocation
+from tools.audit.revocations import TEAM_REMOVE, Revocation
 from tools.audit.reviews import Coverage
 from tools.audit.nhi import NonHuman
 from tools.audit.who_has import Row
@@ -225,7 +225,7 @@ class Report:
         rows = []
         for v in self.revocations:
             what = f"{escape(v.kind)} {escape(v.entitlement)}" + (
-                f" ({escape(v.action)})" if v.action != "remove" else "")
+                f" ({escape(v.action)})" if v.action not in ("remove", TEAM_REMOVE) else "")
             by = f"{escape(v.job)} run <code>{escape((v.run or 'unknown')[:20])}</code>" + (
                 f", PR #{v.pr}" if v.pr else "")
             outcome = "<td>" if v.outcome == "revoked" else '<td class="unknown">'

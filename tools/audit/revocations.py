@@ -6,7 +6,7 @@ left main, not that the access actually went, when, or that a scheduled job
 (expiry, a drift fix) removed access no commit mentions. Every writer
 appends its revocations to the durable record (tools.provision.durable) as
 it makes them, so this log is the record's ``remove`` lines and the writes
-around them (cut sessions, deleted identities), read back by
+around them (cut sessions, deleted identities, team removals), read back by
 ``records.read_all``.
 """
 from __future__ import annotations
@@ -15,11 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterable
 
-from tools.provision.record import UNKNOWN_OUTCOME, Record
+from tools.provision.record import TEAM_ACTIONS, UNKNOWN_OUTCOME, Record
 
-REVOKING_ACTIONS = ("remove", "revoke-sessions", "delete-identity")
-EXPIRY, REVIEW, WITHDRAWN, REMOVAL, DRIFT = "expiry", "access review", "withdrawn by the org model", \
-    "request removed", "drift fix"
+# A team removal is a revocation too: the team's grants were the member's access.
+TEAM_REMOVE = TEAM_ACTIONS["remove"]
+REVOKING_ACTIONS = ("remove", "revoke-sessions", "delete-identity", TEAM_REMOVE)
+EXPIRY, REVIEW, WITHDRAWN, REMOVAL, DRIFT, TEAMS = "expiry", "access review", "withdrawn by the org model", \
+    "request removed", "drift fix", "team membership"
 
 
 @dataclass(frozen=True)
@@ -50,8 +52,10 @@ class Revocation:
 def cause(job: str, action: str, reason: str) -> str:
     """Why access was removed, from the writer and its reason. The reasons
     are the writers' own (tools/jobs/expire.py, tools/provision/apply.py and
-    plan.py); anything a job other than apply removed as unrequested is drift."""
+    plan.py, tools/provision/teams_sync.py); anything a job other than apply removed as unrequested is drift."""
     text = reason.lower()
+    if action == TEAM_REMOVE:  # teams.yaml or people.yaml changed (teams apply), or a hand-made membership
+        return DRIFT if job == "reconcile" else TEAMS
     if job == "expire" or action == "delete-identity" or text.startswith("expired") or "expired " in text:
         return EXPIRY
     if "review" in text:
