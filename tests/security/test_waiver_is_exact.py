@@ -198,6 +198,19 @@ def test_an_inactive_person_gets_nothing_whatever_the_waivers_say(repo, capsys):
     assert "principal-unknown" in {f.rule for f in rf.findings} and rf.waived == []
 
 
+def test_a_rules_pr_adding_an_unwaivable_waiver_is_denied_whoever_approves(repo, capsys):
+    """The rules-change approvals (security and the owner team) cannot make
+    an unwaivable waiver mergeable: the org model it would produce is refused."""
+    base = rules(repo)
+    mallory = FILE.replace("heidi", "mallory")
+    repo.write(WAIVERS, "waivers:\n" + waiver(rule="principal-unknown", file=mallory))
+    code, verdict = check_pr(repo, capsys, base, [WAIVERS], approvers=("ivan-acme", "judy-acme", "grace-acme"),
+                             author="alice-acme")
+    assert code == 1 and verdict["verdict"] == "denied"
+    [f] = [f for f in verdict["files"] if f["file"] == WAIVERS]
+    assert any("waivers.0.rule 'principal-unknown' cannot be waived" in v["message"] for v in f["validation"])
+
+
 # ---- apply, reconcile and expire on the emulators ---------------------------------
 
 def billing(sb) -> set[str]:
