@@ -246,7 +246,8 @@ def test_apply_provisions_a_waived_request_and_reconcile_revokes_it_when_the_wai
     [drift] = json.loads(res.out)["drift"]
     assert (drift["kind"], drift["principal"], drift["target"], drift["outcome"]) == \
         ("extra", "user:heidi@acme.example", "billing", "fixed")
-    assert drift["reason"].startswith(f"{FILE}: group 'billing' is not requestable") and "withdrew it" in drift["reason"]
+    assert drift["reason"] == (f"{FILE}: group 'billing' is not requestable in acme-prod (its waiver by payments "
+                               "ended 2026-11-22T16:00:00Z) (the org model withdrew it)")
     # expire leaves the file alone (it has not expired; its PR would delete
     # a request that may be renewed with a new waiver), and grants nothing back.
     res = repo.run("expire", "--format", "json", capsys=capsys)

@@ -132,4 +132,19 @@ def in_force(raw: Mapping[str, Any], now: datetime) -> dict[tuple[str, str], dic
     return active(policy_waivers(raw), raw.get("teams") or {}, format_expiry(now))
 
 
-__all__ = ["UNWAIVABLE", "ALSO_VALIDATED", "timestamp_ns", "active", "policy_expiry", "policy_waivers", "in_force"]
+def ended(raw: Mapping[str, Any], now: datetime) -> dict[tuple[str, str], dict[str, Any]]:
+    """(rule, file) → the latest waiver for it whose expiry has passed: only
+    to say, when the finding comes back, why (never to decide anything)."""
+    now_ns = timestamp_ns(format_expiry(now))
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for w in policy_waivers(raw):
+        when = timestamp_ns(w.get("expires")) if isinstance(w, dict) else None
+        if when is None or now_ns is None or when > now_ns:
+            continue
+        key = (w.get("rule"), w.get("file"))
+        if key not in out or when > (timestamp_ns(out[key].get("expires")) or 0):
+            out[key] = w
+    return out
+
+
+__all__ = ["UNWAIVABLE", "ALSO_VALIDATED", "timestamp_ns", "active", "policy_expiry", "policy_waivers", "in_force", "ended"]

@@ -7,6 +7,7 @@ files are gathered; nothing stops at the first error.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from tools.core import waivers
@@ -67,24 +68,30 @@ def validate(files: list[RequestFile], org: OrgModel, now: datetime, last: set[s
         else:
             _access_request(rf, req, org, provider, target_name, now, accounts, seen if register else dict(seen),
                             (CATALOG, rf.path) in waived)
+    ended = waivers.ended(org.raw, now) if org.raw.get("waivers") else {}
     for rf in files:
-        _set_aside(rf, waived)
+        _set_aside(rf, waived, ended)
 
 
 CATALOG = "catalog-not-requestable"
 
 
-def _set_aside(rf: RequestFile, waived: dict[tuple[str, str], dict]) -> None:
+def _set_aside(rf: RequestFile, waived: dict[tuple[str, str], dict], ended: dict[tuple[str, str], dict]) -> None:
     """Move the findings a waiver in force covers to ``rf.waived``. Only rule
     ids the policy reports too (waivers.ALSO_VALIDATED): a finding of
-    validation's own (a duplicate grant, a broken file) is never waivable."""
+    validation's own (a duplicate grant, a broken file) is never waivable.
+    A finding back because its waiver ended says so (the writers revoke on
+    it, and whoever loses the access reads why)."""
     keep, rf.waived = [], []
     for f in rf.findings:
         w = waived.get((f.rule, rf.path)) if f.rule in waivers.ALSO_VALIDATED else None
-        if w is None:
-            keep.append(f)
-        else:
+        if w is not None:
             rf.waived.append(Waived(f, str(w.get("owner")), str(w.get("expires"))))
+            continue
+        gone = ended.get((f.rule, rf.path)) if f.rule in waivers.ALSO_VALIDATED else None
+        if gone is not None:
+            f = replace(f, message=f"{f.message} (its waiver by {gone.get('owner')} ended {gone.get('expires')})")
+        keep.append(f)
     rf.findings[:] = keep
 
 
