@@ -94,7 +94,9 @@ class Waived:
     expires: str
 
     def __str__(self) -> str:
-        return f"{self.finding} (waived by {self.owner} until {self.expires})"
+        f = self.finding
+        where = f"{f.file}:{f.line}" if f.line else f.file
+        return f"{where}: {f.message} (waived by {self.owner} until {self.expires})"
 
     def as_json(self) -> dict:
         return {**self.finding.as_json(), "waiver": {"owner": self.owner, "expires": self.expires}}
