@@ -283,3 +283,36 @@ def test_a_merge_past_the_check_gives_an_unlisted_role_no_more_than_the_strictes
     merged_pr(repo, gh, FILE, request(expires="2026-11-24T12:00:00Z"))
     code, _ = apply(repo, capsys, since)
     assert code == 1 and "heidi@acme.example" not in billing(sb)
+
+
+def test_a_waiver_merged_with_its_request_gets_nothing(world, capsys):
+    """One PR brings the waiver and the request, approved by everyone a
+    rules change and the request need, merged past the check: apply judges
+    the request by the rules approved before it, which hold no waiver."""
+    repo, sb, gh = world
+    rules(repo)
+    since = repo.commit("applied")
+    changes = {WAIVERS: "waivers:\n" + waiver(), FILE: request()}
+    n = gh.add_pr("heidi-acme", [(p, "modified" if (repo.root / p).exists() else "added") for p in changes],
+                  contents=changes)
+    for login in (*APPROVERS, "judy-acme", "grace-acme"):
+        gh.add_review(n, login, "APPROVED")
+    for path, text in changes.items():
+        repo.write(path, text)
+    gh.merge(n, repo.commit(f"Merge pull request #{n} from acme/request-{n}"))
+    code, _ = apply(repo, capsys, since)
+    assert code == 1 and "heidi@acme.example" not in billing(sb)
+
+
+def test_an_inactive_person_gets_nothing_from_apply_whatever_the_waivers_say(world, capsys):
+    repo, sb, gh = world
+    mallory = "requests/aws/acme-dev/mallory-developer.yaml"
+    rules(repo, waiver(rule="principal-unknown", file=mallory, expires="2026-12-01T00:00:00Z"))
+    since = repo.commit("applied")
+    text = request(principal="user:mallory@acme.example").replace("acme-prod", "acme-dev").replace(
+        "group: billing", "group: developers")
+    merged_pr(repo, gh, mallory, text, approvers=("alice-acme", "carol-acme"))
+    res = repo.run("apply", "--since", since, capsys=capsys)
+    assert res.code == 1 and "cannot be waived" in res.err
+    iam = sb.aws.client("iam", "111111111111")
+    assert "mallory@acme.example" not in {u["UserName"] for u in iam.get_group(GroupName="developers")["Users"]}
