@@ -257,6 +257,19 @@ def test_apply_provisions_a_waived_request_and_reconcile_revokes_it_when_the_wai
     assert "heidi@acme.example" not in billing(sb), "nor does the next apply"
 
 
+def test_apply_revokes_too_when_it_meets_the_ended_waiver_first(world, capsys, monkeypatch):
+    repo, sb, gh = world
+    rules(repo, waiver())
+    since = repo.commit("applied")
+    merged_pr(repo, gh, FILE, request())
+    assert apply(repo, capsys, since)[0] == 0 and "heidi@acme.example" in billing(sb)
+    monkeypatch.setenv("ACCESSCTL_NOW", "2026-11-22T17:00:00Z")
+    res = repo.run("apply", "--format", "json", capsys=capsys)
+    assert res.code == 0 and "heidi@acme.example" not in billing(sb)
+    [removed] = [r for r in json.loads(res.out)["results"] if r["action"] == "remove"]
+    assert removed["principal"] == "user:heidi@acme.example" and "its waiver by payments ended" in removed["reason"]
+
+
 @pytest.mark.parametrize("why, entry, path", [
     ("a waiver for another file", waiver(file=FILE), OTHER),
     ("an expired waiver", waiver(expires="2026-11-21T00:00:00Z"), FILE),
