@@ -135,6 +135,29 @@ def test_a_waiver_turns_a_denied_request_on_main_into_an_allowed_one(repo, capsy
     assert "waived `privileged-ticket-required` (owner sre, until 2027-01-01T00:00:00Z)" in doc["comment"]
 
 
+def test_a_waiver_of_an_unlisted_role_adds_its_grant_to_the_desired_state(repo, capsys):
+    """Validation reports catalog-not-requestable too: the waiver must set
+    its finding aside as well, or the impact would show the file allowed by
+    the policy and still denied, and apply would never provision it."""
+    billing = "requests/aws/acme-prod/heidi-billing.yaml"
+    repo.write(CATALOG, edit(repo, CATALOG, "  - {kind: aws-iam-group, entitlement: billing, tier: sensitive, "
+                                            "owner: payments}\n", ""))
+    repo.write(billing, request("user:heidi@acme.example", "heidi-acme",
+                                "  - {kind: aws-iam-group, account: acme-prod, group: billing}\n",
+                                "2026-11-22T20:00:00Z", "ticket: FIN-42\n",
+                                justification="Reconcile the November invoices with finance."))
+    repo.commit("billing unlisted; heidi's request for it on main")
+    waiver = (f"waivers:\n  - rule: catalog-not-requestable\n    file: {billing}\n    owner: payments\n"
+              "    expires: \"2026-11-23\"\n    reason: billing group pending its catalog review\n")
+    doc = rules_pr(repo, capsys, {WAIVERS: waiver}, author="bob-acme")
+    impact = doc["impact"]
+    assert decisions(impact) == [(billing, "denied", "allowed", [])]
+    change = impact["decisions"][0]
+    assert [r["rule"] for r in change["resolved"]] == ["catalog-not-requestable"]
+    assert [(w["rule"], w["owner"]) for w in change["waived"]] == [("catalog-not-requestable", "payments")]
+    assert state(impact) == [("add", "user:heidi@acme.example", "billing", "acme-prod")]
+
+
 def test_a_file_the_change_breaks_through_its_own_content_is_held_not_revoked(repo, capsys):
     """niaj leaves the org model: the file they requested now names an
     unknown requester, which is about the file, not a withdrawal: the

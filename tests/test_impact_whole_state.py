@@ -116,9 +116,10 @@ def test_impact_equals_per_file_evaluation_under_base_and_head_rules(tmp_path, m
     new_rules = {p["rule"] for c in impact.changes for p in c.new}
     assert {"principal-unknown", "expiry-too-long", "catalog-not-requestable"} <= new_rules, new_rules
     # The waiver reaches the whole-state path: the policy waives the file's
-    # too-long expiry on both paths. (Validation's own expiry check still
-    # denies it, as the PR check counts it, so it is listed with its waiver.)
+    # too-long expiry on both paths, and validation sets its own finding of
+    # the same rule aside, so the file stays allowed and keeps its grants.
     waived = waived_file(root, synth)
-    assert after[waived][2] == {"expiry-too-long"}, after[waived]
-    assert [w["rule"] for w in got[waived].waived] == ["expiry-too-long"]
+    assert after[waived][2] == {"expiry-too-long"} and after[waived][0], after[waived]
+    assert waived not in got
+    assert not [s for s in impact.state if s.grant.request == waived]
     assert all(before[p][0] for p in before), "the synthetic organisation starts fully allowed"

@@ -68,6 +68,20 @@ def test_duplicate_waivers_and_unparsable_expiries_are_named_at_their_line(repo,
     assert "waivers.2.expires '2026-02-30' is not a real date" in messages
 
 
+@pytest.mark.parametrize("rule", ["principal-unknown", "principal-external", "approval-owner-missing"])
+def test_a_waiver_of_an_unwaivable_rule_is_refused_at_its_line(repo, capsys, rule):
+    repo.write(WAIVERS, "waivers:\n" + waiver("production-ticket-required", '"2026-12-01"') + waiver(rule, '"2026-12-01"'))
+    code, errors = validate_json(repo, capsys)
+    assert code == 1
+    [e] = errors
+    assert e["file"] == WAIVERS and e["rule"] == "org-model"
+    assert e["message"] == f"waivers.1.rule {rule!r} cannot be waived: it guards who may hold access, its approvals or its end"
+    assert repo.read(WAIVERS).splitlines()[e["line"] - 1] == f"  - rule: {rule}"
+    result = repo.run_process("validate")
+    assert result.code == 1 and "Traceback" not in result.err + result.out
+    assert f"{WAIVERS}:{e['line']}: waivers.1.rule" in result.out + result.err
+
+
 def test_unique_ids_people_and_accounts(repo, capsys):
     people = repo.read("policies/data/people.yaml")
     repo.write("policies/data/people.yaml", people.replace("bob@acme.example", "alice@acme.example", 1))

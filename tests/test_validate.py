@@ -345,7 +345,7 @@ def test_json_format(repo, capsys):
 def test_json_format_when_valid(repo, capsys):
     result = repo.run("validate", "--format", "json", capsys=capsys)
     assert result.code == 0
-    assert json.loads(result.out) == {"files": 12, "valid": True, "errors": []}
+    assert json.loads(result.out) == {"files": 12, "valid": True, "errors": [], "waived": []}
 
 
 def test_named_paths_only_report_those(repo, capsys):
@@ -390,12 +390,14 @@ def test_all_errors_of_all_files_in_one_run(repo, capsys):
         f"requests/aws/acme-dev/one.yaml:{line_of(bad_past, 'expires')}: expires 2020-01-01 00:00Z is in the past",
         f"requests/aws/acme-dev/two.yaml:{line_of(bad_many, 'requester')}: requester 'octocat'",
         f"requests/aws/acme-dev/two.yaml:{line_of(bad_many, 'group:')}: group 'admins' is not requestable",
+        # an unlisted role is judged as the strictest tier, as the policy judges it
+        f"requests/aws/acme-dev/two.yaml:{line_of(bad_many, 'expires')}: expires is more than 12 hours away",
         f"requests/aws/acme-dev/three.yaml:{len(GOOD.splitlines()) + 2}: duplicate key 'a'",
         f"{GCP_PATH}:4: mallory@acme.example is not an active person",
     ]
     for text in expected:
         assert text in result.out, f"{text!r} missing from\n{result.out}"
-    assert "5 error(s) in 4 of 16 file(s)" in result.out
+    assert "6 error(s) in 4 of 16 file(s)" in result.out
 
 
 # --- the benchmark's generator -------------------------------------------------

@@ -59,11 +59,17 @@ def run(args, ctx) -> int:
     if not found:
         _, files = load_and_validate(ctx, only)
         found = validate.findings(files, only)
+    # What a waiver in force sets aside is shown, never counted as an error.
+    waived = sorted((w for rf in files if only is None or rf.path in only for w in rf.waived),
+                    key=lambda w: (w.finding.file, w.finding.line or 0))
     checked = len(files) if only is None else len(only)
     if ctx.format == "json":
-        emit_json({"files": checked, "valid": not found, "errors": [f.as_json() for f in found]})
+        emit_json({"files": checked, "valid": not found, "errors": [f.as_json() for f in found],
+                   "waived": [w.as_json() for w in waived]})
     else:
         out = console()
+        for w in waived:
+            out.print(f"[yellow]~[/] {escape(str(w))}")
         for f in found:
             out.print(f"[red]✗[/] {escape(str(f))}")
         bad = len({f.file for f in found})

@@ -20,6 +20,7 @@ import jsonschema
 from tools.core import yamlsafe
 from tools.core.errors import Finding
 from tools.core.expiry import parse_expiry
+from tools.core.waivers import UNWAIVABLE
 
 SCHEMA = Path(__file__).resolve().parent / "schemas" / "org.v1.schema.json"
 RULE = "org-model"
@@ -114,6 +115,9 @@ def check(raw: dict[str, Any], sources: Sources) -> list[Finding]:
         at, value, first = key
         add(at, f"{_dotted(at)}: {what} {value!r} is also defined at {_dotted(first)}", "keep one definition")
     for i, w in enumerate(raw.get("waivers") or []):
+        if w["rule"] in UNWAIVABLE:
+            add(("waivers", i, "rule"), f"waivers.{i}.rule {w['rule']!r} cannot be waived: it guards who may hold "
+                "access, its approvals or its end", "remove the waiver and fix the request instead")
         try:
             when = parse_expiry(w["expires"])
         except ValueError:

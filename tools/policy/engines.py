@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from tools.core.errors import FindingError, UsageError
-from tools.core.expiry import format_expiry, parse_expiry
+from tools.core import waivers
 from tools.core.orgmodel import OrgModel
 from tools.core.repo import Tree
 from tools.policy import opa_errors
@@ -69,12 +69,9 @@ def org_data(org: OrgModel) -> dict[str, Any]:
     data = jsonable(org.raw)
     # Waiver expiries may be written as dates (the schema allows it); Rego's
     # time.parse_rfc3339_ns needs the full timestamp, in UTC, in one form.
-    for w in data.get("waivers") or []:
-        if isinstance(w, dict) and isinstance(w.get("expires"), str):
-            try:
-                w["expires"] = format_expiry(parse_expiry(w["expires"]))
-            except ValueError:
-                pass  # refused by the org-model schema before we get here
+    # Validation normalises them the same way (tools/core/waivers.py).
+    if isinstance(data.get("waivers"), list):
+        data["waivers"] = waivers.policy_waivers(data)
     data["_index"] = org_index(data)
     return data
 

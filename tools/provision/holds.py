@@ -10,7 +10,7 @@ oppositely:
   file loudly (exit 1) until it is fixed or deliberately removed.
 - **because the org model withdrew what it relies on** (the person is
   inactive or gone, the target or the role left the catalog, a tier limit it
-  now exceeds) or because it expired. That is the intended way to revoke:
+  now exceeds, the waiver it relied on ended) or because it expired. That is the intended way to revoke:
   the access goes, and the output says why.
 
 ``disposition`` is the one place that draws this line; apply, reconcile,

@@ -85,6 +85,24 @@ class ServiceAccount:
         return f"serviceAccount:{self.target}/{self.name}"
 
 
+@dataclass(frozen=True, slots=True)
+class Waived:
+    """A validation finding an active waiver covers: the policy reports the
+    same rule id as waived, so validation must not deny it either."""
+
+    finding: Finding
+    owner: str
+    expires: str
+
+    def __str__(self) -> str:
+        f = self.finding
+        where = f"{f.file}:{f.line}" if f.line else f.file
+        return f"{where}: {f.message} (waived by {self.owner} until {self.expires})"
+
+    def as_json(self) -> dict:
+        return {**self.finding.as_json(), "waiver": {"owner": self.owner, "expires": self.expires}}
+
+
 @dataclass
 class RequestFile:
     path: str
@@ -95,6 +113,9 @@ class RequestFile:
     # checks it too, so one run reports every problem, but it is never a
     # request (nothing downstream grants, evaluates or expires it).
     partial: AccessRequest | ServiceAccount | None = None
+    # Findings an active waiver of the same policy rule set aside
+    # (tools.request.validate): shown as notes, never a reason to deny.
+    waived: list["Waived"] = field(default_factory=list)
 
     def line(self, *path: str | int) -> int | None:
         return self.doc.line_of(path) if self.doc else None

@@ -7,16 +7,20 @@ files are gathered; nothing stops at the first error.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
+from tools.core import waivers
 from tools.core.errors import Finding
 from tools.core.limits import gcp_basic_role
 from tools.core.model import KINDS
 from tools.core.orgmodel import OrgModel
 from tools.request import identities
-from tools.request.load import AccessRequest, RequestFile, ServiceAccount, path_parts
+from tools.request.load import AccessRequest, RequestFile, ServiceAccount, Waived, path_parts
 
 PUBLIC_PRINCIPALS = {"allusers", "allauthenticatedusers", "*"}
+# How the policy judges a role the catalog does not list (lib.strictest_tier).
+STRICTEST_TIER = "privileged"
 
 
 def validate(files: list[RequestFile], org: OrgModel, now: datetime, last: set[str] = frozenset()) -> None:
@@ -24,7 +28,12 @@ def validate(files: list[RequestFile], org: OrgModel, now: datetime, last: set[s
 
     Of two files asking for the same grant, the later one is refused; files
     named in ``last`` (what a PR changes) count as later than all others, so
-    the new file is the duplicate, never the request already on main."""
+    the new file is the duplicate, never the request already on main.
+
+    A finding whose policy rule a waiver in force covers for that file (the
+    policy's own test, tools/core/waivers.py) moves to ``rf.waived``: the
+    policy waives it, so check-pr, apply and the jobs must not act on it."""
+    waived = waivers.in_force(org.raw, now)
     accounts = {sa.request.ref: sa for sa in files if isinstance(sa.request, ServiceAccount)}
     seen: dict[tuple, tuple[str, int | None]] = {}
     names: dict[str, RequestFile] = {}
@@ -57,7 +66,33 @@ def validate(files: list[RequestFile], org: OrgModel, now: datetime, last: set[s
         if isinstance(req, ServiceAccount):
             _service_account(rf, req, org, provider, target_name, now, names if register else dict(names))
         else:
-            _access_request(rf, req, org, provider, target_name, now, accounts, seen if register else dict(seen))
+            _access_request(rf, req, org, provider, target_name, now, accounts, seen if register else dict(seen),
+                            (CATALOG, rf.path) in waived)
+    ended = waivers.ended(org.raw, now) if org.raw.get("waivers") else {}
+    for rf in files:
+        _set_aside(rf, waived, ended)
+
+
+CATALOG = "catalog-not-requestable"
+
+
+def _set_aside(rf: RequestFile, waived: dict[tuple[str, str], dict], ended: dict[tuple[str, str], dict]) -> None:
+    """Move the findings a waiver in force covers to ``rf.waived``. Only rule
+    ids the policy reports too (waivers.ALSO_VALIDATED): a finding of
+    validation's own (a duplicate grant, a broken file) is never waivable.
+    A finding back because its waiver ended says so (the writers revoke on
+    it, and whoever loses the access reads why)."""
+    keep, rf.waived = [], []
+    for f in rf.findings:
+        w = waived.get((f.rule, rf.path)) if f.rule in waivers.ALSO_VALIDATED else None
+        if w is not None:
+            rf.waived.append(Waived(f, str(w.get("owner")), str(w.get("expires"))))
+            continue
+        gone = ended.get((f.rule, rf.path)) if f.rule in waivers.ALSO_VALIDATED else None
+        if gone is not None:
+            f = replace(f, message=f"{f.message} (its waiver by {gone.get('owner')} ended {gone.get('expires')})")
+        keep.append(f)
+    rf.findings[:] = keep
 
 
 def _folder_only(rf: RequestFile, org: OrgModel) -> None:
@@ -129,7 +164,7 @@ def _service_account(rf: RequestFile, sa: ServiceAccount, org: OrgModel, provide
 
 
 def _access_request(rf: RequestFile, req: AccessRequest, org: OrgModel, provider: str,
-                    target_name: str, now: datetime, accounts: dict, seen: dict) -> None:
+                    target_name: str, now: datetime, accounts: dict, seen: dict, unlisted_waived: bool = False) -> None:
     p = req.principal
     if not p.id.isascii():
         rf.finding(f"principal {str(p)!r} has non-ASCII characters",
@@ -183,23 +218,39 @@ def _access_request(rf: RequestFile, req: AccessRequest, org: OrgModel, provider
                 continue
             rf.finding(f"{kind.entitlement_field} {g.entitlement!r} is not requestable in {target_name}",
                        "choose one of: " + (", ".join(offered) or "(none here)"), at=at + (kind.entitlement_field,),
-                       rule="catalog-not-requestable")
-            continue
-        hours = entry.max_hours if hours is None else min(hours, entry.max_hours)
+                       rule=CATALOG)
+            # As the policy judges it (lib.grant_max_hours): its catalog
+            # entry's limit, or the strictest tier's for a role the catalog
+            # does not list, whether or not the violation is waived.
+            limit = entry.max_hours if entry is not None else int(org.raw["tiers"][STRICTEST_TIER]["max_hours"])
+            hours = limit if hours is None else min(hours, limit)
+            if not unlisted_waived:
+                continue
+            if not target.manages(g.kind, g.entitlement):
+                # A waiver lifts the catalog's word, never the managed scope
+                # (invariant 3): the pipeline neither reads nor writes there.
+                rf.finding(f"{kind.entitlement_field} {g.entitlement!r} is outside the managed scope of {target_name}: "
+                           "a waiver cannot widen what the pipeline manages",
+                           f"ask the owners of {target_name} to add it to `managed` in policies/data/targets.yaml",
+                           at=at + (kind.entitlement_field,), rule=WITHDRAWN)
+                continue
+        else:
+            hours = entry.max_hours if hours is None else min(hours, entry.max_hours)
         key = (provider, target.id, str(p), g.kind, g.entitlement)
         if key in seen and seen[key][0] != rf.path:
             rf.finding(f"the same grant ({g.entitlement} for {p}) is already requested in {seen[key][0]}",
                        "keep one request per grant; extend the existing one instead", at=at)
         seen.setdefault(key, (rf.path, rf.line(*at)))
-    rule = "expiry-too-long"
+    # Two limits, each its own policy rule (expiry-too-long, break-glass-
+    # too-long), so a waiver of one leaves the other standing.
+    limits = [(hours, "expiry-too-long")] if hours is not None else []
     if req.break_glass:
-        glass = int(org.setting("break_glass", "max_hours", default=4))
-        if hours is None or glass < hours:
-            hours, rule = glass, "break-glass-too-long"
-    if hours is not None and req.expires is not None and req.expires - now > timedelta(hours=hours):
-        rf.finding(f"expires is more than {_human(hours)} away, the maximum for what is asked",
-                   f"set expires no later than {(now + timedelta(hours=hours)):%Y-%m-%dT%H:%MZ}", at=("expires",),
-                   rule=rule)
+        limits.append((int(org.setting("break_glass", "max_hours", default=4)), "break-glass-too-long"))
+    for limit, rule in sorted(limits):
+        if req.expires is not None and req.expires - now > timedelta(hours=limit):
+            rf.finding(f"expires is more than {_human(limit)} away, the maximum for what is asked",
+                       f"set expires no later than {(now + timedelta(hours=limit)):%Y-%m-%dT%H:%MZ}", at=("expires",),
+                       rule=rule)
 
 
 def _human(hours: int) -> str:

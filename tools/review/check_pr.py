@@ -238,7 +238,9 @@ def file_result(decision: Any, findings: list[Finding], pr: PRContext, org: Org,
     """One changed request file: its decision explained."""
     request = (decision.input or {}).get("request", {}) if decision.input else {}
     # A problem both validate and the policy see (a too-long expiry, an
-    # unknown principal) is listed once, as the policy's violation.
+    # unknown principal) is listed once, as the policy's violation. One the
+    # policy waived is not among ``findings`` at all: validation set it
+    # aside by the same test (tools/core/waivers.py).
     policy_rules = {v.get("rule") for v in decision.violations}
     findings = [f for f in findings if f.rule not in policy_rules]
     violations = [dict(v, line=lines.get((decision.file, v.get("rule", "")), 1)) for v in decision.violations

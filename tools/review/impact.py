@@ -159,7 +159,8 @@ class _Side:
 def _outcome(decision: Any, findings: list) -> Outcome:
     """As the PR check counts it (check_pr.file_result): a validation
     finding the policy also reports is listed once, as the policy's; any
-    other finding denies the file whatever the policy says."""
+    other finding denies the file whatever the policy says (one a waiver
+    covers was set aside by validation, as the policy waives it)."""
     violations = [{"rule": str(v.get("rule", "")), "message": str(v.get("message", ""))}
                   for v in decision.violations]
     seen = {v["rule"] for v in violations}

@@ -2,6 +2,8 @@
 # expires, reason), never an edit to a rule. A waiver applies only while
 # unexpired and only when its owner is a real team; the waived violation is
 # reported separately so it stays visible. Safety rules cannot be waived.
+# tools/core/waivers.py answers the same question for validation (a test
+# compares the two on generated waiver lists): keep them in step.
 package access.waivers
 
 import data.access.lib
@@ -10,12 +12,22 @@ import data.access.lib
 # reference anew each time (~8 µs), a rule of the package once.
 _org := data.org
 
+# Safety rules (approvals, the rules change), and what says who holds or
+# answers for access and that it ends: an unknown, inactive or outside
+# person is exactly whom an insider would keep in with a waiver; an unknown
+# target, a missing or past expiry could never be provisioned anyway.
 unwaivable := {
 	"approval-owner-missing",
 	"approval-security-missing",
 	"approval-not-independent",
 	"pr-mixes-rules-and-requests",
 	"principal-public",
+	"principal-external",
+	"principal-unknown",
+	"identity-owner-unknown",
+	"catalog-unknown-target",
+	"expiry-missing",
+	"expiry-past",
 	"rules-change-approval-missing",
 	"rules-change-invalid",
 	"removal-approval-missing",

@@ -95,3 +95,36 @@ test_deny_waiver_with_unparsable_expiry_does_not_apply if {
 	d := access.decision with input as inp with data.org as org
 	d.violations == [_violation]
 }
+
+# An inactive person stays without access whatever a waiver says: the
+# principal-unknown violation cannot be waived.
+test_deny_principal_unknown_cannot_be_waived if {
+	req := fixtures.with_request({"principal": {"type": "user", "id": "mallory@acme.example", "ref": "user:mallory@acme.example"}})
+	inp := fixtures.input_for(req)
+	org := _org([_waiver("principal-unknown", "2026-12-01T00:00:00Z", "platform")])
+	d := access.decision with input as inp with data.org as org
+	d.allow == false
+	"principal-unknown" in {v.rule | some v in d.violations}
+	d.waived == []
+}
+
+# Nor an address outside the organisation's domains.
+test_deny_principal_external_cannot_be_waived if {
+	req := fixtures.with_request({"principal": {"type": "user", "id": "eve@evil.example", "ref": "user:eve@evil.example"}})
+	inp := fixtures.input_for(req)
+	org := _org([_waiver("principal-external", "2026-12-01T00:00:00Z", "platform")])
+	d := access.decision with input as inp with data.org as org
+	d.allow == false
+	"principal-external" in {v.rule | some v in d.violations}
+	d.waived == []
+}
+
+# A waiver for another file, or for another rule, waives nothing here.
+test_deny_waiver_for_other_file_or_rule_does_not_apply if {
+	inp := fixtures.input_for(_prod)
+	other := object.union(_waiver("production-ticket-required", "2026-12-01T00:00:00Z", "platform"), {"file": "requests/aws/acme-dev/other.yaml"})
+	org := _org([other, _waiver("expiry-too-long", "2026-12-01T00:00:00Z", "platform")])
+	d := access.decision with input as inp with data.org as org
+	d.violations == [_violation]
+	d.waived == []
+}
