@@ -161,7 +161,7 @@ def test_a_waiver_of_an_unlisted_role_adds_its_grant_to_the_desired_state(repo, 
 def test_a_file_the_change_breaks_through_its_own_content_is_held_not_revoked(repo, capsys):
     """niaj leaves the org model: the file they requested now names an
     unknown requester, which is about the file, not a withdrawal: the
-    group's access is held (tools/provision/holds.py), never removed."""
+    group's access is held (tools/provision/invalid_files.py), never removed."""
     people = edit(repo, PEOPLE, "  - {email: niaj@acme.example,    github: niaj-acme,    name: Niaj Haddad,     active: true}\n", "")
     teams = edit(repo, TEAMS, "    leads: [niaj-acme]\n    members: [niaj-acme, olivia-acme, bob-acme]",
                  "    leads: [olivia-acme]\n    members: [olivia-acme, bob-acme]")

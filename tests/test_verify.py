@@ -13,7 +13,7 @@ from tools.core.errors import FindingError
 from tools.core.orgmodel import load as load_org
 from tools.core.repo import Tree
 from tools.core.pr_context import changed_files
-from tools.provision import durable, held
+from tools.provision import durable, unapproved
 from tools.provision.verify import (MergedPull, PullFile, PullReview, Verifier, blob, request_decider,
                                     rules_decider)
 
@@ -159,14 +159,14 @@ def test_a_removal_is_judged_by_the_removals_policy(repo):
 
 def test_held_list_round_trips_and_a_damaged_one_is_refused(repo):
     head = git(repo.root, "rev-parse", "HEAD").strip()  # the list names commits load makes sure it has
-    state = held.TrustState(head, [], {PATH: held.HeldFile(PATH, head, "b" * 40, "a direct push")})
-    held.save(repo.root, state)
-    assert held.load(repo.root) == state
-    unknown = held.TrustState("c" * 40, [], {})
-    held.save(repo.root, unknown)
+    state = unapproved.TrustState(head, [], {PATH: unapproved.HeldFile(PATH, head, "b" * 40, "a direct push")})
+    unapproved.save(repo.root, state)
+    assert unapproved.load(repo.root) == state
+    unknown = unapproved.TrustState("c" * 40, [], {})
+    unapproved.save(repo.root, unknown)
     with pytest.raises(FindingError, match="not in this checkout and could not be fetched"):
-        held.load(repo.root)
+        unapproved.load(repo.root)
     assert not (repo.root / ".accessctl/held.json").exists(), "kept on the record branch, not in the checkout"
     assert durable.put(repo.root, durable.HELD_FILE, "{not json", "damage") is None
     with pytest.raises(FindingError, match="held-changes list is damaged"):
-        held.load(repo.root)
+        unapproved.load(repo.root)

@@ -25,7 +25,7 @@ from tools.core.expiry import parse_expiry
 from tools.core.orgmodel import load as load_org
 from tools.core.pr_context import changed_files
 from tools.core.repo import Tree, git
-from tools.provision.held import TrustState
+from tools.provision.unapproved import TrustState
 from tools.provision.verify import MergedPull, PullFile, PullReview, blob, verify_range
 
 RULES_FILE = "(rules change)"

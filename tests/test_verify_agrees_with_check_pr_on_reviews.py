@@ -21,7 +21,7 @@ from tools.core.expiry import parse_expiry
 from tools.core.pr_context import changed_files
 from tools.core.repo import Tree, git
 from tools.provision import access_reviews as ar
-from tools.provision.held import TrustState
+from tools.provision.unapproved import TrustState
 from tools.provision.verify import MergedPull, PullFile, blob, verify_range
 from tools.request import load as rload
 from test_verify_agrees_with_check_pr import Pulls, check_pr, reviews, world  # noqa: F401 (fixture)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from apply_world import apply, world  # noqa: F401 (fixtures)
 
-from tools.provision import held
+from tools.provision import unapproved
 
 REQ = "requests/aws/acme-dev/heidi-developer.yaml"
 HEIDI = """apiVersion: accessctl/v1
@@ -67,7 +67,7 @@ def test_unapproved_teams_change_cannot_make_a_friend_an_owner(world, capsys):
     assert "direct push" in v["rules"][0]["why"]
     assert v["rules_commit"] == since, "every decision used the last approved rules"
     assert not v["files"][0]["approved"] and "platform" in v["files"][0]["why"]
-    assert held.load(repo.root).rules_commit == since
+    assert unapproved.load(repo.root).rules_commit == since
 
 
 def test_while_rules_are_held_requests_approved_under_the_old_rules_still_apply(world, capsys):

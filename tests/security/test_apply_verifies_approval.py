@@ -13,7 +13,7 @@ import json
 from apply_world import apply, world  # noqa: F401 (fixtures)
 from github import Auth, Github
 
-from tools.provision import held
+from tools.provision import unapproved
 
 REQ = "requests/aws/acme-dev/heidi-developer.yaml"
 HEIDI = """apiVersion: accessctl/v1
@@ -72,7 +72,7 @@ def test_direct_push_adding_a_request_grants_nothing(world, capsys):
     assert verdict["commit"] == pushed
     [issue] = unapproved_issues(gh)
     assert issue["state"] == "open" and REQ in issue["body"]
-    assert REQ in held.load(repo.root).files
+    assert REQ in unapproved.load(repo.root).files
     record = [json.loads(x) for x in (repo.root / ".accessctl/apply-record.jsonl").read_text().splitlines()]
     assert [(r["action"], r["request"]) for r in record if r["action"] == "held"] == [("held", REQ)]
 
@@ -161,7 +161,7 @@ def test_marker_advances_past_the_unapproved_commit_and_a_later_pr_releases_it(w
     code, doc = apply(repo, capsys, merged)
     assert code == 0, doc["verification"]
     assert "heidi@acme.example" in members(sb)
-    assert held.load(repo.root).files == {}
+    assert unapproved.load(repo.root).files == {}
     [issue] = unapproved_issues(gh)
     assert issue["state"] == "closed"
 
@@ -227,4 +227,4 @@ def test_a_committed_held_list_cannot_declare_a_change_approved(world, capsys):
     code, doc = apply(repo, capsys, since)
     assert code == 1 and not doc["verification"]["files"][0]["approved"]
     assert "heidi@acme.example" not in members(sb)
-    assert held.load(repo.root).files[REQ].approved_commit == since
+    assert unapproved.load(repo.root).files[REQ].approved_commit == since

@@ -16,7 +16,7 @@ from __future__ import annotations
 from apply_world import world  # noqa: F401 (fixtures)
 from jobs_world import add_origin, push, run_json
 
-from tools.provision import held
+from tools.provision import unapproved
 
 CAROL = "requests/aws/acme-staging/carol-poweruser.yaml"  # expires 2026-12-15
 AFTER = "2026-12-16T00:00:00Z"  # one day after carol's approved expiry
@@ -45,7 +45,7 @@ def test_a_pushed_extension_of_expires_does_not_keep_the_access(world, capsys, t
     repo, sb, _ = world
     _pushed_and_held(repo, capsys, tmp_path,
                      lambda r: r.write(CAROL, r.read(CAROL).replace('expires: "2026-12-15"', 'expires: "2026-12-31"')))
-    assert CAROL in held.load(repo.root).files
+    assert CAROL in unapproved.load(repo.root).files
     assert _carol(sb) == 1
     monkeypatch.setenv("ACCESSCTL_NOW", AFTER)
     code, doc = run_json(repo, capsys, "expire", "--no-github")
@@ -77,7 +77,7 @@ def test_a_held_rules_change_cannot_hide_a_target_from_expiry(world, capsys, tmp
     end = targets.index("    - name: acme-prod")
     _pushed_and_held(repo, capsys, tmp_path,
                      lambda r: r.write("policies/data/targets.yaml", targets[:start] + targets[end:]))
-    state = held.load(repo.root)
+    state = unapproved.load(repo.root)
     assert [h.path for h in state.rules_held] == ["policies/data/targets.yaml"]
     monkeypatch.setenv("ACCESSCTL_NOW", AFTER)
     code, doc = run_json(repo, capsys, "expire", "--no-github")

@@ -16,7 +16,7 @@ from apply_world import world  # noqa: F401 (fixtures)
 from conftest import git
 from jobs_world import add_origin, clone, push, run_json
 
-from tools.provision import durable, held
+from tools.provision import durable, unapproved
 
 REQ = "requests/aws/acme-dev/heidi-developer.yaml"
 HEIDI = """apiVersion: accessctl/v1
@@ -95,7 +95,7 @@ def test_a_held_file_stays_held_in_a_fresh_checkout_until_an_approved_pr_release
     code, doc = run_json(fourth, capsys, "apply", "--since", merged)
     assert code == 0, doc
     assert "heidi@acme.example" in members(sb)
-    assert held.load(fresh(tmp_path, bare, "runner-5").root).files == {}
+    assert unapproved.load(fresh(tmp_path, bare, "runner-5").root).files == {}
 
 
 def test_a_stale_checkout_cannot_release_a_held_file(world, capsys, tmp_path):
@@ -110,8 +110,8 @@ def test_a_stale_checkout_cannot_release_a_held_file(world, capsys, tmp_path):
     repo.commit("direct push: bob moves to readonly")
     push(repo)
     assert run_json(repo, capsys, "apply", "--since", since)[0] == 1
-    before = held.load(repo.root)
+    before = unapproved.load(repo.root)
     assert "requests/aws/acme-dev/bob-developer.yaml" in before.files
     code, doc = run_json(stale, capsys, "apply", "--since", since)
     assert code == 2, doc
-    assert held.load(fresh(tmp_path, bare, "after").root) == before
+    assert unapproved.load(fresh(tmp_path, bare, "after").root) == before

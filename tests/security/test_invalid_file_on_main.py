@@ -3,7 +3,7 @@ content (YAML or schema errors, a wrong folder, a duplicate: a bad merge or
 a hand edit) never silently revokes its access: the access is held and the
 file reported (exit 1) by every writer. A file invalidated because the org
 model withdrew what it relies on is the intended way to revoke: the access
-goes and the output says why. ``tools.provision.holds.disposition`` draws
+goes and the output says why. ``tools.provision.invalid_files.disposition`` draws
 that line in one place."""
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from fakes.memory import MemoryCloud
 
 from tools.core.errors import Finding
-from tools.provision.holds import HOLD, KEEP, REVOKE, disposition
+from tools.provision.invalid_files import HOLD, KEEP, REVOKE, disposition
 from tools.request.validate import EXPIRED, INCOMPLETE_IMPORT, WITHDRAWN
 
 BOB = "requests/aws/acme-dev/bob-developer.yaml"

@@ -15,7 +15,7 @@ import json
 from conftest import git
 from test_access_reviews import CAROL, SRE, live, world  # noqa: F401 (fixtures)
 
-from tools.provision import held
+from tools.provision import unapproved
 from tools.provision import record as records
 
 SRE_READONLY = ("group:sre", "aws-sso-assignment", "ReadOnly")
@@ -55,7 +55,7 @@ def test_a_revoke_of_another_teams_grant_pushed_to_main_removes_nothing(world, c
     assert SRE_READONLY in live(repo), "an unapproved review revoked access"
     verdict = _verdict(doc, REVIEW)
     assert not verdict["approved"] and "direct push" in verdict["why"]
-    assert REVIEW in held.load(repo.root).files
+    assert REVIEW in unapproved.load(repo.root).files
     assert not [r for r in doc["results"] if r["principal"] == "group:sre"]
     # reported: in the apply record as held, and no attestation recorded for it
     lines = list(records.read_all(repo.root))
@@ -92,7 +92,7 @@ def test_an_admin_merged_revoke_approved_only_by_a_beneficiary_removes_nothing(w
     verdict = _verdict(doc, path)
     assert not verdict["approved"] and verdict["pr"] == number
     assert "without the approvals the rules require" in verdict["why"]
-    assert path in held.load(repo.root).files
+    assert path in unapproved.load(repo.root).files
 
 
 def test_a_keep_pushed_past_the_gate_is_held_and_saves_nothing(world, capsys):
@@ -102,7 +102,7 @@ def test_a_keep_pushed_past_the_gate_is_held_and_saves_nothing(world, capsys):
     repo.commit("keep carol's access")
     code, doc = apply_since(repo, capsys, before)
     assert CAROL_POWERUSER not in live(repo), "the overdue grant still leaves"
-    assert not _verdict(doc, REVIEW)["approved"] and REVIEW in held.load(repo.root).files
+    assert not _verdict(doc, REVIEW)["approved"] and REVIEW in unapproved.load(repo.root).files
     assert not [r for r in records.read_all(repo.root) if r.action == "reviewed"]
 
 
@@ -119,4 +119,4 @@ def test_the_same_review_approved_by_an_attester_is_acted_on(world, capsys):
     code, doc = apply_since(repo, capsys, before)
     assert _verdict(doc, path)["approved"], doc["verification"]
     assert SRE_READONLY not in live(repo)
-    assert path not in held.load(repo.root).files
+    assert path not in unapproved.load(repo.root).files

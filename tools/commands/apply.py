@@ -23,7 +23,7 @@ from tools.core.repo import require_commit
 from tools.core.tables import print_table
 from tools.provision import access_reviews, freshness, marker
 from tools.provision import record as records
-from tools.provision import held as held_store
+from tools.provision import unapproved
 from tools.provision import trust
 from tools.provision.apply import build_plan, execute, guard, provider_list
 from tools.provision.render import change_json, plan_table, summary_line
@@ -56,7 +56,7 @@ def _verify(args, ctx, since: str | None, notes: list[str]):
         # overwrite (or release) the ones of the tip.
         notes.append(freshness.check(ctx.root).note)  # stops here, before any write, on a stale checkout
         if verification.checked:
-            held_store.save(ctx.root, verification.state)
+            unapproved.save(ctx.root, verification.state)
         trust.publish(verification)
     return verification
 

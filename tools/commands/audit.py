@@ -26,7 +26,7 @@ from tools.core.output import console, emit_json
 from tools.core.tables import print_table
 from tools.core.repo import Tree, git
 from tools.jobs import last_used as usage
-from tools.provision import durable, held
+from tools.provision import durable, unapproved
 from tools.provision import record as records
 
 LISTING = ["text", "json", "markdown"]
@@ -241,7 +241,7 @@ def _report(args, ctx, fmt: str, record: Path | None) -> int:
                                                  r.grant.kind, r.grant.entitlement)),
                     targets, org, ctx.now, commit, _live_findings(ctx, targets, found) if args.live else None,
                     revocations.log(all_records), reviews=audit_reviews.coverage(ctx.root, org, ctx.now, all_records,
-                                                   held.view(ctx.root).overrides),
+                                                   unapproved.view(ctx.root).overrides),
                     non_human=nhi.non_human([(r.grant, r.target.name) for r in found], all_records, ctx.now),
                     last_used=last_used)
     if fmt == "html":

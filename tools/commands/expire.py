@@ -21,7 +21,7 @@ from tools.jobs import expire
 from tools.provision import access_reviews
 from tools.jobs import expire, rotate
 from tools.provision import desired as state
-from tools.provision import freshness, held
+from tools.provision import freshness, unapproved
 from tools.provision import record as records
 from tools.provision.apply import Connectors, execute, guard, provider_list, read_live, select_targets
 from tools.provision.plan import Plan
@@ -47,7 +47,7 @@ def run(args, ctx) -> int:
     # are those of the last approved rules commit (a push cannot hide a
     # target from expiry). Expiry itself is never held: held files whose
     # approved content has expired are revoked like any other.
-    view = held.view(ctx.root)
+    view = unapproved.view(ctx.root)
     org = orgmodel.load(view.rules_tree(ctx.root))
     files = view.overrides.apply(load.read_all(tree))
     validate.validate(files, org, ctx.now)
@@ -156,7 +156,7 @@ def run(args, ctx) -> int:
     return EXIT_FINDING if report["errors"] else EXIT_OK
 
 
-def _held_notes(view: held.TrustedView) -> list[str]:
+def _held_notes(view: unapproved.TrustedView) -> list[str]:
     out = []
     if view.overrides.files:
         out.append(f"{len(view.overrides.files)} file(s) held (unapproved change on main) judged at their last "

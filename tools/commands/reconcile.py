@@ -23,7 +23,7 @@ from tools.core.tables import print_table
 from tools.core.progress import job_summary, per_target
 from tools.jobs import drift_issue
 from tools.jobs.reconcile import Drift, Shard, drift_of, summary
-from tools.provision import freshness, held
+from tools.provision import freshness, unapproved
 from tools.provision import record as records
 from tools.provision.apply import build_plan, execute, guard, provider_list
 from tools.provision.plan import Plan
@@ -57,7 +57,7 @@ def run(args, ctx) -> int:
     providers = provider_list(args.provider)
     # Files held by apply's re-verification count at their last approved
     # content here too, so a fix never restores what apply refused.
-    view = held.view(ctx.root)
+    view = unapproved.view(ctx.root)
     fixing = args.mode == "fix"
     with per_target("reading", ctx.format == "text") as progress:
         # A fixing shard reads every target: the blast-radius guard counts

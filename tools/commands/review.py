@@ -24,7 +24,7 @@ from tools.core.output import console, emit_json
 from tools.core.repo import Tree
 from tools.jobs import access_review as job
 from tools.jobs import last_used as usage
-from tools.provision import access_reviews, held
+from tools.provision import access_reviews, unapproved
 from tools.provision import record as records
 from tools.request import load, validate
 
@@ -45,7 +45,7 @@ def run(args, ctx) -> int:
     current = [rf for rf in files if all(f.rule == validate.INCOMPLETE_IMPORT for f in rf.findings)]
     # a review held by apply's re-verification counts at its last approved content
     found = access_reviews.review_state(tree, current, org, ctx.now, records.read_all(ctx.root),
-                                        held.view(ctx.root).overrides)
+                                        unapproved.view(ctx.root).overrides)
     # last use from the clouds, for the grants due only (a dry run reads no cloud)
     due_grants = [g for team in job.due_by_team(found).values() for s in team for g in s.grants]
     last_used, unread = ({}, []) if args.dry_run or not due_grants else usage.read(org, due_grants)

@@ -8,7 +8,7 @@ reported, when ``reviews.overdue`` in the org model says ``report``).
 
 Withdrawal is expressed the way the org model withdraws access: as a
 finding with a revoking rule id on the request file (see
-tools.request.validate.REVOKING and tools.provision.holds). The file then
+tools.request.validate.REVOKING and tools.provision.invalid_files). The file then
 contributes nothing to the desired state, apply and reconcile plan its
 removal as withdrawn (not drift, not counted by the blast-radius guard),
 and expire revokes it and deletes the file through its cleanup PR.
@@ -161,7 +161,7 @@ def parse_review(path: str, text: str) -> ReviewFile:
 def read_reviews(tree: Tree, held: Mapping[str, str | None] | None = None) -> list[ReviewFile]:
     """The review files of ``tree``; ``held`` (path -> last approved text, or
     None when none was approved) replaces the review files apply's
-    re-verification held (tools.provision.held), so an unapproved review
+    re-verification held (tools.provision.unapproved), so an unapproved review
     counts as it was last approved."""
     held = held or {}
     out = []
@@ -344,7 +344,7 @@ def review_state(tree: Tree, files: list[RequestFile], org: OrgModel, now: datet
 def mark_tree(tree: Tree, files: list[RequestFile], org: OrgModel, now: datetime,
               records: Iterable[Any] = (), held: Any = None) -> list[Status]:
     """``review_state`` then ``mark``: what every writer calls after
-    validation, with its held ``Overrides`` (tools.provision.held)."""
+    validation, with its held ``Overrides`` (tools.provision.unapproved)."""
     found = review_state(tree, files, org, now, records, held)
     mark(files, found, org)
     return found

@@ -21,8 +21,8 @@ from tools.policy.input import PreloadedTree, read_texts
 from tools.core.expiry import format_expiry
 from tools.provision import access_reviews
 from tools.provision import desired as state
-from tools.provision import holds
-from tools.provision.held import Overrides, TrustedView
+from tools.provision import invalid_files
+from tools.provision.unapproved import Overrides, TrustedView
 from tools.provision.plan import BlastRadius, Plan, make_plan
 from tools.provision.record import Journal, read_all
 from tools.request import load, validate
@@ -118,7 +118,7 @@ def desired_files(tree: Tree, org: OrgModel, now: datetime, folders: set[str] | 
                   held: Overrides | None = None, history: Iterable = ()) -> list[load.RequestFile]:
     """The validated request files of the whole tree, or of ``folders`` only;
     ``held`` files (changes apply could not re-verify) count at their last
-    approved content (tools/provision/held.py). ``history`` (the durable
+    approved content (tools/provision/unapproved.py). ``history`` (the durable
     record) says who attested each access review's ``keep``: without it a
     kept grant would count as never reviewed."""
     if folders is not None:
@@ -136,7 +136,7 @@ def expired_grants(files: list[load.RequestFile], org: OrgModel, now: datetime) 
     out: dict[tuple, str] = {}
     for rf in files:
         req = rf.request
-        if req is None or req.expires is None or req.expires > now or holds.disposition(rf.findings) == holds.HOLD:
+        if req is None or req.expires is None or req.expires > now or invalid_files.disposition(rf.findings) == invalid_files.HOLD:
             continue
         for g in _grants_of(req, org):
             out[g.key] = f"expired {format_expiry(req.expires)} ({rf.path})"
@@ -148,9 +148,9 @@ def withdrawn_grants(files: list[load.RequestFile], org: OrgModel) -> dict[tuple
     person, a role that left the catalog …): the intended way to revoke."""
     out: dict[tuple, str] = {}
     for rf in files:
-        if rf.request is None or holds.disposition(rf.findings) != holds.REVOKE:
+        if rf.request is None or invalid_files.disposition(rf.findings) != invalid_files.REVOKE:
             continue
-        first = next((f for f in rf.findings if f.rule in holds.REVOKING_RULES), None)
+        first = next((f for f in rf.findings if f.rule in invalid_files.REVOKING_RULES), None)
         for g in _grants_of(rf.request, org):
             by = "an access review" if first and first.rule.startswith("review-") else "the org model"
             out[g.key] = f"{rf.path}: {first.message if first else 'withdrawn'} ({by} withdrew it)"
@@ -207,7 +207,7 @@ def build_plan(root, now: datetime, providers: Iterable[str] = PROVIDERS, since:
     their last approved content, the org model of the last approved rules.
     Targets that cannot be read are left out of the plan and listed in
     ``plan.failed_targets``; files invalid through their own content hold
-    their access (tools.provision.holds); removals that are expiry are marked
+    their access (tools.provision.invalid_files); removals that are expiry are marked
     so the guard does not count them."""
     view = view or TrustedView()
     tree = Tree(root)
@@ -223,12 +223,12 @@ def build_plan(root, now: datetime, providers: Iterable[str] = PROVIDERS, since:
     # the durable record: a writer honours the keeps that apply recorded as attested
     files = desired_files(tree, org, now, folders, view.overrides, list(read_all(root)))
     wanted = state.desired(files, org, now)
-    held = holds.held_files(root, files, org)
+    held = invalid_files.held_files(root, files, org)
     failed: dict[tuple[str, str], str] = {}
     live = read_live(targets, connectors, progress, failed)
     readable = {k: t for k, t in targets.items() if k not in failed}
     protected = org.setting("organization", "protected_principals", default=[]) or []
-    plan = make_plan(wanted.grants, live, readable, protected, holds.hold_keys(held),
+    plan = make_plan(wanted.grants, live, readable, protected, invalid_files.hold_keys(held),
                      expired_grants(files, org, now), withdrawn_grants(files, org))
     plan.failed_targets = {k: failed[k] for k in sorted(failed)}
     plan.held_files = held

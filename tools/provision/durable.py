@@ -6,7 +6,7 @@ to ``record.jsonl`` on a dedicated branch, ``accessctl-record``, and every
 job and ``audit`` reads it back. It holds each grant created (with its
 request, expiry and approvers), each revocation, and every attempt; for a
 grant whose request file has left main, the expiry is read from here.
-Beside it, ``held.json`` is the held list (tools.provision.held): the
+Beside it, ``held.json`` is the held list (tools.provision.unapproved): the
 changes on main that no approved PR brought, which every writer honours on
 every later run, whatever checkout it starts from.
 

@@ -67,7 +67,7 @@ class Plan:
     expiry: frozenset = frozenset()
     # targets that could not be read: named in the output, never planned
     failed_targets: dict = field(default_factory=dict)  # (provider, id) -> error
-    held_files: list = field(default_factory=list)  # tools.provision.holds.HeldFile
+    held_files: list = field(default_factory=list)  # tools.provision.invalid_files.HeldFile
     guard_verdict: str | None = None  # the blast-radius refusal, when there was one
 
     def summary(self) -> dict:

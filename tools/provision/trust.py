@@ -24,9 +24,9 @@ from tools.core.errors import UsageError
 from tools.core.mdsafe import code, md
 from tools.core.model import as_json
 from tools.core.repo import git
-from tools.provision import held as held_store
+from tools.provision import unapproved
 from tools.provision import verify
-from tools.provision.held import TrustedView
+from tools.provision.unapproved import TrustedView
 
 ISSUE_KEY = "unapproved-change"
 ISSUE_TITLE = "accessctl: unapproved change on main"
@@ -44,7 +44,7 @@ def verify_before_apply(root: Path, since: str | None, now: datetime, *, save: b
     False, store) the held list. Raises UsageError in GitHub Actions when
     GitHub cannot be asked."""
     env = os.environ if env is None else env
-    state = held_store.load(root)
+    state = unapproved.load(root)
     if not _known(root, since):
         why = ("no starting commit (--since not given)" if not since else
                f"the starting commit {since[:12]} is not in this checkout (first push, or fetch-depth too small)")
@@ -62,12 +62,12 @@ def verify_before_apply(root: Path, since: str | None, now: datetime, *, save: b
     head = git(root, "rev-parse", "HEAD").strip()
     result = verify.verify_range(root, since, head, pulls, state, now, dict(env))
     if save:
-        held_store.save(root, result.state)
+        unapproved.save(root, result.state)
     return result
 
 
 def view_of(root: Path, result: verify.Verification) -> TrustedView:
-    return held_store.view(root, result.state)
+    return unapproved.view(root, result.state)
 
 
 def record_lines(result: verify.Verification, now: datetime, run: str | None) -> list[dict]:

@@ -38,7 +38,7 @@ from tools.policy import pr_inputs
 from tools.policy.engines import Engine, engine_for, load_bundle
 from tools.policy.evaluate import evaluate_files
 from tools.provision.access_reviews import REVIEWS_DIR
-from tools.provision.held import HeldFile, TrustState
+from tools.provision.unapproved import HeldFile, TrustState
 from tools.provision.review_inputs import review_inputs
 from tools.request import load as rload
 

@@ -105,7 +105,7 @@ def _folder_only(rf: RequestFile, org: OrgModel) -> None:
 
 
 INCOMPLETE_IMPORT = "incomplete-import"
-# Rules the writers act on (tools.provision.holds): the org model withdrew
+# Rules the writers act on (tools.provision.invalid_files): the org model withdrew
 # what a file relies on (its access is revoked), or the file has expired.
 # Every other finding is about the file's own content, and holds its access.
 WITHDRAWN = "org-model"
@@ -113,7 +113,7 @@ EXPIRED = "expiry-past"
 # Findings that mean the org model (or time) withdrew the access, not that
 # the file itself is broken: the policy's own rule ids where validation and
 # policy report the same thing (the PR comment lists each problem once).
-# tools.provision.holds revokes on these and holds on every other finding.
+# tools.provision.invalid_files revokes on these and holds on every other finding.
 REVOKING = frozenset({WITHDRAWN, EXPIRED, "principal-unknown", "catalog-not-requestable",
                       "identity-owner-unknown", "identity-expiry-too-long", "expiry-too-long",
                       "break-glass-too-long",

@@ -12,7 +12,7 @@ head rules, and the two answers are compared.
   is refused at its next change or renewal; one denied today and allowed
   under the head rules becomes requestable.
 - **Desired state.** The grants ``apply`` would add or remove after the
-  merge. It follows the jobs-safety split of ``tools.provision.holds``: what
+  merge. It follows the jobs-safety split of ``tools.provision.invalid_files``: what
   the org model withdraws (an inactive person, a role out of the catalog, a
   removed target, a tier limit now exceeded) is revoked; a file that the
   head rules make invalid through its own content is *held*, not revoked.
@@ -41,7 +41,7 @@ from tools.policy.engines import RegorusEngine, load_bundle
 from tools.policy.evaluate import Evaluation, evaluate_files
 from tools.policy.input import PreloadedTree, read_texts
 from tools.provision import desired as state
-from tools.provision import holds
+from tools.provision import invalid_files
 from tools.request import load, validate
 from tools.review import codeowners, rules_pr
 
@@ -248,13 +248,13 @@ def state_changes(base: _Side, head: _Side) -> list[StateChange]:
         g = base.grants[key]
         rf = head.files.get(g.request or "")
         where = _target_name(g, base.org, head.org)
-        kind = holds.disposition(rf.findings) if rf is not None else holds.REVOKE
-        if kind == holds.HOLD:
-            why = _first(rf, holds.REVOKING_RULES, "invalid", among=False) + "; held: the file breaks through its own content, its access " \
+        kind = invalid_files.disposition(rf.findings) if rf is not None else invalid_files.REVOKE
+        if kind == invalid_files.HOLD:
+            why = _first(rf, invalid_files.REVOKING_RULES, "invalid", among=False) + "; held: the file breaks through its own content, its access " \
                   "stays until it is fixed or removed"
             out.append(StateChange(HELD, g, where, why))
-        elif kind == holds.REVOKE:
-            why = _first(rf, holds.REVOKING_RULES, "withdrawn") + " (the org model withdraws it)"
+        elif kind == invalid_files.REVOKE:
+            why = _first(rf, invalid_files.REVOKING_RULES, "withdrawn") + " (the org model withdraws it)"
             out.append(StateChange(REMOVE, g, where, why))
         else:
             out.append(StateChange(REMOVE, g, where, f"{g.request} no longer grants this under the new rules"))
@@ -294,7 +294,7 @@ def membership_changes(base: _Side, head: _Side) -> list[MembershipChange]:
         for rf in head.files.values():
             req = rf.request
             if isinstance(req, load.AccessRequest) and req.principal.type == "group" \
-                    and req.principal.id == change["team"] and holds.disposition(rf.findings) != holds.REVOKE:
+                    and req.principal.id == change["team"] and invalid_files.disposition(rf.findings) != invalid_files.REVOKE:
                 held += [f"{g.entitlement} in {g.target}" for g in req.grants]
         if held:
             out.append(MembershipChange(change["team"], tuple(change["joins"]), tuple(change["leaves"]),
