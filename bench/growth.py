@@ -1,8 +1,10 @@
 """How each stage's cost grows with the number of request files (issue 18).
 
 At 1,000, 10,000 and 50,000 request files of bench/synth.py's synthetic
-organisation (5,000 people, 40 teams, 50 AWS accounts, 50 GCP projects at
-every size, so only the request count grows):
+organisation (5,000 people and 40 teams at every size; 50 AWS accounts and
+50 GCP projects up to 10,000 files, then one target per 100 files, see
+``targets_for``: GCP refuses the project policies a 50,000-file org would
+need on 50 projects):
 
 * validate: ``accessctl validate`` as a user runs it (a child process);
 * evaluate: ``accessctl evaluate`` of the whole state (a child process);
@@ -94,6 +96,21 @@ def rules_change(root: Path) -> None:
                                  if "roles/logging.viewer" not in line) + "\n")
 
 
+# Request files per target at 10,000 files (50 accounts, 50 projects). Past
+# that the targets grow with the files: at 50 projects a 50,000-file org puts
+# about 500 time-bound bindings in each project's policy, about 200 KB, which
+# GCP refuses (the fake's 64 KiB bound, tools/sandbox/gcp_rules.py), so such an
+# org cannot exist and its plan and reconcile would measure refused writes.
+FILES_PER_TARGET = 100
+
+
+def targets_for(n: int) -> dict[str, int]:
+    """Accounts and projects of the synthetic org at ``n`` files: 50 of each
+    up to 10,000 files, then one per FILES_PER_TARGET files on either cloud."""
+    each = max(50, -(-n // (2 * FILES_PER_TARGET)))
+    return {"accounts": each, "projects": each}
+
+
 def one_size(n: int, work: Path, clouds: bool = True, **org_shape: int) -> dict[str, Any]:
     """Every stage at ``n`` files; ``org_shape`` (people, teams, accounts,
     projects) shrinks the organisation for the smoke test. Without
@@ -106,7 +123,7 @@ def one_size(n: int, work: Path, clouds: bool = True, **org_shape: int) -> dict[
     from datetime import datetime, timezone
 
     now = datetime(2026, 11, 22, 12, tzinfo=timezone.utc)
-    root = synth.generate(work / f"org-{n}", n, **org_shape).root
+    root = synth.generate(work / f"org-{n}", n, **(org_shape or targets_for(n))).root
     rows: dict[str, dict[str, float]] = {}
     for stage, args in (("validate", ("validate",)), ("evaluate", ("evaluate", "--format", "json"))):
         rows[stage] = _cli(root, *args)
@@ -183,8 +200,9 @@ def main(sizes: tuple[int, ...] | None = None) -> dict:
     table = markdown(results)
     print(table)
     return {"title": "Growth: cost per 1,000 request files", "markdown": table + "\n\n" + (
-        "Synthetic organisation of bench/synth.py at each size (people, teams and targets fixed; only the "
-        "request files grow). validate and evaluate run as `accessctl` child processes (peak memory: the "
+        "Synthetic organisation of bench/synth.py at each size (people and teams fixed; 50 accounts and 50 "
+        "projects up to 10,000 files, then one target per 100 files, as GCP refuses a project policy with "
+        "about 500 time-bound bindings). validate and evaluate run as `accessctl` child processes (peak memory: the "
         "child's own maximum resident set, its main process); plan and reconcile run in the benchmark process against the loopback "
         "emulators seeded with every grant (peak memory includes the emulators; CPU time is the benchmark "
         "process's, emulators included). impact is `accessctl evaluate --rules main` after a rules change "

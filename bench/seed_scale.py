@@ -25,6 +25,7 @@ from tools.core.model import Grant, Target
 from tools.core.orgmodel import OrgModel
 from tools.sandbox.aws import MANAGEMENT_ACCOUNT, REGION, FakeAws
 from tools.sandbox.gcp import FakeGcp
+from tools.sandbox.gcp_rules import policy_error
 from tools.sandbox.sandbox import UNMANAGED_GCP
 
 INTRUDER = "intruder@acme.example"  # extra access nobody requested (drift)
@@ -144,7 +145,14 @@ def seed_live(emu: Emulators, grants: Iterable[Grant]) -> int:
             raise ValueError(f"cannot seed {g.kind}")
     for project, ops in ensure.items():
         target = emu.org.target_by_id("gcp", project)
-        emu.gcp.seed_policy(project, _policy_json(edit(_unconditional(target), ops, []), target))
+        bindings = _policy_json(edit(_unconditional(target), ops, []), target)
+        # Seeding writes past setIamPolicy, so ask its rules here: a benchmark
+        # must never measure a project policy GCP would refuse to hold.
+        refused = policy_error(bindings, 3, [], lambda email: "ok", emu.gcp.max_policy_bytes)
+        if refused:
+            raise ValueError(f"the synthetic org cannot exist: GCP would refuse project {project}'s policy "
+                             f"({len(ops)} grants): {refused} Spread the requests over more projects.")
+        emu.gcp.seed_policy(project, bindings)
     return n
 
 
