@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,6 +111,24 @@ def make_repo(dest: Path) -> AccessRepo:
     repo = AccessRepo(dest)
     repo.commit("initial")
     return repo
+
+
+@contextmanager
+def github_holding_main(repo: AccessRepo, monkeypatch):
+    """The GitHub fake holding main's request files, named in the environment
+    with the accessctl App's sandbox token, as the scheduled jobs see it."""
+    from tools.core.repo import Tree
+    from tools.sandbox.github import FakeGitHub
+    gh = FakeGitHub().start()
+    try:
+        for path in Tree(repo.root).list("requests"):
+            gh.set_file("main", path, repo.read(path))
+        monkeypatch.setenv("GITHUB_API_URL", gh.url)
+        monkeypatch.setenv("GITHUB_REPOSITORY", gh.full_name)
+        monkeypatch.setenv("GITHUB_TOKEN", "x")
+        yield gh
+    finally:
+        gh.stop()
 
 
 @pytest.fixture(scope="module")

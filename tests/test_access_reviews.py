@@ -11,7 +11,7 @@ import json
 from datetime import datetime, timezone
 
 import pytest
-from conftest import PROJECT, git, make_repo
+from conftest import PROJECT, git, github_holding_main, make_repo
 
 from tools.core.orgmodel import load
 from tools.core.repo import Tree
@@ -19,7 +19,6 @@ from tools.provision import access_reviews as ar
 from tools.provision import record as records
 from tools.provision.apply import Connectors, read_live, select_targets
 from tools.request import load as rload
-from tools.sandbox.github import FakeGitHub
 
 BOB = "requests/aws/acme-dev/bob-developer.yaml"
 SRE = "requests/aws/acme-prod/sre-readonly.yaml"
@@ -50,14 +49,8 @@ def world(sandbox, tmp_path, monkeypatch):
     assert repo.run("apply").code == 0
     repo.write("policies/data/tiers.yaml", tiers)
     repo.commit("enforce overdue reviews")
-    gh = FakeGitHub().start()
-    for path in Tree(repo.root).list("requests"):
-        gh.set_file("main", path, repo.read(path))
-    monkeypatch.setenv("GITHUB_API_URL", gh.url)
-    monkeypatch.setenv("GITHUB_REPOSITORY", gh.full_name)
-    monkeypatch.setenv("GITHUB_TOKEN", "x")  # the sandbox token of the accessctl App
-    yield repo, sandbox, gh
-    gh.stop()
+    with github_holding_main(repo, monkeypatch) as gh:
+        yield repo, sandbox, gh
 
 
 def run_json(repo, capsys, *args):

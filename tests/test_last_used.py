@@ -22,7 +22,7 @@ from datetime import datetime, timedelta, timezone
 import boto3
 import pytest
 import yaml
-from conftest import make_repo
+from conftest import github_holding_main, make_repo
 
 from connectors.aws import AwsConnector
 from connectors.gcp import GcpConnector
@@ -31,7 +31,6 @@ from tools.core.repo import Tree
 from tools.jobs import last_used as usage
 from tools.provision.apply import build_plan
 from tools.sandbox.aws import REGION
-from tools.sandbox.github import FakeGitHub
 
 # 95 days before the tests' clock: service accounts (90 days) and sensitive
 # grants are due for review, not yet past the 14 days of grace
@@ -61,14 +60,8 @@ def world(sandbox, tmp_path, monkeypatch):
     monkeypatch.delenv("GIT_COMMITTER_DATE")
     monkeypatch.delenv("GIT_AUTHOR_DATE")
     assert repo.run("apply").code == 0
-    gh = FakeGitHub().start()
-    for path in Tree(repo.root).list("requests"):
-        gh.set_file("main", path, repo.read(path))
-    monkeypatch.setenv("GITHUB_API_URL", gh.url)
-    monkeypatch.setenv("GITHUB_REPOSITORY", gh.full_name)
-    monkeypatch.setenv("GITHUB_TOKEN", "x")
-    yield repo, sandbox, gh
-    gh.stop()
+    with github_holding_main(repo, monkeypatch) as gh:
+        yield repo, sandbox, gh
 
 
 def use_the_ci_role(sandbox) -> None:

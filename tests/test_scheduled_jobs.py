@@ -6,10 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import make_repo
+from conftest import github_holding_main, make_repo
 
-from tools.core.repo import Tree
-from tools.sandbox.github import FakeGitHub
 from tools.sandbox.sandbox import UNMANAGED_GCP
 
 
@@ -21,14 +19,8 @@ def world(sandbox, tmp_path, monkeypatch):
         monkeypatch.setenv(k, v)
     repo = make_repo(tmp_path / "access")
     assert repo.run("apply").code == 0
-    gh = FakeGitHub().start()
-    for path in Tree(repo.root).list("requests"):
-        gh.set_file("main", path, repo.read(path))
-    monkeypatch.setenv("GITHUB_API_URL", gh.url)
-    monkeypatch.setenv("GITHUB_REPOSITORY", gh.full_name)
-    monkeypatch.setenv("GITHUB_TOKEN", "x")  # the sandbox token of the accessctl App
-    yield repo, sandbox, gh
-    gh.stop()
+    with github_holding_main(repo, monkeypatch) as gh:
+        yield repo, sandbox, gh
 
 
 def reconcile(repo, capsys, *args):

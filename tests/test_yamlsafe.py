@@ -143,6 +143,19 @@ def test_symlink(repo, capsys):
     rejected(repo, capsys, "requests/aws/acme-dev/link.yaml", None, "symbolic links are not accepted")
 
 
+def test_a_linked_folder_is_refused_not_followed(repo, capsys, tmp_path):
+    """A folder link under requests/ could pull in files no PR shows: the
+    whole-tree listing names the link itself, which is refused."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "x.yaml").write_text(GOOD)
+    os.symlink(outside, repo.root / "requests/aws/acme-dev/linked.yaml")
+    result = repo.run("validate", capsys=capsys)
+    assert result.code == 1
+    assert "requests/aws/acme-dev/linked.yaml: symbolic links are not accepted" in result.out
+    assert "linked.yaml/x.yaml" not in result.out
+
+
 def test_outside_requests(repo, capsys):
     repo.write("elsewhere/aws/acme-dev/x.yaml", GOOD)
     result = repo.run("validate", "elsewhere/aws/acme-dev/x.yaml", capsys=capsys)

@@ -77,16 +77,27 @@ def test_a_revoke_of_another_teams_grant_pushed_to_main_removes_nothing(world, c
     assert not [r for r in json.loads(res.out)["review_coverage"]["revoked"] if r["request"] == SRE]
 
 
+SRE_REVIEW = "reviews/2026-11-22/sre.yaml"
+
+
+def _merge_sre_revoke(repo, gh, reviewer: str) -> tuple[str, int]:
+    """sre's review revoking its own ReadOnly, approved by ``reviewer`` and
+    merged whatever the check said; returns the commit before it and the PR."""
+    before = git(repo.root, "rev-parse", "HEAD").strip()
+    text = review("sre", SRE, "group:sre", "ReadOnly", "333333333333", "revoke")
+    number = gh.add_pr("olivia-acme", [(SRE_REVIEW, "added")], title="Access review: team sre",
+                       contents={SRE_REVIEW: text})
+    gh.add_review(number, reviewer)
+    repo.write(SRE_REVIEW, text)
+    gh.merge(number, repo.commit(f"Access review: team sre (#{number})"))
+    return before, number
+
+
 def test_an_admin_merged_revoke_approved_only_by_a_beneficiary_removes_nothing(world, capsys):
     repo, sb, gh = world
-    before = git(repo.root, "rev-parse", "HEAD").strip()
-    path = "reviews/2026-11-22/sre.yaml"
-    text = review("sre", SRE, "group:sre", "ReadOnly", "333333333333", "revoke")
-    number = gh.add_pr("olivia-acme", [(path, "added")], title="Access review: team sre", contents={path: text})
-    gh.add_review(number, "niaj-acme")  # an sre member: the whole sre team benefits, only security attests
-    repo.write(path, text)
-    merge = repo.commit(f"Access review: team sre (#{number})")
-    gh.merge(number, merge)  # an admin merges past the red check
+    path = SRE_REVIEW
+    # an sre member: the whole sre team benefits, only security attests; an admin merges past the red check
+    before, number = _merge_sre_revoke(repo, gh, "niaj-acme")
     code, doc = apply_since(repo, capsys, before)
     assert SRE_READONLY in live(repo)
     verdict = _verdict(doc, path)
@@ -109,13 +120,8 @@ def test_a_keep_pushed_past_the_gate_is_held_and_saves_nothing(world, capsys):
 def test_the_same_review_approved_by_an_attester_is_acted_on(world, capsys):
     """The control: what the policy approves goes through the same path."""
     repo, sb, gh = world
-    before = git(repo.root, "rev-parse", "HEAD").strip()
-    path = "reviews/2026-11-22/sre.yaml"
-    text = review("sre", SRE, "group:sre", "ReadOnly", "333333333333", "revoke")
-    number = gh.add_pr("olivia-acme", [(path, "added")], title="Access review: team sre", contents={path: text})
-    gh.add_review(number, "ivan-acme")  # security attests when the whole owning team benefits
-    repo.write(path, text)
-    gh.merge(number, repo.commit(f"Access review: team sre (#{number})"))
+    path = SRE_REVIEW
+    before, _ = _merge_sre_revoke(repo, gh, "ivan-acme")  # security attests when the whole owning team benefits
     code, doc = apply_since(repo, capsys, before)
     assert _verdict(doc, path)["approved"], doc["verification"]
     assert SRE_READONLY not in live(repo)
